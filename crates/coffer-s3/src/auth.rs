@@ -1,0 +1,162 @@
+//! Who is calling, and what they may touch.
+//!
+//! `S3Auth` finds the secret for an access key (root first, then the user table); s3s
+//! verifies the signature with it. `S3Access` then lets a caller reach only the buckets it
+//! owns; root reaches every bucket, as an administrator would expect.
+
+use std::sync::Arc;
+
+use coffer_store::Store;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::{CopyObjectInput, CopySource, Owner};
+use s3s::path::S3Path;
+use s3s::{S3Request, S3Result, s3_error};
+
+use crate::error::store_error;
+
+pub const ROOT_USER: &str = "root";
+
+#[derive(Clone)]
+pub struct RootCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub canonical_user_id: String,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub name: String,
+    pub canonical_user_id: String,
+}
+
+impl Caller {
+    pub fn is_root(&self) -> bool {
+        self.name == ROOT_USER
+    }
+
+    pub fn owner(&self) -> Owner {
+        Owner {
+            display_name: Some(self.name.clone()),
+            id: Some(self.canonical_user_id.clone()),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Identity {
+    store: Store,
+    root: Arc<RootCredentials>,
+}
+
+impl Identity {
+    pub fn new(store: Store, root: RootCredentials) -> Self {
+        Self {
+            store,
+            root: Arc::new(root),
+        }
+    }
+
+    pub fn root(&self) -> &RootCredentials {
+        &self.root
+    }
+
+    pub fn by_access_key(&self, access_key: &str) -> S3Result<Option<Caller>> {
+        if access_key == self.root.access_key_id {
+            return Ok(Some(self.root_caller()));
+        }
+        Ok(self
+            .store
+            .user_by_access_key(access_key)
+            .map_err(store_error)?
+            .map(|u| Caller {
+                name: u.name,
+                canonical_user_id: u.canonical_user_id,
+            }))
+    }
+
+    fn root_caller(&self) -> Caller {
+        Caller {
+            name: ROOT_USER.into(),
+            canonical_user_id: self.root.canonical_user_id.clone(),
+        }
+    }
+
+    /// The caller of an authenticated request.
+    pub fn caller<T>(&self, req: &S3Request<T>) -> S3Result<Caller> {
+        let cred = req.credentials.as_ref().ok_or_else(|| s3_error!(AccessDenied))?;
+        self.by_access_key(&cred.access_key)?
+            .ok_or_else(|| s3_error!(InvalidAccessKeyId))
+    }
+
+    /// The owner of a bucket as S3 shows it, by user name.
+    pub fn owner_named(&self, name: &str) -> Owner {
+        if name == ROOT_USER {
+            return self.root_caller().owner();
+        }
+        let id = self
+            .store
+            .list_users()
+            .ok()
+            .and_then(|users| users.into_iter().find(|u| u.name == name))
+            .map(|u| u.canonical_user_id);
+        Owner {
+            display_name: Some(name.to_owned()),
+            id,
+        }
+    }
+
+    /// AccessDenied unless `caller` may use `bucket`. A bucket that does not exist passes,
+    /// so the operation itself answers NoSuchBucket.
+    fn check_bucket(&self, caller: &Caller, bucket: &str) -> S3Result<()> {
+        if caller.is_root() {
+            return Ok(());
+        }
+        match self.store.bucket(bucket).map_err(store_error)? {
+            Some(b) if b.owner != caller.name => Err(s3_error!(AccessDenied)),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Auth for Identity {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        if access_key == self.root.access_key_id {
+            return Ok(SecretKey::from(self.root.secret_access_key.clone()));
+        }
+        match self.store.user_by_access_key(access_key).map_err(store_error)? {
+            Some(u) => Ok(SecretKey::from(u.secret_access_key)),
+            None => Err(s3_error!(InvalidAccessKeyId)),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Access for Identity {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let Some(cred) = cx.credentials() else {
+            return Err(s3_error!(AccessDenied));
+        };
+        let caller = self
+            .by_access_key(&cred.access_key)?
+            .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+        // Creating a bucket someone else owns is BucketAlreadyExists, answered by the operation.
+        if cx.s3_op().name() == "CreateBucket" {
+            return Ok(());
+        }
+        match cx.s3_path() {
+            S3Path::Root => Ok(()),
+            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => self.check_bucket(&caller, bucket),
+        }
+    }
+
+    async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
+        let caller = self.caller(req)?;
+        match &req.input.copy_source {
+            CopySource::Bucket { bucket, .. } => self.check_bucket(&caller, bucket),
+            _ => Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported.")),
+        }
+    }
+}

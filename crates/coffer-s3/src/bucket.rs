@@ -1,0 +1,89 @@
+//! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use crate::Coffer;
+use crate::error::store_error;
+use crate::get::timestamp;
+
+pub async fn list_buckets(c: &Coffer, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    let caller = c.identity.caller(&req)?;
+    let owner = (!caller.is_root()).then_some(caller.name.as_str());
+    let prefix = req.input.prefix.as_deref().unwrap_or("");
+    let buckets = c
+        .store
+        .list_buckets(owner)
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(name, rec)| Bucket {
+            name: Some(name),
+            creation_date: Some(timestamp(rec.created_ms)),
+            bucket_region: Some(c.config.region.clone()),
+        })
+        .collect();
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(caller.owner()),
+        prefix: req.input.prefix,
+        continuation_token: None,
+    }))
+}
+
+pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    let caller = c.identity.caller(&req)?;
+    let input = req.input;
+    if let Some(lc) = input
+        .create_bucket_configuration
+        .as_ref()
+        .and_then(|cfg| cfg.location_constraint.as_ref())
+        && !lc.as_str().is_empty()
+        && lc.as_str() != c.config.region
+    {
+        return Err(s3_error!(
+            InvalidLocationConstraint,
+            "The specified location-constraint is not valid for this server's region."
+        ));
+    }
+    if input.object_lock_enabled_for_bucket == Some(true) {
+        return Err(s3_error!(NotImplemented, "Object lock is not supported yet."));
+    }
+    c.store
+        .create_bucket(&input.bucket, &caller.name)
+        .await
+        .map_err(store_error)?;
+    Ok(S3Response::new(CreateBucketOutput {
+        location: Some(format!("/{}", input.bucket)),
+    }))
+}
+
+pub async fn head_bucket(c: &Coffer, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    c.store
+        .bucket(&req.input.bucket)
+        .map_err(store_error)?
+        .ok_or_else(|| s3_error!(NoSuchBucket))?;
+    Ok(S3Response::new(HeadBucketOutput {
+        bucket_region: Some(c.config.region.clone()),
+        ..Default::default()
+    }))
+}
+
+pub async fn delete_bucket(c: &Coffer, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    c.store.delete_bucket(&req.input.bucket).await.map_err(store_error)?;
+    Ok(S3Response::new(DeleteBucketOutput {}))
+}
+
+pub async fn get_bucket_location(
+    c: &Coffer,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    c.store
+        .bucket(&req.input.bucket)
+        .map_err(store_error)?
+        .ok_or_else(|| s3_error!(NoSuchBucket))?;
+    // S3 answers an empty constraint for us-east-1.
+    let location_constraint =
+        (c.config.region != "us-east-1").then(|| BucketLocationConstraint::from(c.config.region.clone()));
+    Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+}

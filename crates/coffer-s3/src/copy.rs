@@ -1,0 +1,83 @@
+//! CopyObject: the source streams through a fresh stage, so a copy is as durable as a PUT
+//! and bounded in memory whatever its size.
+
+use coffer_store::{ObjectMeta, PutCondition};
+use futures::StreamExt;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use crate::Coffer;
+use crate::error::store_error;
+use crate::get::{Conditions, check_conditions, http_date, timestamp};
+use crate::put::user_metadata;
+
+pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    let input = req.input;
+    let CopySource::Bucket {
+        bucket: src_bucket,
+        key: src_key,
+        version_id,
+    } = &input.copy_source
+    else {
+        return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
+    };
+    if version_id.as_deref().is_some_and(|v| v != "null") {
+        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
+    }
+    let replace = input
+        .metadata_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
+        return Err(s3_error!(
+            InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+        ));
+    }
+    let handle = c.store.get_object(src_bucket, src_key).await.map_err(store_error)?;
+    let src = handle.record.clone();
+    // A failed copy-source condition is 412 whichever header it is (S3 does not answer 304 here).
+    check_conditions(
+        &src,
+        &Conditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        },
+        |_| s3_error!(PreconditionFailed),
+    )?;
+    let meta = if replace {
+        ObjectMeta {
+            content_type: input.content_type,
+            cache_control: input.cache_control,
+            content_disposition: input.content_disposition,
+            content_encoding: input.content_encoding,
+            content_language: input.content_language,
+            expires: input.expires.as_ref().map(http_date),
+            user: user_metadata(input.metadata),
+            checksums: src.meta.checksums.clone(),
+        }
+    } else {
+        src.meta.clone()
+    };
+    let size = src.size;
+    let staged = c
+        .store
+        .stage(handle.stream(0, size).map(|r| r), Some(size), &mut |_| {})
+        .await
+        .map_err(store_error)?;
+    let rec = c
+        .store
+        .put_object(&input.bucket, &input.key, staged, meta, PutCondition::None)
+        .await
+        .map_err(store_error)?;
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(CopyObjectResult {
+            e_tag: Some(ETag::Strong(rec.etag)),
+            last_modified: Some(timestamp(rec.last_modified_ms)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}

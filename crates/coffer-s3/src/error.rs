@@ -1,0 +1,113 @@
+//! The one place store errors become S3 errors, and the messages clients see.
+
+use coffer_store::StoreError;
+use s3s::{S3Error, S3ErrorCode, s3_error};
+
+/// Maps a store error to the S3 error a client expects. Internal detail is logged here
+/// and never sent.
+pub fn store_error(e: StoreError) -> S3Error {
+    match e {
+        StoreError::NoSuchBucket => s3_error!(NoSuchBucket),
+        StoreError::BucketAlreadyExists => s3_error!(BucketAlreadyExists),
+        StoreError::BucketAlreadyOwnedByYou => s3_error!(BucketAlreadyOwnedByYou),
+        StoreError::BucketNotEmpty => s3_error!(BucketNotEmpty),
+        StoreError::NoSuchKey => s3_error!(NoSuchKey),
+        StoreError::PreconditionFailed => s3_error!(PreconditionFailed),
+        StoreError::ConditionalConflict => s3_error!(ConditionalRequestConflict),
+        StoreError::BadDigest => s3_error!(BadDigest),
+        StoreError::IncompleteBody => s3_error!(IncompleteBody),
+        StoreError::UserExists => s3_error!(InvalidArgument, "A user with this name or access key already exists."),
+        StoreError::NoSuchUser => s3_error!(InvalidArgument, "No user with this name exists."),
+        StoreError::ShuttingDown => s3_error!(ServiceUnavailable),
+        StoreError::NoSpace => {
+            tracing::error!("data device is full");
+            custom("InsufficientStorage", http::StatusCode::INSUFFICIENT_STORAGE)
+        }
+        StoreError::Body(src) => body_error(src),
+        e @ (StoreError::Corrupt(_) | StoreError::Meta(_) | StoreError::Io(_)) => {
+            tracing::error!(error = %e, "internal error");
+            S3Error::new(S3ErrorCode::InternalError)
+        }
+    }
+}
+
+/// A code s3s has no variant for.
+pub fn custom(code: &'static str, status: http::StatusCode) -> S3Error {
+    let mut err = S3Error::new(S3ErrorCode::Custom(code.into()));
+    err.set_status_code(status);
+    err
+}
+
+/// A request body failed mid-stream. s3s keeps its stream error types private, so the
+/// verification failures it raises are told apart by their names.
+fn body_error(src: coffer_store::BoxError) -> S3Error {
+    let src = match src.downcast::<S3Error>() {
+        Ok(e) => return *e,
+        Err(src) => src,
+    };
+    let mut text = src.to_string();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = src.source();
+    while let Some(e) = cur {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cur = e.source();
+    }
+    if text.contains("Sha256Mismatch") {
+        custom("XAmzContentSHA256Mismatch", http::StatusCode::BAD_REQUEST)
+    } else if text.contains("SignatureMismatch") {
+        s3_error!(SignatureDoesNotMatch)
+    } else if text.contains("TooLarge") || text.contains("TooMany") || text.contains("FormatError") {
+        s3_error!(InvalidRequest, "The aws-chunked body is malformed.")
+    } else {
+        tracing::debug!(error = %text, "request body ended early");
+        s3_error!(IncompleteBody)
+    }
+}
+
+/// The message AWS gives for a code, for errors raised without one.
+pub fn default_message(code: &str) -> &'static str {
+    match code {
+        "AccessDenied" => "Access Denied",
+        "BadDigest" => "The Content-MD5 or checksum you specified did not match what we received.",
+        "BucketAlreadyExists" => {
+            "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+        }
+        "BucketAlreadyOwnedByYou" => {
+            "Your previous request to create the named bucket succeeded and you already own it."
+        }
+        "BucketNotEmpty" => "The bucket you tried to delete is not empty",
+        "ConditionalRequestConflict" => {
+            "A conflicting operation occurred. If using PutObject you can retry the request."
+        }
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed size",
+        "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        "InternalError" => "We encountered an internal error. Please try again.",
+        "InvalidAccessKeyId" => "The AWS Access Key Id you provided does not exist in our records.",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "InvalidDigest" => "The Content-MD5 you specified is not valid.",
+        "InsufficientStorage" => "The server has no space left to store this object.",
+        "InvalidPartNumber" => "The requested partnumber is not satisfiable",
+        "InvalidRange" => "The requested range is not satisfiable",
+        "InvalidRequest" => "Invalid Request",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "KeyTooLongError" => "Your key is too long",
+        "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema.",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "NoSuchUpload" => {
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        }
+        "NotImplemented" => "A header you provided implies functionality that is not implemented.",
+        "PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        "RequestTimeTooSkewed" => "The difference between the request time and the current time is too large.",
+        "ServiceUnavailable" => "The server is shutting down or overloaded; please retry.",
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        }
+        "XAmzContentSHA256Mismatch" => "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        _ => "The request could not be completed.",
+    }
+}

@@ -1,0 +1,256 @@
+//! GetObject and HeadObject: conditional requests, ranges, stored headers.
+
+use coffer_store::ObjectRecord;
+use futures::StreamExt;
+use http::HeaderMap;
+use http::header::{ETAG, LAST_MODIFIED};
+use s3s::dto::*;
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+
+use crate::Coffer;
+use crate::checksum::set_checksums;
+use crate::error::store_error;
+
+pub fn timestamp(ms: i64) -> Timestamp {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from(t)
+}
+
+pub fn http_date(t: &Timestamp) -> String {
+    let mut buf = Vec::new();
+    let _ = t.format(TimestampFormat::HttpDate, &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+fn parse_http_date(s: &str) -> Option<Timestamp> {
+    Timestamp::parse(TimestampFormat::HttpDate, s).ok()
+}
+
+fn unix_secs(t: &Timestamp) -> i64 {
+    time::OffsetDateTime::from(t.clone()).unix_timestamp()
+}
+
+/// The conditional headers of a read.
+pub struct Conditions<'a> {
+    pub if_match: Option<&'a ETagCondition>,
+    pub if_none_match: Option<&'a ETagCondition>,
+    pub if_modified_since: Option<&'a Timestamp>,
+    pub if_unmodified_since: Option<&'a Timestamp>,
+}
+
+/// RFC 9110 section 13.2.2 order, which S3 follows: If-Match, else If-Unmodified-Since
+/// (412); then If-None-Match, else If-Modified-Since (304 on reads).
+pub fn check_conditions(
+    rec: &ObjectRecord,
+    c: &Conditions<'_>,
+    not_modified: fn(&ObjectRecord) -> S3Error,
+) -> S3Result<()> {
+    let modified = rec.last_modified_ms.div_euclid(1000);
+    let matches = |cond: &ETagCondition| match cond {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == rec.etag,
+    };
+    if let Some(m) = c.if_match {
+        if !matches(m) {
+            return Err(s3_error!(PreconditionFailed));
+        }
+    } else if let Some(t) = c.if_unmodified_since
+        && modified > unix_secs(t)
+    {
+        return Err(s3_error!(PreconditionFailed));
+    }
+    if let Some(m) = c.if_none_match {
+        if matches(m) {
+            return Err(not_modified(rec));
+        }
+    } else if let Some(t) = c.if_modified_since
+        && modified <= unix_secs(t)
+    {
+        return Err(not_modified(rec));
+    }
+    Ok(())
+}
+
+/// 304 for GET/HEAD, with the validators a cache needs.
+pub fn not_modified(rec: &ObjectRecord) -> S3Error {
+    let mut e = s3_error!(NotModified);
+    let mut h = HeaderMap::new();
+    if let Ok(v) = format!("\"{}\"", rec.etag).parse() {
+        h.insert(ETAG, v);
+    }
+    if let Ok(v) = http_date(&timestamp(rec.last_modified_ms)).parse() {
+        h.insert(LAST_MODIFIED, v);
+    }
+    e.set_headers(h);
+    e
+}
+
+/// Only the `null` version exists until versioning is built.
+fn check_version(version_id: Option<&str>) -> S3Result<()> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
+    }
+}
+
+/// Object-level part numbers: an object not uploaded in parts has exactly one.
+fn check_part_number(part_number: Option<i32>) -> S3Result<()> {
+    match part_number {
+        None | Some(1) => Ok(()),
+        Some(n) if !(1..=10000).contains(&n) => Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        )),
+        Some(_) => Err(crate::error::custom(
+            "InvalidPartNumber",
+            http::StatusCode::RANGE_NOT_SATISFIABLE,
+        )),
+    }
+}
+
+/// The byte range to serve, or the whole object.
+fn resolve_range(range: Option<&Range>, size: u64) -> S3Result<Option<std::ops::Range<u64>>> {
+    range
+        .map(|r| r.check(size).map_err(|_| s3_error!(InvalidRange)))
+        .transpose()
+}
+
+fn content_range(r: &std::ops::Range<u64>, size: u64) -> String {
+    format!("bytes {}-{}/{}", r.start, r.end - 1, size)
+}
+
+macro_rules! fill_headers {
+    ($out:expr, $rec:expr) => {
+        let m = &$rec.meta;
+        $out.e_tag = Some(ETag::Strong($rec.etag.clone()));
+        $out.last_modified = Some(timestamp($rec.last_modified_ms));
+        $out.accept_ranges = Some("bytes".into());
+        $out.content_type = Some(m.content_type.clone().unwrap_or_else(|| "binary/octet-stream".into()));
+        $out.cache_control = m.cache_control.clone();
+        $out.content_disposition = m.content_disposition.clone();
+        $out.content_encoding = m.content_encoding.clone();
+        $out.content_language = m.content_language.clone();
+        $out.expires = m.expires.as_deref().and_then(parse_http_date);
+        if !m.user.is_empty() {
+            $out.metadata = Some(m.user.iter().cloned().collect());
+        }
+    };
+}
+
+pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    let input = &req.input;
+    check_version(input.version_id.as_deref())?;
+    check_part_number(input.part_number)?;
+    let handle = c
+        .store
+        .get_object(&input.bucket, &input.key)
+        .await
+        .map_err(store_error)?;
+    let rec = handle.record.clone();
+    check_conditions(
+        &rec,
+        &Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        },
+        not_modified,
+    )?;
+    let range = resolve_range(input.range.as_ref(), rec.size)?;
+    let span = range.clone().unwrap_or(0..rec.size);
+    let stream = handle
+        .stream(span.start, span.end - span.start)
+        .map(|r| r.map_err(|e| Box::new(e) as s3s::StdError));
+    let mut out = GetObjectOutput {
+        body: Some(StreamingBlob::new(SizedStream {
+            inner: stream,
+            remaining: span.end - span.start,
+        })),
+        content_length: Some((span.end - span.start) as i64),
+        content_range: range.as_ref().map(|r| content_range(r, rec.size)),
+        ..Default::default()
+    };
+    fill_headers!(out, rec);
+    if range.is_none()
+        && input
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+    {
+        set_checksums!(out, &rec.meta.checksums);
+    }
+    Ok(S3Response::new(out))
+}
+
+pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    let input = &req.input;
+    check_version(input.version_id.as_deref())?;
+    check_part_number(input.part_number)?;
+    let rec = c.store.head_object(&input.bucket, &input.key).map_err(store_error)?;
+    check_conditions(
+        &rec,
+        &Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        },
+        not_modified,
+    )?;
+    let range = resolve_range(input.range.as_ref(), rec.size)?;
+    let span = range.clone().unwrap_or(0..rec.size);
+    let mut out = HeadObjectOutput {
+        content_length: Some((span.end - span.start) as i64),
+        content_range: range.as_ref().map(|r| content_range(r, rec.size)),
+        ..Default::default()
+    };
+    fill_headers!(out, rec);
+    if range.is_none()
+        && input
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+    {
+        set_checksums!(out, &rec.meta.checksums);
+    }
+    let mut resp = S3Response::new(out);
+    if range.is_some() {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    Ok(resp)
+}
+
+/// A body stream that knows its length, so hyper sends Content-Length instead of chunks.
+pub struct SizedStream<S> {
+    pub inner: S,
+    pub remaining: u64,
+}
+
+impl<S> futures::Stream for SizedStream<S>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, s3s::StdError>> + Unpin,
+{
+    type Item = Result<bytes::Bytes, s3s::StdError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let p = self.inner.poll_next_unpin(cx);
+        if let std::task::Poll::Ready(Some(Ok(b))) = &p {
+            self.remaining = self.remaining.saturating_sub(b.len() as u64);
+        }
+        p
+    }
+}
+
+impl<S> s3s::stream::ByteStream for SizedStream<S>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, s3s::StdError>> + Unpin,
+{
+    fn remaining_length(&self) -> s3s::stream::RemainingLength {
+        s3s::stream::RemainingLength::new_exact(self.remaining as usize)
+    }
+}

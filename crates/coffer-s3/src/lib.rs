@@ -1,0 +1,118 @@
+//! coffer's S3 front: `s3s::S3` over `coffer-store`, one module per area of the API, and
+//! one mapping from store errors to S3 errors (`error`).
+
+pub mod auth;
+mod bucket;
+mod checksum;
+mod copy;
+mod delete;
+pub mod error;
+mod get;
+mod list;
+mod put;
+pub mod service;
+
+use coffer_store::Store;
+use s3s::dto::*;
+use s3s::service::S3ServiceBuilder;
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+pub use auth::{Caller, Identity, ROOT_USER, RootCredentials};
+pub use service::{CofferHost, CofferService};
+
+#[derive(Clone)]
+pub struct Config {
+    pub region: String,
+    /// Domains under which `bucket.<domain>` is virtual-hosted-style addressing.
+    pub domains: Vec<String>,
+}
+
+/// The S3 implementation: the store, who is who, and the server's settings.
+#[derive(Clone)]
+pub struct Coffer {
+    pub(crate) store: Store,
+    pub(crate) identity: Identity,
+    pub(crate) config: Config,
+}
+
+impl Coffer {
+    pub fn new(store: Store, identity: Identity, config: Config) -> Self {
+        Self {
+            store,
+            identity,
+            config,
+        }
+    }
+
+    /// The whole HTTP service: signature checks, authorization, routing, request ids.
+    pub fn into_service(self, route: Option<impl s3s::route::S3Route>) -> CofferService {
+        let identity = self.identity.clone();
+        let domains = self.config.domains.clone();
+        let mut b = S3ServiceBuilder::new(self);
+        b.set_auth(identity.clone());
+        b.set_access(identity);
+        b.set_host(CofferHost::new(domains));
+        if let Some(r) = route {
+            b.set_route(r);
+        }
+        CofferService::new(b.build())
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for Coffer {
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        bucket::list_buckets(self, req).await
+    }
+
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        bucket::create_bucket(self, req).await
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        bucket::head_bucket(self, req).await
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        bucket::delete_bucket(self, req).await
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        bucket::get_bucket_location(self, req).await
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        put::put_object(self, req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        get::get_object(self, req).await
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        get::head_object(self, req).await
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        delete::delete_object(self, req).await
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        delete::delete_objects(self, req).await
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        copy::copy_object(self, req).await
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        list::list_objects(self, req).await
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        list::list_objects_v2(self, req).await
+    }
+}

@@ -1,0 +1,99 @@
+//! PutObject.
+
+use coffer_store::{ObjectMeta, PutCondition};
+use s3s::dto::*;
+use s3s::stream::ByteStream as _;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use crate::Coffer;
+use crate::checksum::{ChecksumCheck, set_checksums};
+use crate::error::store_error;
+
+/// S3's limit for a single PUT; larger objects need multipart.
+pub const MAX_PUT_SIZE: u64 = 5 << 30;
+
+pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    let S3Request {
+        input,
+        headers,
+        trailing_headers,
+        ..
+    } = req;
+    let body = input.body.ok_or_else(|| s3_error!(MissingContentLength))?;
+    let declared = match input.content_length {
+        Some(n) => Some(u64::try_from(n).map_err(|_| s3_error!(InvalidArgument, "Content-Length is negative."))?),
+        None => body.remaining_length().exact().map(|n| n as u64),
+    };
+    let declared = declared.ok_or_else(|| s3_error!(MissingContentLength))?;
+    if declared > MAX_PUT_SIZE {
+        return Err(s3_error!(EntityTooLarge));
+    }
+    let md5 = input.content_md5.as_deref().map(decode_md5).transpose()?;
+    let cond = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let meta = ObjectMeta {
+        content_type: input.content_type,
+        cache_control: input.cache_control,
+        content_disposition: input.content_disposition,
+        content_encoding: input.content_encoding,
+        content_language: input.content_language,
+        expires: input.expires.as_ref().map(crate::get::http_date),
+        user: user_metadata(input.metadata),
+        checksums: Vec::new(),
+    };
+    let mut check = ChecksumCheck::from_request(&headers, input.checksum_algorithm.as_ref())?;
+    let staged = c
+        .store
+        .stage(body, Some(declared), &mut |b| check.update(b))
+        .await
+        .map_err(store_error)?;
+    if md5.is_some_and(|m| m != staged.md5) {
+        return Err(s3_error!(BadDigest));
+    }
+    let trailers = trailing_headers.and_then(|t| t.take());
+    let checksums = check.finish(trailers.as_ref())?;
+    let meta = ObjectMeta { checksums, ..meta };
+    let rec = c
+        .store
+        .put_object(&input.bucket, &input.key, staged, meta, cond)
+        .await
+        .map_err(store_error)?;
+    let mut out = PutObjectOutput {
+        e_tag: Some(ETag::Strong(rec.etag)),
+        size: Some(rec.size as i64),
+        ..Default::default()
+    };
+    set_checksums!(out, &rec.meta.checksums);
+    Ok(S3Response::new(out))
+}
+
+pub fn decode_md5(b64: &str) -> S3Result<[u8; 16]> {
+    base64_simd::STANDARD
+        .decode_to_vec(b64.trim())
+        .ok()
+        .and_then(|v| <[u8; 16]>::try_from(v).ok())
+        .ok_or_else(|| s3_error!(InvalidDigest))
+}
+
+pub fn put_condition(if_match: Option<&IfMatch>, if_none_match: Option<&IfNoneMatch>) -> S3Result<PutCondition> {
+    match (if_match, if_none_match) {
+        (None, None) => Ok(PutCondition::None),
+        (None, Some(ETagCondition::Any)) => Ok(PutCondition::IfAbsent),
+        (Some(ETagCondition::Any), None) => Ok(PutCondition::IfExists),
+        (Some(ETagCondition::ETag(e)), None) => Ok(PutCondition::IfMatch(e.value().to_owned())),
+        (None, Some(_)) => Err(s3_error!(NotImplemented, "If-None-Match on a write only supports '*'.")),
+        (Some(_), Some(_)) => Err(s3_error!(
+            NotImplemented,
+            "If-Match and If-None-Match cannot be combined on a write."
+        )),
+    }
+}
+
+pub fn user_metadata(m: Option<Metadata>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = m
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    v.sort();
+    v
+}

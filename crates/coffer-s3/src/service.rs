@@ -1,0 +1,246 @@
+//! The HTTP face: request ids on every response, the seed's error body on every error, 503
+//! while shutting down, and virtual-hosted-style bucket addressing.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::{Request, Response, StatusCode};
+use s3s::host::{S3Host, VirtualHost};
+use s3s::service::S3Service;
+use s3s::{Body, HttpError, S3Result};
+
+use crate::error::default_message;
+
+pub const REQUEST_ID: &str = "x-amz-request-id";
+pub const HOST_ID: &str = "x-amz-id-2";
+
+/// The id a response carries in `x-amz-request-id` and, on errors, in `<RequestId>`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+#[derive(Clone)]
+pub struct CofferService {
+    inner: S3Service,
+    shutting_down: Arc<AtomicBool>,
+}
+
+impl CofferService {
+    pub fn new(inner: S3Service) -> Self {
+        Self {
+            inner,
+            shutting_down: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// From now on requests get 503 ServiceUnavailable; those in flight finish.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub async fn call(&self, mut req: Request<Body>) -> Response<Body> {
+        let request_id = new_request_id();
+        let resource = req.uri().path().to_owned();
+        req.extensions_mut().insert(RequestId(request_id.clone()));
+        let mut resp = if self.shutting_down.load(Ordering::SeqCst) {
+            let mut r = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                None,
+                &resource,
+                &request_id,
+            );
+            r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            r
+        } else {
+            match self.inner.call(req).await {
+                Ok(r) => finish_error(r, &resource, &request_id),
+                Err(e) => {
+                    tracing::error!(error = ?e, "s3s failed to answer");
+                    error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        None,
+                        &resource,
+                        &request_id,
+                    )
+                }
+            }
+        };
+        let h = resp.headers_mut();
+        h.insert(REQUEST_ID, HeaderValue::from_str(&request_id).expect("hex id"));
+        h.insert(HOST_ID, HeaderValue::from_str(&new_host_id()).expect("hex id"));
+        resp
+    }
+}
+
+impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
+    type Response = Response<Body>;
+    type Error = HttpError;
+    type Future = BoxFuture<'static, Result<Response<Body>, HttpError>>;
+
+    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.call(req.map(Body::from)).await) })
+    }
+}
+
+/// Rewrites an s3s error body into the seed's form (Code, Message, Resource, RequestId).
+fn finish_error(mut resp: Response<Body>, resource: &str, request_id: &str) -> Response<Body> {
+    let status = resp.status();
+    if status == StatusCode::NOT_MODIFIED {
+        // 304 has no body (RFC 9110 15.4.5).
+        *resp.body_mut() = Body::empty();
+        resp.headers_mut().remove(CONTENT_LENGTH);
+        resp.headers_mut().remove(CONTENT_TYPE);
+        return resp;
+    }
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let Some(body) = resp.body().bytes() else { return resp };
+    let text = String::from_utf8_lossy(&body);
+    let Some(code) = xml_field(&text, "Code") else {
+        return resp;
+    };
+    // s3s messages are written for clients, except on internal errors.
+    let message = xml_field(&text, "Message").filter(|_| code != "InternalError");
+    let fresh = error_response(status, &code, message.as_deref(), resource, request_id);
+    let (parts, body) = fresh.into_parts();
+    *resp.body_mut() = body;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, parts.headers[CONTENT_TYPE].clone());
+    resp.headers_mut()
+        .insert(CONTENT_LENGTH, parts.headers[CONTENT_LENGTH].clone());
+    resp
+}
+
+/// The text of `<name>…</name>`, still XML-escaped.
+fn xml_field(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find(&format!("</{name}>"))?;
+    Some(xml[start..start + len].to_owned())
+}
+
+/// An error body as the seed specifies. `message` is already XML-escaped.
+pub fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: Option<&str>,
+    resource: &str,
+    request_id: &str,
+) -> Response<Body> {
+    let message = match message {
+        Some(m) if !m.is_empty() => m.to_owned(),
+        _ => escape(default_message(code)),
+    };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{message}</Message><Resource>{}</Resource><RequestId>{}</RequestId></Error>",
+        escape(code),
+        escape(resource),
+        escape(request_id),
+    );
+    let len = xml.len();
+    let mut resp = Response::new(Body::from(Bytes::from(xml)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    resp.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
+                let _ = write!(out, "&#x{:X};", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn new_request_id() -> String {
+    format!("{:016X}", rand::random::<u64>())
+}
+
+fn new_host_id() -> String {
+    let bytes: [u8; 24] = rand::random();
+    hex::encode(bytes)
+}
+
+/// Virtual-hosted-style addressing under configured domains (`bucket.localhost:9000`);
+/// any other host name is path-style. s3s's own hosts treat an unknown host as a bucket
+/// name (CNAME style), which would break `localhost:9000` and any plain DNS name.
+pub struct CofferHost {
+    domains: Vec<String>,
+}
+
+impl CofferHost {
+    pub fn new(domains: Vec<String>) -> Self {
+        Self { domains }
+    }
+}
+
+impl S3Host for CofferHost {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        for d in &self.domains {
+            if name.eq_ignore_ascii_case(d) {
+                return Ok(VirtualHost::new(name));
+            }
+            if let Some(bucket) = name.strip_suffix(d.as_str()).and_then(|b| b.strip_suffix('.'))
+                && !bucket.is_empty()
+            {
+                return Ok(VirtualHost::new(d.as_str()).with_bucket(bucket));
+            }
+        }
+        Ok(VirtualHost::new(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_every_field_escaped() {
+        let r = error_response(StatusCode::NOT_FOUND, "NoSuchKey", None, "/b/a&b", "ABC");
+        let body = r.body().bytes().unwrap();
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(text.contains("<Code>NoSuchKey</Code>"));
+        assert!(text.contains("<Message>The specified key does not exist.</Message>"));
+        assert!(text.contains("<Resource>/b/a&amp;b</Resource>"));
+        assert!(text.contains("<RequestId>ABC</RequestId>"));
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/xml");
+    }
+
+    #[test]
+    fn hosts_split_bucket_from_domain() {
+        let h = CofferHost::new(vec!["localhost".into(), "s3.example.com".into()]);
+        assert_eq!(h.parse_host_header("localhost:9000").unwrap().bucket(), None);
+        assert_eq!(
+            h.parse_host_header("pics.localhost:9000").unwrap().bucket(),
+            Some("pics")
+        );
+        assert_eq!(
+            h.parse_host_header("pics.s3.example.com").unwrap().bucket(),
+            Some("pics")
+        );
+        assert_eq!(h.parse_host_header("other.host").unwrap().bucket(), None);
+    }
+}

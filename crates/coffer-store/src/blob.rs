@@ -1,0 +1,234 @@
+//! Object data too large to inline: one file per blob, written durably before any
+//! metadata points at it.
+//!
+//! `BlobStore` is the seam for other engines (Ceph RADOS is planned); `FsBlobStore`
+//! keeps blobs under `blobs/xx/<id>` with a `tmp/` staging area.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use futures::stream;
+
+use crate::error::{StoreError, StoreResult};
+
+/// A blob's name: random, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct BlobId(pub u128);
+
+impl BlobId {
+    pub fn random() -> Self {
+        BlobId(rand::random())
+    }
+
+    fn hex(self) -> String {
+        format!("{:032x}", self.0)
+    }
+}
+
+pub type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = io::Result<Bytes>> + Send + Sync>>;
+
+#[async_trait::async_trait]
+pub trait BlobWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> StoreResult<()>;
+    /// Makes the blob durable and visible under its id.
+    async fn finish(self: Box<Self>) -> StoreResult<BlobId>;
+}
+
+#[async_trait::async_trait]
+pub trait BlobReader: Send {
+    /// Streams `len` bytes from `offset`.
+    fn stream(self: Box<Self>, offset: u64, len: u64) -> ByteStream;
+}
+
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    async fn create(&self) -> StoreResult<Box<dyn BlobWriter>>;
+    /// Opens a blob; once open it stays readable even if deleted meanwhile.
+    async fn open(&self, id: BlobId) -> StoreResult<Box<dyn BlobReader>>;
+    async fn delete(&self, id: BlobId) -> StoreResult<()>;
+    /// Every blob stored, for the orphan sweep.
+    async fn list(&self) -> StoreResult<Vec<BlobId>>;
+}
+
+/// Bytes gathered before one write to the file: fewer, larger blocking calls.
+const WRITE_BUF: usize = 1 << 20;
+const READ_CHUNK: usize = 256 << 10;
+
+pub struct FsBlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+impl FsBlobStore {
+    /// Prepares the directories and clears the staging area, which holds only the
+    /// leftovers of writes that never finished.
+    pub fn open(root: &Path) -> StoreResult<Self> {
+        let blobs = root.join("blobs");
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&tmp)?;
+        for entry in fs::read_dir(&tmp)? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        for i in 0..=255u8 {
+            fs::create_dir_all(blobs.join(format!("{i:02x}")))?;
+        }
+        sync_dir(&blobs)?;
+        sync_dir(root)?;
+        Ok(Self { blobs, tmp })
+    }
+
+    fn path(&self, id: BlobId) -> PathBuf {
+        let hex = id.hex();
+        self.blobs.join(&hex[..2]).join(hex)
+    }
+}
+
+pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> StoreResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(StoreError::from),
+        Err(e) => Err(StoreError::Io(io::Error::other(e))),
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for FsBlobStore {
+    async fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
+        let id = BlobId::random();
+        let tmp = self.tmp.join(id.hex());
+        let fin = self.path(id);
+        let t = tmp.clone();
+        let file = blocking(move || File::create_new(&t)).await?;
+        Ok(Box::new(FsWriter {
+            id,
+            file: Some(file),
+            tmp,
+            fin,
+            buf: BytesMut::new(),
+            done: false,
+        }))
+    }
+
+    async fn open(&self, id: BlobId) -> StoreResult<Box<dyn BlobReader>> {
+        let path = self.path(id);
+        let file = blocking(move || File::open(path)).await?;
+        Ok(Box::new(FsReader(file)))
+    }
+
+    async fn delete(&self, id: BlobId) -> StoreResult<()> {
+        let path = self.path(id);
+        blocking(move || match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await
+    }
+
+    async fn list(&self) -> StoreResult<Vec<BlobId>> {
+        let blobs = self.blobs.clone();
+        blocking(move || {
+            let mut out = Vec::new();
+            for dir in fs::read_dir(&blobs)? {
+                for f in fs::read_dir(dir?.path())? {
+                    let name = f?.file_name();
+                    if let Some(id) = name.to_str().and_then(|s| u128::from_str_radix(s, 16).ok()) {
+                        out.push(BlobId(id));
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+struct FsWriter {
+    id: BlobId,
+    file: Option<File>,
+    tmp: PathBuf,
+    fin: PathBuf,
+    buf: BytesMut,
+    done: bool,
+}
+
+impl FsWriter {
+    async fn flush_buf(&mut self) -> StoreResult<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let data = self.buf.split().freeze();
+        let mut file = self.file.take().expect("blob file");
+        let file = blocking(move || file.write_all(&data).map(|()| file)).await?;
+        self.file = Some(file);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobWriter for FsWriter {
+    async fn write(&mut self, chunk: Bytes) -> StoreResult<()> {
+        self.buf.extend_from_slice(&chunk);
+        if self.buf.len() >= WRITE_BUF {
+            self.flush_buf().await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> StoreResult<BlobId> {
+        self.flush_buf().await?;
+        let file = self.file.take().expect("blob file");
+        let (tmp, fin) = (self.tmp.clone(), self.fin.clone());
+        blocking(move || {
+            file.sync_data()?;
+            drop(file);
+            fs::rename(&tmp, &fin)?;
+            sync_dir(fin.parent().expect("blob dir"))
+        })
+        .await?;
+        self.done = true;
+        Ok(self.id)
+    }
+}
+
+impl Drop for FsWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+struct FsReader(File);
+
+impl BlobReader for FsReader {
+    fn stream(self: Box<Self>, offset: u64, len: u64) -> ByteStream {
+        let state = (Some(self.0), offset, len);
+        Box::pin(stream::unfold(state, |(file, pos, left)| async move {
+            let file = file?;
+            if left == 0 {
+                return None;
+            }
+            let want = left.min(READ_CHUNK as u64) as usize;
+            let r = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; want];
+                file.read_exact_at(&mut buf, pos)?;
+                Ok::<_, io::Error>((file, buf))
+            })
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+            match r {
+                Ok((file, buf)) => Some((
+                    Ok(Bytes::from(buf)),
+                    (Some(file), pos + want as u64, left - want as u64),
+                )),
+                Err(e) => Some((Err(e), (None, pos, 0))),
+            }
+        }))
+    }
+}

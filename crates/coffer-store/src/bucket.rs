@@ -1,0 +1,82 @@
+//! Buckets: create, look up, list, delete.
+
+use std::ops::Bound;
+
+use crate::error::{StoreError, StoreResult};
+use crate::meta::{Op, Scan, Table};
+use crate::model::{self, BucketRecord, Versioning};
+use crate::{Store, now_ms};
+
+impl Store {
+    /// Creates `name` for `owner`; a name is global, as in S3.
+    pub async fn create_bucket(&self, name: &str, owner: &str) -> StoreResult<BucketRecord> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.meta
+            .commit(move |txn| {
+                if let Some(v) = txn.get(Table::Buckets, name.as_bytes())? {
+                    let existing: BucketRecord = model::decode(&v)?;
+                    return Err(if existing.owner == owner {
+                        StoreError::BucketAlreadyOwnedByYou
+                    } else {
+                        StoreError::BucketAlreadyExists
+                    });
+                }
+                let rec = BucketRecord {
+                    owner,
+                    created_ms: now_ms(),
+                    versioning: Versioning::Unversioned,
+                    object_lock: false,
+                };
+                Ok((
+                    vec![Op::Put(Table::Buckets, name.into_bytes(), model::encode(&rec))],
+                    rec,
+                ))
+            })
+            .await
+    }
+
+    pub fn bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
+        let txn = self.meta.read()?;
+        txn.get(Table::Buckets, name.as_bytes())?
+            .map(|v| model::decode(&v))
+            .transpose()
+    }
+
+    /// Buckets in name order; only `owner`'s when given.
+    pub fn list_buckets(&self, owner: Option<&str>) -> StoreResult<Vec<(String, BucketRecord)>> {
+        let txn = self.meta.read()?;
+        let mut out = Vec::new();
+        txn.scan(Table::Buckets, Bound::Unbounded, None, &mut |k, v| {
+            let rec: BucketRecord = model::decode(v)?;
+            if owner.is_none_or(|o| o == rec.owner) {
+                out.push((String::from_utf8_lossy(k).into_owned(), rec));
+            }
+            Ok(Scan::Next)
+        })?;
+        Ok(out)
+    }
+
+    /// Deletes an empty bucket; the emptiness check and the delete are one transaction,
+    /// so a concurrent PUT either lands first (BucketNotEmpty) or finds no bucket.
+    pub async fn delete_bucket(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.meta
+            .commit(move |txn| {
+                if txn.get(Table::Buckets, name.as_bytes())?.is_none() {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                let prefix = model::bucket_prefix(&name);
+                let end = model::prefix_successor(&prefix);
+                for table in [Table::Current, Table::Versions] {
+                    if !txn
+                        .range(table, Bound::Included(&prefix), end.as_deref(), 1)?
+                        .is_empty()
+                    {
+                        return Err(StoreError::BucketNotEmpty);
+                    }
+                }
+                Ok((vec![Op::Delete(Table::Buckets, name.into_bytes())], ()))
+            })
+            .await
+    }
+}

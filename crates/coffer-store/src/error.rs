@@ -1,0 +1,74 @@
+//! One error enum for the store; `coffer-s3` maps it to S3 codes in one place.
+
+use std::io;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("bucket already exists")]
+    BucketAlreadyExists,
+    #[error("bucket already owned by you")]
+    BucketAlreadyOwnedByYou,
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A write raced another on the same key and lost (If-Match / If-None-Match).
+    #[error("conditional request conflict")]
+    ConditionalConflict,
+    #[error("the content MD5 did not match")]
+    BadDigest,
+    #[error("body shorter or longer than its declared length")]
+    IncompleteBody,
+    #[error("user already exists")]
+    UserExists,
+    #[error("no such user")]
+    NoSuchUser,
+    #[error("no space left on the data device")]
+    NoSpace,
+    #[error("shutting down")]
+    ShuttingDown,
+    /// The request body failed while being read; the source is the client side's error.
+    #[error("request body: {0}")]
+    Body(BoxError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("metadata: {0}")]
+    Meta(String),
+    #[error("io: {0}")]
+    Io(io::Error),
+}
+
+impl StoreError {
+    pub(crate) fn meta(e: impl Into<redb::Error>) -> Self {
+        match e.into() {
+            redb::Error::Io(io) => io.into(),
+            other => StoreError::Meta(other.to_string()),
+        }
+    }
+
+    /// A copy for every waiter of a failed group commit.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            StoreError::NoSpace => StoreError::NoSpace,
+            StoreError::Io(e) => StoreError::Io(io::Error::new(e.kind(), e.to_string())),
+            other => StoreError::Meta(other.to_string()),
+        }
+    }
+}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+            StoreError::NoSpace
+        } else {
+            StoreError::Io(e)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! coffer's object model and its use cases, over two engine traits: [`MetaStore`] (ordered
+//! KV with atomic check-and-write) and [`BlobStore`] (streamed blobs). Nothing here knows
+//! HTTP, XML or S3 wire types.
+
+pub mod blob;
+mod bucket;
+pub mod error;
+mod list;
+pub mod meta;
+pub mod model;
+mod object;
+mod users;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use blob::{BlobId, BlobStore, ByteStream, FsBlobStore};
+pub use error::{BoxError, StoreError, StoreResult};
+pub use list::{ListPage, ListQuery};
+pub use meta::{MetaStore, RedbMeta};
+pub use model::{BucketRecord, DataRef, ObjectMeta, ObjectRecord, Versioning};
+pub use object::{ObjectBody, ObjectHandle, PutCondition, Staged};
+pub use users::UserRecord;
+
+use meta::{Scan, Table};
+
+/// Objects up to this size live in the metadata store: one commit, no file.
+pub const DEFAULT_INLINE_MAX: usize = 128 << 10;
+
+#[derive(Clone)]
+pub struct Store {
+    meta: Arc<dyn MetaStore>,
+    blobs: Arc<dyn BlobStore>,
+    inline_max: usize,
+}
+
+impl Store {
+    /// Opens (or creates) the embedded store in `dir`: redb metadata and blob files.
+    pub async fn open(dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir)?;
+        let blobs = FsBlobStore::open(dir)?;
+        let meta = RedbMeta::open(&dir.join("meta.redb"))?;
+        let store = Self::with_engines(Arc::new(meta), Arc::new(blobs), DEFAULT_INLINE_MAX);
+        let swept = store.sweep_orphans().await?;
+        if swept > 0 {
+            tracing::info!(swept, "removed orphan blobs left by an interrupted write");
+        }
+        Ok(store)
+    }
+
+    pub fn with_engines(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, inline_max: usize) -> Self {
+        Self {
+            meta,
+            blobs,
+            inline_max,
+        }
+    }
+
+    /// Deletes blobs no record points at: left by a crash between a blob's write and its
+    /// metadata commit, or between a delete's commit and its unlink. Run before serving.
+    pub async fn sweep_orphans(&self) -> StoreResult<usize> {
+        let stored = self.blobs.list().await?;
+        if stored.is_empty() {
+            return Ok(0);
+        }
+        let mut live = HashSet::new();
+        {
+            let txn = self.meta.read()?;
+            for table in [Table::Current, Table::Versions] {
+                txn.scan(table, std::ops::Bound::Unbounded, None, &mut |_, v| {
+                    if let DataRef::Blob(id) = model::decode::<ObjectRecord>(v)?.data {
+                        live.insert(id);
+                    }
+                    Ok(Scan::Next)
+                })?;
+            }
+        }
+        let mut swept = 0;
+        for id in stored.into_iter().filter(|id| !live.contains(id)) {
+            self.blobs.delete(id).await?;
+            swept += 1;
+        }
+        Ok(swept)
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,305 @@
+//! Metadata: an ordered key-value store with atomic read-check-write transactions.
+//!
+//! `MetaStore` is the seam for other engines (PostgreSQL is planned): it speaks only of
+//! tables, byte keys and byte values. `RedbMeta` is the embedded engine. All writes go
+//! through one writer thread that drains its queue into a single transaction, so many
+//! concurrent writers share one fsync (group commit).
+
+use std::any::Any;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{StoreError, StoreResult};
+
+/// The logical tables. Each engine maps them to its own storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// bucket name -> bucket record
+    Buckets,
+    /// bucket \0 key -> current version record (live keys only)
+    Current,
+    /// encoded (bucket, key, version) -> non-current version record
+    Versions,
+    /// data id -> bytes of a small object stored inline
+    Data,
+    /// access key id -> user record
+    Users,
+    /// user name -> access key id
+    UserNames,
+}
+
+impl Table {
+    pub const ALL: [Table; 6] = [
+        Table::Buckets,
+        Table::Current,
+        Table::Versions,
+        Table::Data,
+        Table::Users,
+        Table::UserNames,
+    ];
+
+    fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        TableDefinition::new(match self {
+            Table::Buckets => "buckets",
+            Table::Current => "current",
+            Table::Versions => "versions",
+            Table::Data => "data",
+            Table::Users => "users",
+            Table::UserNames => "user_names",
+        })
+    }
+}
+
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// What a scan does after visiting an entry.
+pub enum Scan {
+    Next,
+    Stop,
+    /// Continue from this key (inclusive): how a listing jumps over a common prefix.
+    Seek(Vec<u8>),
+}
+
+pub type Visitor<'v> = &'v mut dyn FnMut(&[u8], &[u8]) -> StoreResult<Scan>;
+
+/// Reads through one consistent snapshot (or, inside a write, the transaction so far).
+pub trait ReadTxn {
+    fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+    /// Visits entries in key order from `from` up to `to` (exclusive).
+    fn scan(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, visit: Visitor<'_>) -> StoreResult<()>;
+
+    /// At most `limit` entries in key order.
+    fn range(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, limit: usize) -> StoreResult<Vec<Entry>> {
+        let mut out = Vec::new();
+        if limit > 0 {
+            self.scan(table, from, to, &mut |k, v| {
+                out.push((k.to_vec(), v.to_vec()));
+                Ok(if out.len() >= limit { Scan::Stop } else { Scan::Next })
+            })?;
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Debug)]
+pub enum Op {
+    Put(Table, Vec<u8>, Vec<u8>),
+    Delete(Table, Vec<u8>),
+}
+
+pub type AnyBox = Box<dyn Any + Send>;
+/// A write: reads what it needs, checks its preconditions, and returns the ops to apply.
+/// It runs on the writer, so nothing commits between its reads and its writes.
+pub type WriteFn = Box<dyn FnOnce(&dyn ReadTxn) -> StoreResult<(Vec<Op>, AnyBox)> + Send>;
+
+pub trait MetaStore: Send + Sync + 'static {
+    fn read(&self) -> StoreResult<Box<dyn ReadTxn + '_>>;
+    /// Applies `f` atomically; resolves once the result is durable.
+    fn write(&self, f: WriteFn) -> oneshot::Receiver<StoreResult<AnyBox>>;
+}
+
+impl dyn MetaStore {
+    /// Typed wrapper over [`MetaStore::write`].
+    pub async fn commit<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn ReadTxn) -> StoreResult<(Vec<Op>, T)> + Send + 'static,
+    {
+        let rx = self.write(Box::new(move |txn| f(txn).map(|(ops, t)| (ops, Box::new(t) as AnyBox))));
+        let any = rx.await.map_err(|_| StoreError::ShuttingDown)??;
+        Ok(*any.downcast::<T>().expect("commit result type"))
+    }
+}
+
+struct WriteReq {
+    f: WriteFn,
+    tx: oneshot::Sender<StoreResult<AnyBox>>,
+}
+
+/// Most writes one group commit takes; bounds the latency of the first in the group.
+const MAX_GROUP: usize = 512;
+
+pub struct RedbMeta {
+    db: Arc<Database>,
+    queue: mpsc::Sender<WriteReq>,
+}
+
+impl RedbMeta {
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let db = Database::create(path).map_err(StoreError::meta)?;
+        let txn = db.begin_write().map_err(StoreError::meta)?;
+        for t in Table::ALL {
+            txn.open_table(t.def()).map_err(StoreError::meta)?;
+        }
+        txn.commit().map_err(StoreError::meta)?;
+        let db = Arc::new(db);
+        let (queue, rx) = mpsc::channel(4 * MAX_GROUP);
+        let writer_db = db.clone();
+        std::thread::Builder::new()
+            .name("coffer-meta-writer".into())
+            .spawn(move || writer_loop(&writer_db, rx))
+            .map_err(StoreError::Io)?;
+        Ok(Self { db, queue })
+    }
+}
+
+impl MetaStore for RedbMeta {
+    fn read(&self) -> StoreResult<Box<dyn ReadTxn + '_>> {
+        Ok(Box::new(RedbRead(self.db.begin_read().map_err(StoreError::meta)?)))
+    }
+
+    fn write(&self, f: WriteFn) -> oneshot::Receiver<StoreResult<AnyBox>> {
+        let (tx, rx) = oneshot::channel();
+        // A full queue is the back-pressure: try_send would drop the write, so wait for room.
+        match self.queue.try_send(WriteReq { f, tx }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(req)) => {
+                let queue = self.queue.clone();
+                tokio::spawn(async move {
+                    let _ = queue.send(req).await;
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+        rx
+    }
+}
+
+fn writer_loop(db: &Database, mut rx: mpsc::Receiver<WriteReq>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(req) => group.push(req),
+                Err(_) => break,
+            }
+        }
+        commit_group(db, &mut group);
+    }
+}
+
+fn commit_group(db: &Database, group: &mut Vec<WriteReq>) {
+    let mut results: Vec<(oneshot::Sender<StoreResult<AnyBox>>, StoreResult<AnyBox>)> = Vec::with_capacity(group.len());
+    let outcome = (|| -> StoreResult<()> {
+        let mut txn = db.begin_write().map_err(StoreError::meta)?;
+        txn.set_durability(Durability::Immediate).map_err(StoreError::meta)?;
+        for req in group.drain(..) {
+            let r = (req.f)(&RedbWrite(&txn));
+            match r {
+                Ok((ops, out)) => {
+                    apply(&txn, ops)?;
+                    results.push((req.tx, Ok(out)));
+                }
+                Err(e) => results.push((req.tx, Err(e))),
+            }
+        }
+        txn.commit().map_err(StoreError::meta)?;
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => {
+            for (tx, r) in results {
+                let _ = tx.send(r);
+            }
+        }
+        Err(e) => {
+            // The transaction is gone: nothing in this group was written.
+            tracing::error!(error = %e, "metadata commit failed");
+            for (tx, r) in results
+                .into_iter()
+                .chain(group.drain(..).map(|req| (req.tx, Ok(Box::new(()) as AnyBox))))
+            {
+                let _ = tx.send(match r {
+                    Ok(_) => Err(e.duplicate()),
+                    Err(own) => Err(own),
+                });
+            }
+        }
+    }
+}
+
+fn apply(txn: &redb::WriteTransaction, ops: Vec<Op>) -> StoreResult<()> {
+    for op in ops {
+        match op {
+            Op::Put(t, k, v) => {
+                let mut table = txn.open_table(t.def()).map_err(StoreError::meta)?;
+                table.insert(k.as_slice(), v.as_slice()).map_err(StoreError::meta)?;
+            }
+            Op::Delete(t, k) => {
+                let mut table = txn.open_table(t.def()).map_err(StoreError::meta)?;
+                table.remove(k.as_slice()).map_err(StoreError::meta)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    from: Bound<&[u8]>,
+    to: Option<&[u8]>,
+    visit: Visitor<'_>,
+) -> StoreResult<()> {
+    let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut seek: Option<Vec<u8>> = None;
+    loop {
+        let lower = match &seek {
+            Some(k) => Bound::Included(k.as_slice()),
+            None => from,
+        };
+        if let (Bound::Included(l) | Bound::Excluded(l), Some(u)) = (lower, to)
+            && l >= u
+        {
+            return Ok(());
+        }
+        let mut next = None;
+        for item in table.range::<&[u8]>((lower, upper)).map_err(StoreError::meta)? {
+            let (k, v) = item.map_err(StoreError::meta)?;
+            match visit(k.value(), v.value())? {
+                Scan::Next => {}
+                Scan::Stop => return Ok(()),
+                Scan::Seek(to) => {
+                    next = Some(to);
+                    break;
+                }
+            }
+        }
+        match next {
+            Some(k) => seek = Some(k),
+            None => return Ok(()),
+        }
+    }
+}
+
+struct RedbRead(redb::ReadTransaction);
+
+impl ReadTxn for RedbRead {
+    fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let t = self.0.open_table(table.def()).map_err(StoreError::meta)?;
+        Ok(t.get(key).map_err(StoreError::meta)?.map(|v| v.value().to_vec()))
+    }
+
+    fn scan(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, visit: Visitor<'_>) -> StoreResult<()> {
+        let t = self.0.open_table(table.def()).map_err(StoreError::meta)?;
+        scan_table(&t, from, to, visit)
+    }
+}
+
+struct RedbWrite<'a>(&'a redb::WriteTransaction);
+
+impl ReadTxn for RedbWrite<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let t = self.0.open_table(table.def()).map_err(StoreError::meta)?;
+        Ok(t.get(key).map_err(StoreError::meta)?.map(|v| v.value().to_vec()))
+    }
+
+    fn scan(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, visit: Visitor<'_>) -> StoreResult<()> {
+        let t = self.0.open_table(table.def()).map_err(StoreError::meta)?;
+        scan_table(&t, from, to, visit)
+    }
+}

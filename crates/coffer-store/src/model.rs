@@ -1,0 +1,145 @@
+//! Records as stored in the metadata tables, and the key encodings that make a listing
+//! one ordered range scan.
+
+use serde::{Deserialize, Serialize};
+
+use crate::blob::BlobId;
+use crate::error::{StoreError, StoreResult};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub owner: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    pub versioning: Versioning,
+    pub object_lock: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+/// Where an object's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DataRef {
+    Empty,
+    /// In the `Data` table under this id, committed with the record.
+    Inline(u128),
+    Blob(BlobId),
+}
+
+/// Content headers stored with an object and returned on GET/HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_language: Option<String>,
+    /// As sent, an HTTP date.
+    pub expires: Option<String>,
+    /// `x-amz-meta-*` without the prefix, lower-cased names.
+    pub user: Vec<(String, String)>,
+    /// Additional checksums, algorithm name (e.g. `CRC32`) to base64 value.
+    pub checksums: Vec<(String, String)>,
+}
+
+/// One version of an object. The unversioned case is the `null` version (`version_id: None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub version_id: Option<String>,
+    pub delete_marker: bool,
+    pub size: u64,
+    /// Hex, without quotes.
+    pub etag: String,
+    /// MD5 of the whole content, kept for scrubbing.
+    pub md5: [u8; 16],
+    pub last_modified_ms: i64,
+    pub data: DataRef,
+    pub meta: ObjectMeta,
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_allocvec(v).expect("records always serialize")
+}
+
+pub(crate) fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> StoreResult<T> {
+    postcard::from_bytes(b).map_err(|e| StoreError::Corrupt(format!("record: {e}")))
+}
+
+/// `Current` key: bucket names never hold a NUL, so `bucket \0 key` keeps a bucket's keys
+/// contiguous and in UTF-8 byte order.
+pub(crate) fn current_key(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(bucket.len() + 1 + key.len());
+    k.extend_from_slice(bucket.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+pub(crate) fn bucket_prefix(bucket: &str) -> Vec<u8> {
+    current_key(bucket, "")
+}
+
+/// The least byte string greater than every string that starts with `prefix`,
+/// or `None` when no such string exists (all bytes 0xff).
+pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xff {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_keys_sort_by_key_bytes_within_a_bucket() {
+        let mut keys = [
+            current_key("b", "a/b"),
+            current_key("b", "a"),
+            current_key("b", "a0"),
+            current_key("bb", ""),
+            current_key("b", "é"),
+        ];
+        keys.sort();
+        assert_eq!(keys[0], current_key("b", "a"));
+        assert_eq!(keys[1], current_key("b", "a/b"));
+        assert_eq!(keys[2], current_key("b", "a0"));
+        assert_eq!(keys[3], current_key("b", "é"));
+        assert_eq!(keys[4], current_key("bb", ""));
+    }
+
+    #[test]
+    fn successor_skips_a_whole_prefix() {
+        assert_eq!(prefix_successor(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let r = ObjectRecord {
+            version_id: None,
+            delete_marker: false,
+            size: 3,
+            etag: "abc".into(),
+            md5: [7; 16],
+            last_modified_ms: 1,
+            data: DataRef::Inline(9),
+            meta: ObjectMeta {
+                user: vec![("k".into(), "v".into())],
+                ..ObjectMeta::default()
+            },
+        };
+        assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
+    }
+}

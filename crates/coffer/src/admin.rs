@@ -1,0 +1,159 @@
+//! The admin API, reached through s3s as a custom route so that it is signed and verified
+//! like any S3 request: `/?coffer-admin=users` (GET list, POST add, DELETE remove).
+//! Only the root credentials may use it.
+
+use bytes::Bytes;
+use coffer_s3::{Identity, ROOT_USER};
+use coffer_store::{Store, UserRecord};
+use http::{HeaderMap, Method, Uri};
+use s3s::route::S3Route;
+use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
+use serde::{Deserialize, Serialize};
+
+pub const ADMIN_QUERY: &str = "coffer-admin";
+
+pub struct AdminRoute {
+    pub store: Store,
+    pub identity: Identity,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UserJson {
+    pub name: String,
+    pub access_key_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    pub canonical_user_id: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct AddUser {
+    pub name: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
+    uri.query()?.split('&').find_map(|kv| match kv.split_once('=') {
+        Some((k, v)) if k == name => Some(v),
+        None if kv == name => Some(""),
+        _ => None,
+    })
+}
+
+fn json(v: &impl Serialize) -> S3Result<S3Response<Body>> {
+    let body = serde_json::to_vec(v).map_err(|e| s3_error!(e, InternalError))?;
+    let mut resp = S3Response::new(Body::from(Bytes::from(body)));
+    resp.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// A random key id in AWS's alphabet and length.
+pub fn random_access_key_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut s = String::from("CK");
+    for _ in 0..18 {
+        s.push(ALPHABET[rand::random_range(0..ALPHABET.len())] as char);
+    }
+    s
+}
+
+pub fn random_secret() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    (0..40)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+pub fn random_canonical_id() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+#[async_trait::async_trait]
+impl S3Route for AdminRoute {
+    fn is_match(&self, _: &Method, uri: &Uri, _: &HeaderMap, _: &mut http::Extensions) -> bool {
+        uri.path() == "/" && query_param(uri, ADMIN_QUERY).is_some()
+    }
+
+    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        let caller = self.identity.caller(req)?;
+        if caller.is_root() {
+            Ok(())
+        } else {
+            Err(s3_error!(AccessDenied))
+        }
+    }
+
+    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        if query_param(&req.uri, ADMIN_QUERY) != Some("users") {
+            return Err(s3_error!(InvalidArgument, "Unknown admin resource."));
+        }
+        let to_json = |u: UserRecord, with_secret: bool| UserJson {
+            name: u.name,
+            access_key_id: u.access_key_id,
+            secret_access_key: with_secret.then_some(u.secret_access_key),
+            canonical_user_id: u.canonical_user_id,
+        };
+        match req.method {
+            Method::GET => {
+                let users: Vec<UserJson> = self
+                    .store
+                    .list_users()
+                    .map_err(coffer_s3::error::store_error)?
+                    .into_iter()
+                    .map(|u| to_json(u, false))
+                    .collect();
+                json(&users)
+            }
+            Method::POST => {
+                let mut body = req.input;
+                let bytes = body
+                    .store_all_limited(64 << 10)
+                    .await
+                    .map_err(|_| s3_error!(MaxMessageLengthExceeded))?;
+                let add: AddUser = serde_json::from_slice(&bytes)
+                    .map_err(|_| s3_error!(InvalidArgument, "The body must be a JSON user."))?;
+                let valid_name = !add.name.is_empty()
+                    && add.name.len() <= 64
+                    && add
+                        .name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+                if !valid_name || add.name == ROOT_USER {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "User names are 1-64 of A-Z a-z 0-9 - _ . @, and not 'root'."
+                    ));
+                }
+                if self.identity.root().access_key_id == add.access_key_id.as_deref().unwrap_or_default() {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "A user with this name or access key already exists."
+                    ));
+                }
+                let user = UserRecord {
+                    name: add.name,
+                    access_key_id: add.access_key_id.unwrap_or_else(random_access_key_id),
+                    secret_access_key: add.secret_access_key.unwrap_or_else(random_secret),
+                    canonical_user_id: random_canonical_id(),
+                    created_ms: 0,
+                };
+                let user = self.store.add_user(user).await.map_err(coffer_s3::error::store_error)?;
+                json(&to_json(user, true))
+            }
+            Method::DELETE => {
+                let name =
+                    query_param(&req.uri, "name").ok_or_else(|| s3_error!(InvalidArgument, "name is required"))?;
+                self.store
+                    .remove_user(name)
+                    .await
+                    .map_err(coffer_s3::error::store_error)?;
+                json(&serde_json::json!({ "removed": name }))
+            }
+            _ => Err(s3_error!(MethodNotAllowed)),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! coffer: an S3-compatible object store.
+
+mod admin;
+mod server;
+mod sigv4;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "coffer", version, about = "An S3-compatible object store")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the S3 API.
+    Server {
+        /// Data directory: metadata, object files, root credentials.
+        #[arg(long, default_value = "./coffer-data", env = "COFFER_DATA")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9000", env = "COFFER_LISTEN")]
+        listen: SocketAddr,
+        /// Region reported to clients and expected in signatures.
+        #[arg(long, default_value = "us-east-1", env = "COFFER_REGION")]
+        region: String,
+        /// Domain for virtual-hosted-style requests (`bucket.DOMAIN`); repeatable.
+        #[arg(long = "domain", default_value = "localhost")]
+        domains: Vec<String>,
+    },
+    /// Manage users of a running server (authenticated with the root credentials).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        /// The server's URL.
+        #[arg(
+            long,
+            global = true,
+            default_value = "http://127.0.0.1:9000",
+            env = "COFFER_ENDPOINT"
+        )]
+        endpoint: String,
+        /// Where to find root credentials when COFFER_ACCESS_KEY_ID is not set.
+        #[arg(long, global = true, default_value = "./coffer-data", env = "COFFER_DATA")]
+        data: PathBuf,
+        #[arg(long, global = true, default_value = "us-east-1", env = "COFFER_REGION")]
+        region: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user; prints its name, keys and canonical user id as JSON.
+    Add {
+        name: String,
+        #[arg(long)]
+        access_key_id: Option<String>,
+        #[arg(long)]
+        secret_access_key: Option<String>,
+    },
+    /// List users as JSON (without secrets).
+    List,
+    /// Remove a user; its access key stops working at once.
+    Remove { name: String },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,s3s=off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Server {
+                data,
+                listen,
+                region,
+                domains,
+            } => {
+                server::run(server::ServerArgs {
+                    data,
+                    listen,
+                    region,
+                    domains,
+                })
+                .await
+            }
+            Command::User {
+                action,
+                endpoint,
+                data,
+                region,
+            } => user_command(action, &endpoint, &data, &region).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coffer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn user_command(
+    action: UserAction,
+    endpoint: &str,
+    data: &std::path::Path,
+    region: &str,
+) -> server::anyhow_like::Result<()> {
+    let env = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+    let (id, secret) = match (env("COFFER_ACCESS_KEY_ID"), env("COFFER_SECRET_ACCESS_KEY")) {
+        (Some(i), Some(s)) => (i, s),
+        _ => {
+            let stored = server::read_stored_root(data)
+                .ok_or("set COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY to the root credentials")?;
+            (stored.access_key_id, stored.secret_access_key)
+        }
+    };
+    let host = endpoint
+        .strip_prefix("http://")
+        .ok_or("only http:// endpoints are supported")?
+        .trim_end_matches('/');
+    let (method, query, body) = match &action {
+        UserAction::Add {
+            name,
+            access_key_id,
+            secret_access_key,
+        } => {
+            let body = serde_json::to_vec(&admin::AddUser {
+                name: name.clone(),
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.clone(),
+            })?;
+            ("POST", vec![], body)
+        }
+        UserAction::List => ("GET", vec![], vec![]),
+        UserAction::Remove { name } => ("DELETE", vec![("name".to_owned(), name.clone())], vec![]),
+    };
+    let mut q = vec![(admin::ADMIN_QUERY.to_owned(), "users".to_owned())];
+    q.extend(query);
+    let mut req = sigv4::Request {
+        method,
+        host,
+        path: "/",
+        query: q,
+        headers: vec![],
+        body,
+    };
+    req.sign(
+        &sigv4::Credentials {
+            access_key_id: &id,
+            secret_access_key: &secret,
+            region,
+        },
+        time::OffsetDateTime::now_utc(),
+    );
+    let (status, body) = req.send(host).await?;
+    let text = String::from_utf8_lossy(&body);
+    if !(200..300).contains(&status) {
+        return Err(format!("server answered {status}: {text}").into());
+    }
+    match action {
+        UserAction::List | UserAction::Add { .. } => {
+            let v: serde_json::Value = serde_json::from_slice(&body)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        UserAction::Remove { name } => println!("removed {name}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! `coffer server`: open the store, serve S3 on a loopback or public address, stop cleanly.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use coffer_s3::{Coffer, Config, Identity, RootCredentials};
+use coffer_store::Store;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use crate::admin::{self, AdminRoute};
+
+pub struct ServerArgs {
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    pub region: String,
+    pub domains: Vec<String>,
+}
+
+pub const CREDENTIALS_FILE: &str = "root-credentials.json";
+
+#[derive(Serialize, Deserialize)]
+pub struct StoredRoot {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub canonical_user_id: String,
+}
+
+pub fn read_stored_root(data: &Path) -> Option<StoredRoot> {
+    let text = std::fs::read(data.join(CREDENTIALS_FILE)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Root credentials: from the environment if set, else those stored in the data directory,
+/// else new ones, stored and printed once.
+fn root_credentials(data: &Path) -> anyhow_like::Result<RootCredentials> {
+    let env = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+    let stored = read_stored_root(data);
+    let (id, secret) = match (env("COFFER_ACCESS_KEY_ID"), env("COFFER_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => (id, secret),
+        (None, None) => match &stored {
+            Some(s) => (s.access_key_id.clone(), s.secret_access_key.clone()),
+            None => {
+                let (id, secret) = (admin::random_access_key_id(), admin::random_secret());
+                println!(
+                    "Generated root credentials (shown once; also in {}):",
+                    data.join(CREDENTIALS_FILE).display()
+                );
+                println!("  COFFER_ACCESS_KEY_ID={id}");
+                println!("  COFFER_SECRET_ACCESS_KEY={secret}");
+                (id, secret)
+            }
+        },
+        _ => return Err("set both COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY, or neither".into()),
+    };
+    let canonical_user_id = stored
+        .as_ref()
+        .map_or_else(admin::random_canonical_id, |s| s.canonical_user_id.clone());
+    let root = StoredRoot {
+        access_key_id: id,
+        secret_access_key: secret,
+        canonical_user_id,
+    };
+    if stored
+        .as_ref()
+        .is_none_or(|s| s.access_key_id != root.access_key_id || s.secret_access_key != root.secret_access_key)
+    {
+        write_private(&data.join(CREDENTIALS_FILE), &serde_json::to_vec_pretty(&root)?)?;
+    }
+    Ok(RootCredentials {
+        access_key_id: root.access_key_id,
+        secret_access_key: root.secret_access_key,
+        canonical_user_id: root.canonical_user_id,
+    })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+}
+
+/// Errors at startup are reported as text and end the process.
+pub mod anyhow_like {
+    pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// How long in-flight requests get to finish after SIGINT/SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client that sends no complete header block in this time is cut off (slowloris).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
+    std::fs::create_dir_all(&args.data)?;
+    let root = root_credentials(&args.data)?;
+    let store = Store::open(&args.data).await?;
+    let identity = Identity::new(store.clone(), root);
+    let route = AdminRoute {
+        store: store.clone(),
+        identity: identity.clone(),
+    };
+    let config = Config {
+        region: args.region.clone(),
+        domains: args.domains.clone(),
+    };
+    let service = Coffer::new(store, identity, config).into_service(Some(route));
+
+    let listener = TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    println!(
+        "coffer listening on http://{addr} (data in {}, region {})",
+        args.data.display(),
+        args.region
+    );
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            conn = listener.accept() => {
+                let (stream, _) = match conn {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let conn = http.serve_connection(TokioIo::new(stream), service.clone());
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    println!("coffer shutting down: finishing in-flight requests");
+    service.begin_shutdown();
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        eprintln!("coffer: some connections did not finish within {DRAIN_TIMEOUT:?}");
+    }
+    println!("coffer stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
