@@ -43,7 +43,7 @@ impl CofferService {
 
     pub async fn call(&self, mut req: Request<Body>) -> Response<Body> {
         let request_id = new_request_id();
-        let resource = req.uri().path().to_owned();
+        let resource = resource(req.uri().path());
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let mut resp = if self.shutting_down.load(Ordering::SeqCst) {
             let mut r = error_response(
@@ -171,6 +171,15 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// The `<Resource>` of an error: the request path, a bucket without the trailing slash
+/// some SDKs send (`/bucket/` is the bucket, not a key).
+fn resource(path: &str) -> String {
+    match path.strip_suffix('/') {
+        Some(b) if b.len() > 1 && b.rfind('/') == Some(0) => b.to_owned(),
+        _ => path.to_owned(),
+    }
+}
+
 fn new_request_id() -> String {
     format!("{:016X}", rand::random::<u64>())
 }
@@ -227,6 +236,14 @@ mod tests {
         assert!(text.contains("<Resource>/b/a&amp;b</Resource>"));
         assert!(text.contains("<RequestId>ABC</RequestId>"));
         assert_eq!(r.headers()[CONTENT_TYPE], "application/xml");
+    }
+
+    #[test]
+    fn resource_names_the_bucket_without_trailing_slash() {
+        assert_eq!(resource("/b/"), "/b");
+        assert_eq!(resource("/b"), "/b");
+        assert_eq!(resource("/b/dir/"), "/b/dir/");
+        assert_eq!(resource("/"), "/");
     }
 
     #[test]

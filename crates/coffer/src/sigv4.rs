@@ -53,10 +53,17 @@ impl Request<'_> {
     pub fn sign(&mut self, cred: &Credentials<'_>, now: time::OffsetDateTime) {
         let date = format!("{:04}{:02}{:02}", now.year(), u8::from(now.month()), now.day());
         let amz_date = format!("{date}T{:02}{:02}{:02}Z", now.hour(), now.minute(), now.second());
-        let payload = sha256_hex(&self.body);
+        // A caller may declare the payload hash itself, e.g. UNSIGNED-PAYLOAD.
+        let payload = match self.headers.iter().find(|(k, _)| k == "x-amz-content-sha256") {
+            Some((_, v)) => v.clone(),
+            None => {
+                let p = sha256_hex(&self.body);
+                self.headers.push(("x-amz-content-sha256".into(), p.clone()));
+                p
+            }
+        };
         self.headers.push(("host".into(), self.host.into()));
         self.headers.push(("x-amz-date".into(), amz_date.clone()));
-        self.headers.push(("x-amz-content-sha256".into(), payload.clone()));
         self.headers.sort();
         let mut query: Vec<(String, String)> = self
             .query
@@ -104,9 +111,8 @@ impl Request<'_> {
         ));
     }
 
-    /// Sends over a fresh connection to `addr` and returns status and body.
-    pub async fn send(&self, addr: &str) -> std::io::Result<(u16, Vec<u8>)> {
-        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    /// The request target: encoded path and query.
+    pub fn target(&self) -> String {
         let mut target = uri_encode(self.path, true);
         if !self.query.is_empty() {
             let q: Vec<String> = self
@@ -116,6 +122,13 @@ impl Request<'_> {
                 .collect();
             target = format!("{target}?{}", q.join("&"));
         }
+        target
+    }
+
+    /// Sends over a fresh connection to `addr` and returns status and body.
+    pub async fn send(&self, addr: &str) -> std::io::Result<(u16, Vec<u8>)> {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let target = self.target();
         let mut head = format!("{} {target} HTTP/1.1\r\n", self.method);
         for (k, v) in &self.headers {
             let _ = write!(head, "{k}: {v}\r\n");

@@ -1,0 +1,341 @@
+//! A real coffer server for each test: the built binary on a free loopback port over a
+//! fresh temp dir, driven by aws-sdk-s3 and, where no SDK will send a request, by raw
+//! SigV4-signed HTTP.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::{RequestId, RequestIdExt};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+#[path = "../../src/sigv4.rs"]
+pub mod sigv4;
+
+pub const ROOT_KEY: &str = "CKTESTROOTKEY0000001";
+pub const ROOT_SECRET: &str = "test-root-secret-0123456789abcdefghijklmn";
+
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        let mut s = Self::start_in(&dir);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts on `dir`, which outlives the server (for restarts).
+    pub fn start_in(dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["server", "--data"])
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("COFFER_ACCESS_KEY_ID", ROOT_KEY)
+            .env("COFFER_SECRET_ACCESS_KEY", ROOT_SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn coffer");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("read stdout");
+            if let Some(rest) = line.strip_prefix("coffer listening on http://127.0.0.1:") {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            child: Some(child),
+            port,
+            dir: dir.to_owned(),
+            _tmp: None,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> Client {
+        self.client_as(ROOT_KEY, ROOT_SECRET)
+    }
+
+    pub fn client_as(&self, key: &str, secret: &str) -> Client {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+            .force_path_style(true)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        Client::from_conf(conf)
+    }
+
+    /// kill -9: no chance to flush or finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.take().expect("running").wait().unwrap()
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        self.wait()
+    }
+
+    /// A signed request for `path` with the root credentials (or others).
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Raw {
+        self.raw_as(ROOT_KEY, ROOT_SECRET, method, path, query, headers, body)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn raw_as(
+        &self,
+        key: &str,
+        secret: &str,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Raw {
+        let addr = self.addr();
+        let mut req = sigv4::Request {
+            method,
+            host: &addr,
+            path,
+            query: query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_vec(),
+        };
+        req.sign(
+            &sigv4::Credentials {
+                access_key_id: key,
+                secret_access_key: secret,
+                region: "us-east-1",
+            },
+            time::OffsetDateTime::now_utc(),
+        );
+        raw_send(&addr, req.method, &req.target(), &req.headers, Some(&req.body)).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A response read off the wire.
+#[derive(Debug)]
+pub struct Raw {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends a request as given; `body: None` sends a chunked body of "hello".
+pub async fn raw_send(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> Raw {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!("{method} {target} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    match body {
+        Some(b) => head.push_str(&format!("content-length: {}\r\n", b.len())),
+        None => head.push_str("transfer-encoding: chunked\r\n"),
+    }
+    head.push_str("connection: close\r\n\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    match body {
+        Some(b) => s.write_all(b).await.unwrap(),
+        None => s.write_all(b"5\r\nhello\r\n0\r\n\r\n").await.unwrap(),
+    }
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("response head");
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = buf[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Raw { status, headers, body }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..end]).unwrap().trim(), 16).unwrap();
+        b = &b[end + 2..];
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+    out
+}
+
+/// The text of `<name>` in an XML body.
+pub fn xml_field(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find(&format!("</{name}>"))?;
+    Some(xml[start..start + len].to_owned())
+}
+
+/// Checks an error response against the seed contract: status, `Code`, a `Message`, the
+/// `Resource`, `RequestId` equal to `x-amz-request-id`, `x-amz-id-2`, and XML content type.
+pub fn check_error_parts(
+    status: u16,
+    headers: &dyn Fn(&str) -> Option<String>,
+    body: &str,
+    want_status: u16,
+    want_code: &str,
+    want_resource: &str,
+) {
+    assert_eq!(status, want_status, "status for {want_code}: {body}");
+    assert_eq!(xml_field(body, "Code").as_deref(), Some(want_code), "code in {body}");
+    assert!(
+        xml_field(body, "Message").is_some_and(|m| !m.is_empty()),
+        "message in {body}"
+    );
+    assert_eq!(
+        xml_field(body, "Resource").as_deref(),
+        Some(want_resource),
+        "resource in {body}"
+    );
+    let rid = headers("x-amz-request-id").expect("x-amz-request-id");
+    assert!(!rid.is_empty());
+    assert_eq!(xml_field(body, "RequestId"), Some(rid), "RequestId equals the header");
+    assert!(headers("x-amz-id-2").is_some_and(|v| !v.is_empty()), "x-amz-id-2");
+    assert_eq!(headers("content-type").as_deref(), Some("application/xml"));
+}
+
+impl Raw {
+    pub fn check_error(&self, want_status: u16, want_code: &str, want_resource: &str) {
+        check_error_parts(
+            self.status,
+            &|n| self.header(n).map(str::to_owned),
+            &self.text(),
+            want_status,
+            want_code,
+            want_resource,
+        );
+    }
+}
+
+/// Unwraps an SDK service error and checks it against the seed contract, through both the
+/// SDK's parsed view and the raw response.
+pub fn check_sdk_error<T, E>(
+    r: Result<T, SdkError<E, HttpResponse>>,
+    want_status: u16,
+    want_code: &str,
+    want_resource: &str,
+) where
+    T: std::fmt::Debug,
+    E: ProvideErrorMetadata + RequestId + RequestIdExt + std::fmt::Debug,
+{
+    let err = match r {
+        Err(SdkError::ServiceError(se)) => se,
+        other => panic!("expected {want_code}, got {other:?}"),
+    };
+    assert_eq!(err.err().code(), Some(want_code));
+    assert!(err.err().message().is_some_and(|m| !m.is_empty()));
+    let raw = err.raw();
+    let body = String::from_utf8_lossy(raw.body().bytes().unwrap_or_default()).into_owned();
+    let headers = |n: &str| raw.headers().get(n).map(str::to_owned);
+    check_error_parts(
+        raw.status().as_u16(),
+        &headers,
+        &body,
+        want_status,
+        want_code,
+        want_resource,
+    );
+    // What the SDK hands the application is what the server sent.
+    assert_eq!(err.err().request_id(), headers("x-amz-request-id").as_deref());
+    assert_eq!(err.err().extended_request_id(), headers("x-amz-id-2").as_deref());
+}
+
+/// A bucket name unique within a test.
+pub fn bucket(n: &str) -> String {
+    format!("bkt-{n}")
+}

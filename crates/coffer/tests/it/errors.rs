@@ -1,0 +1,357 @@
+//! Every error code of the seed contract, triggered the way a client would, checked for
+//! status, XML body (Code, Message, Resource, RequestId) and headers.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::Delete;
+
+use crate::common::*;
+
+async fn setup() -> (Server, aws_sdk_s3::Client, String) {
+    let s = Server::start();
+    let c = s.client();
+    let b = bucket("err");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    c.put_object()
+        .bucket(&b)
+        .key("ten")
+        .body(ByteStream::from_static(b"0123456789"))
+        .send()
+        .await
+        .unwrap();
+    (s, c, b)
+}
+
+async fn add_user(s: &Server, name: &str) -> (String, String) {
+    let r = s
+        .raw(
+            "POST",
+            "/",
+            &[("coffer-admin", "users")],
+            &[],
+            format!("{{\"name\":\"{name}\"}}").as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    (
+        v["access_key_id"].as_str().unwrap().to_owned(),
+        v["secret_access_key"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn access_denied_for_another_users_bucket_and_for_anonymous() {
+    let (s, _c, b) = setup().await;
+    let (k, sec) = add_user(&s, "alice").await;
+    let alice = s.client_as(&k, &sec);
+    check_sdk_error(
+        alice.get_object().bucket(&b).key("ten").send().await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/ten"),
+    );
+    check_sdk_error(
+        alice
+            .put_object()
+            .bucket(&b)
+            .key("x")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/x"),
+    );
+    check_sdk_error(
+        alice.delete_bucket().bucket(&b).send().await,
+        403,
+        "AccessDenied",
+        &format!("/{b}"),
+    );
+    // Unsigned: no credentials at all.
+    let r = raw_send(
+        &s.addr(),
+        "GET",
+        &format!("/{b}/ten"),
+        &[("host".into(), s.addr())],
+        Some(b""),
+    )
+    .await;
+    r.check_error(403, "AccessDenied", &format!("/{b}/ten"));
+    // The object is untouched.
+    let got = s.client().get_object().bucket(&b).key("ten").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"0123456789");
+}
+
+#[tokio::test]
+async fn bucket_already_exists_and_already_owned_by_you() {
+    let (s, c, b) = setup().await;
+    check_sdk_error(
+        c.create_bucket().bucket(&b).send().await,
+        409,
+        "BucketAlreadyOwnedByYou",
+        &format!("/{b}"),
+    );
+    let (k, sec) = add_user(&s, "bob").await;
+    let bob = s.client_as(&k, &sec);
+    check_sdk_error(
+        bob.create_bucket().bucket(&b).send().await,
+        409,
+        "BucketAlreadyExists",
+        &format!("/{b}"),
+    );
+}
+
+#[tokio::test]
+async fn bucket_not_empty() {
+    let (_s, c, b) = setup().await;
+    check_sdk_error(
+        c.delete_bucket().bucket(&b).send().await,
+        409,
+        "BucketNotEmpty",
+        &format!("/{b}"),
+    );
+    c.delete_object().bucket(&b).key("ten").send().await.unwrap();
+    c.delete_bucket().bucket(&b).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn invalid_access_key_id() {
+    let (s, _c, b) = setup().await;
+    let stranger = s.client_as("CKNOSUCHKEY000000000", "whatever");
+    check_sdk_error(
+        stranger.list_objects_v2().bucket(&b).send().await,
+        403,
+        "InvalidAccessKeyId",
+        &format!("/{b}"),
+    );
+}
+
+#[tokio::test]
+async fn signature_does_not_match() {
+    let (s, _c, b) = setup().await;
+    let wrong = s.client_as(ROOT_KEY, "not-the-secret");
+    check_sdk_error(
+        wrong.get_object().bucket(&b).key("ten").send().await,
+        403,
+        "SignatureDoesNotMatch",
+        &format!("/{b}/ten"),
+    );
+}
+
+#[tokio::test]
+async fn invalid_argument() {
+    let (s, c, b) = setup().await;
+    check_sdk_error(
+        c.get_object().bucket(&b).key("ten").part_number(10001).send().await,
+        400,
+        "InvalidArgument",
+        &format!("/{b}/ten"),
+    );
+    let r = s
+        .raw(
+            "GET",
+            &format!("/{b}"),
+            &[("list-type", "2"), ("max-keys", "-1")],
+            &[],
+            b"",
+        )
+        .await;
+    r.check_error(400, "InvalidArgument", &format!("/{b}"));
+}
+
+#[tokio::test]
+async fn invalid_bucket_name() {
+    let (_s, c, _b) = setup().await;
+    check_sdk_error(
+        c.create_bucket().bucket("Bad_Bucket").send().await,
+        400,
+        "InvalidBucketName",
+        "/Bad_Bucket",
+    );
+    check_sdk_error(
+        c.create_bucket().bucket("ab").send().await,
+        400,
+        "InvalidBucketName",
+        "/ab",
+    );
+}
+
+#[tokio::test]
+async fn invalid_range() {
+    let (_s, c, b) = setup().await;
+    check_sdk_error(
+        c.get_object().bucket(&b).key("ten").range("bytes=100-200").send().await,
+        416,
+        "InvalidRange",
+        &format!("/{b}/ten"),
+    );
+}
+
+#[tokio::test]
+async fn malformed_xml() {
+    let (s, c, b) = setup().await;
+    let r = s
+        .raw(
+            "POST",
+            &format!("/{b}"),
+            &[("delete", "")],
+            &[],
+            b"<Delete><Object><Key>ten</Key>",
+        )
+        .await;
+    r.check_error(400, "MalformedXML", &format!("/{b}"));
+    let empty = Delete::builder().set_objects(Some(vec![])).build().unwrap();
+    check_sdk_error(
+        c.delete_objects().bucket(&b).delete(empty).send().await,
+        400,
+        "MalformedXML",
+        &format!("/{b}"),
+    );
+    // Nothing was deleted.
+    c.head_object().bucket(&b).key("ten").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn missing_content_length() {
+    let (s, _c, b) = setup().await;
+    let addr = s.addr();
+    let path = format!("/{b}/streamed");
+    let mut req = sigv4::Request {
+        method: "PUT",
+        host: &addr,
+        path: &path,
+        query: vec![],
+        headers: vec![("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into())],
+        body: vec![],
+    };
+    req.sign(
+        &sigv4::Credentials {
+            access_key_id: ROOT_KEY,
+            secret_access_key: ROOT_SECRET,
+            region: "us-east-1",
+        },
+        time::OffsetDateTime::now_utc(),
+    );
+    let r = raw_send(&addr, "PUT", &req.target(), &req.headers, None).await;
+    r.check_error(411, "MissingContentLength", &path);
+    let path = format!("/{b}/streamed");
+    check_sdk_error(
+        s.client().get_object().bucket(&b).key("streamed").send().await,
+        404,
+        "NoSuchKey",
+        &path,
+    );
+}
+
+#[tokio::test]
+async fn no_such_bucket_and_no_such_key() {
+    let (_s, c, b) = setup().await;
+    check_sdk_error(
+        c.get_object().bucket("bkt-missing").key("k").send().await,
+        404,
+        "NoSuchBucket",
+        "/bkt-missing/k",
+    );
+    check_sdk_error(
+        c.list_objects_v2().bucket("bkt-missing").send().await,
+        404,
+        "NoSuchBucket",
+        "/bkt-missing",
+    );
+    check_sdk_error(
+        c.get_object().bucket(&b).key("missing").send().await,
+        404,
+        "NoSuchKey",
+        &format!("/{b}/missing"),
+    );
+}
+
+#[tokio::test]
+async fn no_such_upload() {
+    let (_s, c, b) = setup().await;
+    check_sdk_error(
+        c.abort_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .upload_id("no-such-upload")
+            .send()
+            .await,
+        404,
+        "NoSuchUpload",
+        &format!("/{b}/k"),
+    );
+    check_sdk_error(
+        c.list_parts()
+            .bucket(&b)
+            .key("k")
+            .upload_id("no-such-upload")
+            .send()
+            .await,
+        404,
+        "NoSuchUpload",
+        &format!("/{b}/k"),
+    );
+}
+
+#[tokio::test]
+async fn internal_error_does_not_leak_internals() {
+    let (s, c, b) = setup().await;
+    let big = vec![7u8; 300 << 10];
+    c.put_object()
+        .bucket(&b)
+        .key("big")
+        .body(ByteStream::from(big))
+        .send()
+        .await
+        .unwrap();
+    // Destroy the object's blob behind the server's back.
+    let mut removed = 0;
+    for dir in std::fs::read_dir(s.dir.join("blobs")).unwrap() {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            std::fs::remove_file(f.unwrap().path()).unwrap();
+            removed += 1;
+        }
+    }
+    assert_eq!(removed, 1);
+    let r = s.raw("GET", &format!("/{b}/big"), &[], &[], b"").await;
+    r.check_error(500, "InternalError", &format!("/{b}/big"));
+    let text = r.text();
+    assert!(
+        !text.contains("blobs") && !text.contains(s.dir.to_str().unwrap()),
+        "no internals: {text}"
+    );
+    // Other objects still read.
+    c.get_object().bucket(&b).key("ten").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn service_unavailable_while_shutting_down() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut s, _c, b) = setup().await;
+    // A request whose head is still arriving when the server is told to stop.
+    let mut conn = tokio::net::TcpStream::connect(s.addr()).await.unwrap();
+    conn.write_all(format!("GET /{b}/ten HTTP/1.1\r\nhost: {}\r\n", s.addr()).as_bytes())
+        .await
+        .unwrap();
+    let pid = s.pid();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    conn.write_all(b"connection: close\r\n\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    conn.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = |n: &str| {
+        head.lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    check_error_parts(status, &headers, body, 503, "ServiceUnavailable", &format!("/{b}/ten"));
+    assert!(s.wait().success(), "clean exit after SIGTERM");
+}
