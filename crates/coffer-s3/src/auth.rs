@@ -9,7 +9,7 @@ use std::sync::Arc;
 use coffer_store::Store;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
-use s3s::dto::{CopyObjectInput, CopySource, Owner};
+use s3s::dto::{CopyObjectInput, CopySource, Owner, UploadPartCopyInput};
 use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
@@ -120,6 +120,16 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// A copy reads its source: the caller must be allowed that bucket too.
+    fn check_copy_source(&self, caller: Caller, src: &CopySource) -> S3Result<()> {
+        match src {
+            CopySource::Bucket { bucket, .. } => self.check_bucket(&caller, bucket),
+            _ => Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported.")),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl S3Auth for Identity {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
@@ -153,10 +163,10 @@ impl S3Access for Identity {
     }
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
-        let caller = self.caller(req)?;
-        match &req.input.copy_source {
-            CopySource::Bucket { bucket, .. } => self.check_bucket(&caller, bucket),
-            _ => Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported.")),
-        }
+        self.check_copy_source(self.caller(req)?, &req.input.copy_source)
+    }
+
+    async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
+        self.check_copy_source(self.caller(req)?, &req.input.copy_source)
     }
 }

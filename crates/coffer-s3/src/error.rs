@@ -16,6 +16,15 @@ pub fn store_error(e: StoreError) -> S3Error {
         StoreError::ConditionalConflict => s3_error!(ConditionalRequestConflict),
         StoreError::BadDigest => s3_error!(BadDigest),
         StoreError::IncompleteBody => s3_error!(IncompleteBody),
+        StoreError::NoSuchUpload => s3_error!(NoSuchUpload),
+        StoreError::InvalidPart => s3_error!(
+            InvalidPart,
+            "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+        ),
+        StoreError::EntityTooSmall => s3_error!(
+            EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed object size."
+        ),
         StoreError::UserExists => s3_error!(InvalidArgument, "A user with this name or access key already exists."),
         StoreError::NoSuchUser => s3_error!(InvalidArgument, "No user with this name exists."),
         StoreError::ShuttingDown => s3_error!(ServiceUnavailable),
@@ -78,6 +87,9 @@ pub fn default_message(code: &str) -> &'static str {
         "BucketNotEmpty" => "The bucket you tried to delete is not empty",
         "ConditionalRequestConflict" => {
             "A conflicting operation occurred. If using PutObject you can retry the request."
+        }
+        "InvalidPartOrder" => {
+            "The list of parts was not in ascending order. The parts list must be specified in order by part number."
         }
         "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed size",
         "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header.",

@@ -94,26 +94,43 @@ fn check_version(version_id: Option<&str>) -> S3Result<()> {
     }
 }
 
-/// Object-level part numbers: an object not uploaded in parts has exactly one.
-fn check_part_number(part_number: Option<i32>) -> S3Result<()> {
-    match part_number {
-        None | Some(1) => Ok(()),
-        Some(n) if !(1..=10000).contains(&n) => Err(s3_error!(
+/// What a read serves: the byte range (None for the whole object) and, for a `partNumber`
+/// read, the object's part count. `parts` are the spans of a multipart object's parts.
+fn resolve_span(
+    range: Option<&Range>,
+    part_number: Option<i32>,
+    size: u64,
+    parts: &[(u64, u64)],
+) -> S3Result<(Option<std::ops::Range<u64>>, Option<i32>)> {
+    let Some(n) = part_number else {
+        let r = range
+            .map(|r| r.check(size).map_err(|_| s3_error!(InvalidRange)))
+            .transpose()?;
+        return Ok((r, None));
+    };
+    if range.is_some() {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter"
+        ));
+    }
+    if !(1..=10000).contains(&n) {
+        return Err(s3_error!(
             InvalidArgument,
             "Part number must be an integer between 1 and 10000, inclusive"
-        )),
-        Some(_) => Err(crate::error::custom(
-            "InvalidPartNumber",
-            http::StatusCode::RANGE_NOT_SATISFIABLE,
-        )),
+        ));
     }
-}
-
-/// The byte range to serve, or the whole object.
-fn resolve_range(range: Option<&Range>, size: u64) -> S3Result<Option<std::ops::Range<u64>>> {
-    range
-        .map(|r| r.check(size).map_err(|_| s3_error!(InvalidRange)))
-        .transpose()
+    let not_satisfiable = || crate::error::custom("InvalidPartNumber", http::StatusCode::RANGE_NOT_SATISFIABLE);
+    if parts.is_empty() {
+        // An object not uploaded in parts has exactly one.
+        return if n == 1 {
+            Ok((None, None))
+        } else {
+            Err(not_satisfiable())
+        };
+    }
+    let &(off, len) = parts.get(n as usize - 1).ok_or_else(not_satisfiable)?;
+    Ok((Some(off..off + len), Some(parts.len() as i32)))
 }
 
 fn content_range(r: &std::ops::Range<u64>, size: u64) -> String {
@@ -141,7 +158,6 @@ macro_rules! fill_headers {
 pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let input = &req.input;
     check_version(input.version_id.as_deref())?;
-    check_part_number(input.part_number)?;
     let handle = c
         .store
         .get_object(&input.bucket, &input.key)
@@ -158,7 +174,7 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         },
         not_modified,
     )?;
-    let range = resolve_range(input.range.as_ref(), rec.size)?;
+    let (range, parts_count) = resolve_span(input.range.as_ref(), input.part_number, rec.size, &handle.part_spans())?;
     let span = range.clone().unwrap_or(0..rec.size);
     let stream = handle
         .stream(span.start, span.end - span.start)
@@ -170,6 +186,7 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         })),
         content_length: Some((span.end - span.start) as i64),
         content_range: range.as_ref().map(|r| content_range(r, rec.size)),
+        parts_count,
         ..Default::default()
     };
     fill_headers!(out, rec);
@@ -187,8 +204,21 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
 pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = &req.input;
     check_version(input.version_id.as_deref())?;
-    check_part_number(input.part_number)?;
-    let rec = c.store.head_object(&input.bucket, &input.key).map_err(store_error)?;
+    // Part boundaries need the part rows; otherwise the record is enough.
+    let (rec, parts) = if input.part_number.is_some() {
+        let h = c
+            .store
+            .get_object(&input.bucket, &input.key)
+            .await
+            .map_err(store_error)?;
+        let spans = h.part_spans();
+        (h.record, spans)
+    } else {
+        (
+            c.store.head_object(&input.bucket, &input.key).map_err(store_error)?,
+            Vec::new(),
+        )
+    };
     check_conditions(
         &rec,
         &Conditions {
@@ -199,11 +229,12 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
         },
         not_modified,
     )?;
-    let range = resolve_range(input.range.as_ref(), rec.size)?;
+    let (range, parts_count) = resolve_span(input.range.as_ref(), input.part_number, rec.size, &parts)?;
     let span = range.clone().unwrap_or(0..rec.size);
     let mut out = HeadObjectOutput {
         content_length: Some((span.end - span.start) as i64),
         content_range: range.as_ref().map(|r| content_range(r, rec.size)),
+        parts_count,
         ..Default::default()
     };
     fill_headers!(out, rec);

@@ -26,6 +26,12 @@ pub enum StoreError {
     BadDigest,
     #[error("body shorter or longer than its declared length")]
     IncompleteBody,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("a part is missing or its ETag does not match")]
+    InvalidPart,
+    #[error("a part other than the last is smaller than the minimum")]
+    EntityTooSmall,
     #[error("user already exists")]
     UserExists,
     #[error("no such user")]

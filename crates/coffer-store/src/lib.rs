@@ -8,6 +8,7 @@ pub mod error;
 mod list;
 pub mod meta;
 pub mod model;
+mod multipart;
 mod object;
 mod users;
 
@@ -20,7 +21,8 @@ pub use blob::{BlobId, BlobStore, ByteStream, FsBlobStore};
 pub use error::{BoxError, StoreError, StoreResult};
 pub use list::{ListPage, ListQuery};
 pub use meta::{MetaStore, RedbMeta};
-pub use model::{BucketRecord, DataRef, ObjectMeta, ObjectRecord, Versioning};
+pub use model::{BucketRecord, DataRef, ObjectMeta, ObjectRecord, PartRecord, UploadRecord, Versioning};
+pub use multipart::{CompletePart, UploadsPage, UploadsQuery};
 pub use object::{ObjectBody, ObjectHandle, PutCondition, Staged};
 pub use users::UserRecord;
 
@@ -34,6 +36,7 @@ pub struct Store {
     meta: Arc<dyn MetaStore>,
     blobs: Arc<dyn BlobStore>,
     inline_max: usize,
+    pins: Arc<object::Pins>,
 }
 
 impl Store {
@@ -55,6 +58,7 @@ impl Store {
             meta,
             blobs,
             inline_max,
+            pins: Arc::default(),
         }
     }
 
@@ -71,6 +75,14 @@ impl Store {
             for table in [Table::Current, Table::Versions] {
                 txn.scan(table, std::ops::Bound::Unbounded, None, &mut |_, v| {
                     if let DataRef::Blob(id) = model::decode::<ObjectRecord>(v)?.data {
+                        live.insert(id);
+                    }
+                    Ok(Scan::Next)
+                })?;
+            }
+            for table in [Table::Parts, Table::ObjectParts] {
+                txn.scan(table, std::ops::Bound::Unbounded, None, &mut |_, v| {
+                    if let DataRef::Blob(id) = model::decode::<model::PartRecord>(v)?.data {
                         live.insert(id);
                     }
                     Ok(Scan::Next)

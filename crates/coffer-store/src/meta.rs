@@ -30,16 +30,25 @@ pub enum Table {
     Users,
     /// user name -> access key id
     UserNames,
+    /// encoded (bucket, key, upload id) -> multipart upload record
+    Uploads,
+    /// upload id + part number -> part record of an upload in progress
+    Parts,
+    /// data id + part index -> part of a completed multipart object
+    ObjectParts,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 9] = [
         Table::Buckets,
         Table::Current,
         Table::Versions,
         Table::Data,
         Table::Users,
         Table::UserNames,
+        Table::Uploads,
+        Table::Parts,
+        Table::ObjectParts,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
@@ -50,6 +59,9 @@ impl Table {
             Table::Data => "data",
             Table::Users => "users",
             Table::UserNames => "user_names",
+            Table::Uploads => "uploads",
+            Table::Parts => "parts",
+            Table::ObjectParts => "object_parts",
         })
     }
 }

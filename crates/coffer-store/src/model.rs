@@ -29,6 +29,11 @@ pub enum DataRef {
     /// In the `Data` table under this id, committed with the record.
     Inline(u128),
     Blob(BlobId),
+    /// A completed multipart object: `count` rows in `ObjectParts` under this id.
+    Parts {
+        id: u128,
+        count: u32,
+    },
 }
 
 /// Content headers stored with an object and returned on GET/HEAD.
@@ -62,6 +67,33 @@ pub struct ObjectRecord {
     pub meta: ObjectMeta,
 }
 
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub owner: String,
+    pub initiated_ms: i64,
+    pub meta: ObjectMeta,
+    /// Additional checksum algorithm asked for at creation, and its type (COMPOSITE or FULL_OBJECT).
+    pub checksum_algorithm: Option<String>,
+    pub checksum_type: Option<String>,
+}
+
+/// One uploaded part, and later one part of a completed object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub part_number: u32,
+    pub size: u64,
+    /// Hex MD5 of the part, without quotes.
+    pub etag: String,
+    pub md5: [u8; 16],
+    pub last_modified_ms: i64,
+    pub data: DataRef,
+    pub checksums: Vec<(String, String)>,
+}
+
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     postcard::to_allocvec(v).expect("records always serialize")
 }
@@ -82,6 +114,58 @@ pub(crate) fn current_key(bucket: &str, key: &str) -> Vec<u8> {
 
 pub(crate) fn bucket_prefix(bucket: &str) -> Vec<u8> {
     current_key(bucket, "")
+}
+
+/// `bucket \0 escaped(key) \0\0`, with NUL in the key escaped as `\0\xff`: the rows of
+/// one key (uploads, later versions) stay contiguous and in key order.
+pub(crate) fn key_group(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = bucket_prefix(bucket);
+    for &b in key.as_bytes() {
+        k.push(b);
+        if b == 0 {
+            k.push(0xff);
+        }
+    }
+    k.extend_from_slice(&[0, 0]);
+    k
+}
+
+/// Inverse of [`key_group`] for a row key: the object key and what follows the group.
+pub(crate) fn split_key_group(bucket_len: usize, row: &[u8]) -> Option<(String, &[u8])> {
+    let mut key = Vec::new();
+    let mut i = bucket_len + 1;
+    while i < row.len() {
+        match (row[i], row.get(i + 1)) {
+            (0, Some(0xff)) => {
+                key.push(0);
+                i += 2;
+            }
+            (0, Some(0)) => return Some((String::from_utf8(key).ok()?, &row[i + 2..])),
+            (b, _) => {
+                key.push(b);
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+pub(crate) fn upload_key(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
+    let mut k = key_group(bucket, key);
+    k.extend_from_slice(upload_id.as_bytes());
+    k
+}
+
+pub(crate) fn part_key(upload_id: &str, part_number: u32) -> Vec<u8> {
+    let mut k = upload_id.as_bytes().to_vec();
+    k.extend_from_slice(&part_number.to_be_bytes());
+    k
+}
+
+pub(crate) fn object_part_key(data_id: u128, index: u32) -> Vec<u8> {
+    let mut k = data_id.to_be_bytes().to_vec();
+    k.extend_from_slice(&index.to_be_bytes());
+    k
 }
 
 /// The least byte string greater than every string that starts with `prefix`,
@@ -116,6 +200,18 @@ mod tests {
         assert_eq!(keys[2], current_key("b", "a0"));
         assert_eq!(keys[3], current_key("b", "é"));
         assert_eq!(keys[4], current_key("bb", ""));
+    }
+
+    #[test]
+    fn key_groups_stay_contiguous_and_split_back() {
+        let a = upload_key("b", "a", "1");
+        let anul = upload_key("b", "a\0x", "0");
+        let ab = upload_key("b", "ab", "0");
+        let mut v = vec![ab.clone(), anul.clone(), a.clone()];
+        v.sort();
+        assert_eq!(v, vec![a.clone(), anul.clone(), ab]);
+        assert_eq!(split_key_group(1, &anul), Some(("a\0x".to_owned(), &b"0"[..])));
+        assert_eq!(split_key_group(1, &a), Some(("a".to_owned(), &b"1"[..])));
     }
 
     #[test]

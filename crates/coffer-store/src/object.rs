@@ -5,6 +5,7 @@
 //! bytes) in one metadata transaction that also checks the bucket and any precondition.
 //! Between the two the caller can verify digests; dropping a `Staged` discards its blob.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -14,7 +15,7 @@ use md5::{Digest, Md5};
 use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter, ByteStream};
 use crate::error::{BoxError, StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Table};
-use crate::model::{self, DataRef, ObjectMeta, ObjectRecord};
+use crate::model::{self, DataRef, ObjectMeta, ObjectRecord, PartRecord};
 use crate::{Store, now_ms};
 
 /// A precondition a write must meet, checked atomically with the write.
@@ -43,6 +44,25 @@ enum StagedData {
     Blob(Option<BlobId>),
 }
 
+impl Staged {
+    /// Where the staged bytes will live once committed; inline bytes are returned to be
+    /// written with the record.
+    pub(crate) fn take_data(&mut self) -> (DataRef, Option<Bytes>) {
+        match &mut self.data {
+            StagedData::Empty => (DataRef::Empty, None),
+            StagedData::Inline(b) => (DataRef::Inline(rand::random()), Some(b.clone())),
+            StagedData::Blob(id) => (DataRef::Blob(id.expect("staged blob")), None),
+        }
+    }
+
+    /// The commit succeeded: the blob now belongs to a record.
+    pub(crate) fn committed(&mut self) {
+        if let StagedData::Blob(id) = &mut self.data {
+            id.take();
+        }
+    }
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
         if let StagedData::Blob(Some(id)) = self.data {
@@ -58,6 +78,23 @@ pub enum ObjectBody {
     Empty,
     Inline(Bytes),
     Blob(Box<dyn BlobReader>),
+    /// A multipart object: its parts in order, kept from being freed while this lives.
+    Parts {
+        segments: Vec<Segment>,
+        blobs: Arc<dyn BlobStore>,
+        pin: PinGuard,
+    },
+}
+
+/// One part of a multipart object as read.
+pub struct Segment {
+    pub size: u64,
+    src: SegmentSrc,
+}
+
+enum SegmentSrc {
+    Inline(Bytes),
+    Blob(BlobId),
 }
 
 /// A readable object: its record and its bytes, pinned when it was looked up.
@@ -76,8 +113,140 @@ impl ObjectHandle {
                 Box::pin(stream::once(async move { Ok(b.slice(start..end)) }))
             }
             ObjectBody::Blob(r) => r.stream(offset, len),
+            ObjectBody::Parts { segments, blobs, pin } => parts_stream(segments, blobs, pin, offset, len),
         }
     }
+
+    /// Byte offset and size of each part, for multipart objects.
+    pub fn part_spans(&self) -> Vec<(u64, u64)> {
+        let ObjectBody::Parts { segments, .. } = &self.body else {
+            return Vec::new();
+        };
+        let mut off = 0;
+        segments
+            .iter()
+            .map(|s| {
+                let span = (off, s.size);
+                off += s.size;
+                span
+            })
+            .collect()
+    }
+}
+
+/// Streams a range across parts, opening each part's blob only when the range reaches it.
+fn parts_stream(segments: Vec<Segment>, blobs: Arc<dyn BlobStore>, pin: PinGuard, offset: u64, len: u64) -> ByteStream {
+    let mut pieces = Vec::new();
+    let (mut start, end) = (offset, offset + len);
+    let mut seg_start = 0;
+    for seg in segments {
+        let seg_end = seg_start + seg.size;
+        if start < seg_end && seg_start < end {
+            let (from, to) = (start - seg_start, end.min(seg_end) - seg_start);
+            pieces.push((seg.src, from, to - from));
+            start = seg_end.min(end);
+        }
+        seg_start = seg_end;
+    }
+    let s = stream::iter(pieces)
+        .then(move |(src, from, n)| {
+            let blobs = blobs.clone();
+            async move {
+                match src {
+                    SegmentSrc::Inline(b) => {
+                        let piece = b.slice(from as usize..(from + n) as usize);
+                        Box::pin(stream::once(async move { Ok(piece) })) as ByteStream
+                    }
+                    SegmentSrc::Blob(id) => match blobs.open(id).await {
+                        Ok(r) => r.stream(from, n),
+                        Err(e) => Box::pin(stream::once(async move { Err(std::io::Error::other(e.to_string())) })),
+                    },
+                }
+            }
+        })
+        .flatten()
+        // The pin lives as long as the stream.
+        .map(move |item| {
+            let _ = &pin;
+            item
+        });
+    Box::pin(SyncStream(std::sync::Mutex::new(Box::pin(s))))
+}
+
+/// Makes a `Send` stream `Sync` (s3s bodies must be); polling takes `&mut`, so the mutex is
+/// never contended.
+struct SyncStream(std::sync::Mutex<std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>>);
+
+impl Stream for SyncStream {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match self.0.get_mut() {
+            Ok(s) => s.as_mut().poll_next(cx),
+            Err(_) => std::task::Poll::Ready(None),
+        }
+    }
+}
+
+/// Readers of multipart objects, by data id, and the blobs whose deletion waits for them.
+#[derive(Default)]
+pub(crate) struct Pins(std::sync::Mutex<std::collections::HashMap<u128, (usize, Vec<BlobId>)>>);
+
+pub struct PinGuard {
+    id: u128,
+    store: Store,
+}
+
+impl Drop for PinGuard {
+    fn drop(&mut self) {
+        let deferred = {
+            let mut map = self.store.pins.0.lock().unwrap_or_else(|e| e.into_inner());
+            match map.get_mut(&self.id) {
+                Some((n, _)) if *n > 1 => {
+                    *n -= 1;
+                    Vec::new()
+                }
+                _ => map.remove(&self.id).map(|(_, v)| v).unwrap_or_default(),
+            }
+        };
+        if !deferred.is_empty()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let store = self.store.clone();
+            rt.spawn(async move { store.delete_blobs(deferred).await });
+        }
+    }
+}
+
+/// What a commit no longer references and must free once durable.
+#[derive(Default)]
+pub(crate) struct Released {
+    blobs: Vec<BlobId>,
+    /// Multipart data ids whose blobs are in `blobs`: deferred while a reader pins them.
+    parts_of: Vec<u128>,
+}
+
+/// Adds the ops that drop `data`'s rows and notes the blobs to free after the commit.
+pub(crate) fn release(txn: &dyn ReadTxn, data: DataRef, ops: &mut Vec<Op>, out: &mut Released) -> StoreResult<()> {
+    match data {
+        DataRef::Empty => {}
+        DataRef::Inline(id) => ops.push(Op::Delete(Table::Data, id.to_be_bytes().to_vec())),
+        DataRef::Blob(id) => out.blobs.push(id),
+        DataRef::Parts { id, .. } => {
+            let from = id.to_be_bytes();
+            let to = model::prefix_successor(&from);
+            for (k, v) in txn.range(Table::ObjectParts, Bound::Included(&from), to.as_deref(), usize::MAX)? {
+                let part: PartRecord = model::decode(&v)?;
+                release(txn, part.data, ops, out)?;
+                ops.push(Op::Delete(Table::ObjectParts, k));
+            }
+            out.parts_of.push(id);
+        }
+    }
+    Ok(())
 }
 
 /// How many times a GET re-reads metadata when a concurrent overwrite deleted the blob it
@@ -144,11 +313,7 @@ impl Store {
         meta: ObjectMeta,
         cond: PutCondition,
     ) -> StoreResult<ObjectRecord> {
-        let (data, inline) = match &mut staged.data {
-            StagedData::Empty => (DataRef::Empty, None),
-            StagedData::Inline(b) => (DataRef::Inline(rand::random()), Some(b.clone())),
-            StagedData::Blob(id) => (DataRef::Blob(id.expect("staged blob")), None),
-        };
+        let (data, inline) = staged.take_data();
         let record = ObjectRecord {
             version_id: None,
             delete_marker: false,
@@ -174,17 +339,15 @@ impl Store {
                 if let (DataRef::Inline(id), Some(bytes)) = (rec.data, inline) {
                     ops.push(Op::Put(Table::Data, id.to_be_bytes().to_vec(), bytes.to_vec()));
                 }
-                if let Some(DataRef::Inline(id)) = old.as_ref().map(|o| o.data) {
-                    ops.push(Op::Delete(Table::Data, id.to_be_bytes().to_vec()));
+                let mut released = Released::default();
+                if let Some(o) = &old {
+                    release(txn, o.data, &mut ops, &mut released)?;
                 }
                 ops.push(Op::Put(Table::Current, ckey, model::encode(&rec)));
-                Ok((ops, old))
+                Ok((ops, released))
             })
             .await?;
-        // Committed: the blob now belongs to the record.
-        if let StagedData::Blob(id) = &mut staged.data {
-            id.take();
-        }
+        staged.committed();
         self.free(old).await;
         Ok(record)
     }
@@ -199,33 +362,43 @@ impl Store {
     /// this handle reads.
     pub async fn get_object(&self, bucket: &str, key: &str) -> StoreResult<ObjectHandle> {
         for _ in 0..OPEN_RETRIES {
-            let (record, body) = {
-                let txn = self.meta.read()?;
-                let record = lookup(&*txn, bucket, key)?;
-                let body = match record.data {
-                    DataRef::Empty => ObjectBody::Empty,
-                    DataRef::Inline(id) => {
-                        let bytes = txn
-                            .get(Table::Data, &id.to_be_bytes())?
-                            .ok_or_else(|| StoreError::Corrupt(format!("inline data of {bucket}/{key} missing")))?;
-                        ObjectBody::Inline(Bytes::from(bytes))
-                    }
-                    DataRef::Blob(_) => ObjectBody::Empty,
-                };
-                (record, body)
-            };
+            let record = self.head_object(bucket, key)?;
             let body = match record.data {
+                DataRef::Empty => ObjectBody::Empty,
+                DataRef::Inline(id) => {
+                    let txn = self.meta.read()?;
+                    match txn.get(Table::Data, &id.to_be_bytes())? {
+                        Some(bytes) => ObjectBody::Inline(Bytes::from(bytes)),
+                        // Replaced between the two reads.
+                        None => continue,
+                    }
+                }
                 DataRef::Blob(id) => match self.blobs.open(id).await {
                     Ok(r) => ObjectBody::Blob(r),
                     // Overwritten and freed since we read the record: read again.
                     Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(e),
                 },
-                _ => body,
+                DataRef::Parts { id, .. } => {
+                    let pin = self.pin(id);
+                    // Pinned before this read: if the record is still current now, its
+                    // blobs stay until the pin is dropped.
+                    let txn = self.meta.read()?;
+                    let now = lookup(&*txn, bucket, key)?;
+                    if now.data != record.data {
+                        continue;
+                    }
+                    let segments = parts_of(&*txn, id)?;
+                    ObjectBody::Parts {
+                        segments,
+                        blobs: self.blobs.clone(),
+                        pin,
+                    }
+                }
             };
             return Ok(ObjectHandle { record, body });
         }
-        Err(StoreError::Corrupt(format!("blob of {bucket}/{key} missing")))
+        Err(StoreError::Corrupt(format!("data of {bucket}/{key} missing")))
     }
 
     /// Deletes the current version. Deleting a key that does not exist succeeds, as in S3.
@@ -240,34 +413,71 @@ impl Store {
                 }
                 let old = current(txn, &ckey)?;
                 let mut ops = Vec::new();
+                let mut released = Released::default();
                 if let Some(o) = &old {
-                    if let DataRef::Inline(id) = o.data {
-                        ops.push(Op::Delete(Table::Data, id.to_be_bytes().to_vec()));
-                    }
+                    release(txn, o.data, &mut ops, &mut released)?;
                     ops.push(Op::Delete(Table::Current, ckey));
                 }
-                Ok((ops, old))
+                Ok((ops, released))
             })
             .await?;
         self.free(old).await;
         Ok(())
     }
 
-    /// Unlinks the blob of a record no longer referenced. A failure only leaves an orphan
-    /// for the next sweep.
-    async fn free(&self, old: Option<ObjectRecord>) {
-        if let Some(ObjectRecord {
-            data: DataRef::Blob(id),
-            ..
-        }) = old
-            && let Err(e) = self.blobs.delete(id).await
-        {
-            tracing::warn!(error = %e, "could not free a replaced blob; the next sweep will");
+    /// Unlinks blobs a commit released; those of a multipart object being read wait for
+    /// its last reader. A failure only leaves an orphan for the next sweep.
+    pub(crate) async fn free(&self, released: Released) {
+        let mut now = released.blobs;
+        if !released.parts_of.is_empty() {
+            let mut map = self.pins.0.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(id) = released.parts_of.iter().find(|id| map.contains_key(id)) {
+                // Rare: the pinned reader's guard frees every blob of this commit.
+                map.get_mut(id).expect("pinned").1.append(&mut now);
+            }
+        }
+        self.delete_blobs(now).await;
+    }
+
+    pub(crate) async fn delete_blobs(&self, ids: Vec<BlobId>) {
+        for id in ids {
+            if let Err(e) = self.blobs.delete(id).await {
+                tracing::warn!(error = %e, "could not free a blob; the next sweep will");
+            }
+        }
+    }
+
+    fn pin(&self, id: u128) -> PinGuard {
+        let mut map = self.pins.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(id).or_default().0 += 1;
+        PinGuard {
+            id,
+            store: self.clone(),
         }
     }
 }
 
-fn current(txn: &dyn ReadTxn, ckey: &[u8]) -> StoreResult<Option<ObjectRecord>> {
+fn parts_of(txn: &dyn ReadTxn, id: u128) -> StoreResult<Vec<Segment>> {
+    let from = id.to_be_bytes();
+    let to = model::prefix_successor(&from);
+    let mut out = Vec::new();
+    for (_, v) in txn.range(Table::ObjectParts, Bound::Included(&from), to.as_deref(), usize::MAX)? {
+        let part: PartRecord = model::decode(&v)?;
+        let src = match part.data {
+            DataRef::Blob(b) => SegmentSrc::Blob(b),
+            DataRef::Inline(i) => SegmentSrc::Inline(Bytes::from(
+                txn.get(Table::Data, &i.to_be_bytes())?
+                    .ok_or_else(|| StoreError::Corrupt("inline part missing".into()))?,
+            )),
+            DataRef::Empty => SegmentSrc::Inline(Bytes::new()),
+            DataRef::Parts { .. } => return Err(StoreError::Corrupt("nested parts".into())),
+        };
+        out.push(Segment { size: part.size, src });
+    }
+    Ok(out)
+}
+
+pub(crate) fn current(txn: &dyn ReadTxn, ckey: &[u8]) -> StoreResult<Option<ObjectRecord>> {
     txn.get(Table::Current, ckey)?.map(|v| model::decode(&v)).transpose()
 }
 
@@ -279,7 +489,7 @@ fn lookup(txn: &dyn ReadTxn, bucket: &str, key: &str) -> StoreResult<ObjectRecor
     }
 }
 
-fn check_condition(old: Option<&ObjectRecord>, cond: &PutCondition) -> StoreResult<()> {
+pub(crate) fn check_condition(old: Option<&ObjectRecord>, cond: &PutCondition) -> StoreResult<()> {
     match (cond, old) {
         (PutCondition::None, _) | (PutCondition::IfAbsent, None) => Ok(()),
         (PutCondition::IfAbsent, Some(_)) => Err(StoreError::PreconditionFailed),

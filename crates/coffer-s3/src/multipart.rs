@@ -1,0 +1,445 @@
+//! CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
+//! AbortMultipartUpload, ListParts, ListMultipartUploads.
+
+use coffer_store::{CompletePart, ObjectMeta, PartRecord, StoreError, UploadRecord, UploadsQuery};
+use s3s::dto::*;
+use s3s::stream::ByteStream as _;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use crate::Coffer;
+use crate::checksum::{ChecksumCheck, set_checksums};
+use crate::error::store_error;
+use crate::get::{Conditions, check_conditions, http_date, timestamp};
+use crate::put::{MAX_PUT_SIZE, decode_md5, put_condition, user_metadata};
+
+const MAX_PARTS: i32 = 1000;
+
+fn part_number(n: i32) -> S3Result<u32> {
+    match u32::try_from(n) {
+        Ok(n @ 1..=10000) => Ok(n),
+        _ => Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        )),
+    }
+}
+
+pub async fn create_multipart_upload(
+    c: &Coffer,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let caller = c.identity.caller(&req)?;
+    let input = req.input;
+    let algorithm = input
+        .checksum_algorithm
+        .as_ref()
+        .map(|a| a.as_str().to_ascii_uppercase());
+    let ctype = match (
+        &algorithm,
+        input.checksum_type.as_ref().map(|t| t.as_str().to_ascii_uppercase()),
+    ) {
+        (None, Some(_)) => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+            ));
+        }
+        (None, None) => None,
+        (Some(a), t) => {
+            let t = t.unwrap_or_else(|| if a == "CRC64NVME" { "FULL_OBJECT" } else { "COMPOSITE" }.into());
+            let full_ok = matches!(a.as_str(), "CRC32" | "CRC32C" | "CRC64NVME");
+            let composite_ok = a != "CRC64NVME";
+            if (t == "FULL_OBJECT" && !full_ok)
+                || (t == "COMPOSITE" && !composite_ok)
+                || !matches!(t.as_str(), "FULL_OBJECT" | "COMPOSITE")
+            {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The {t} checksum type cannot be used with the {a} algorithm."
+                ));
+            }
+            Some(t)
+        }
+    };
+    let meta = ObjectMeta {
+        content_type: input.content_type,
+        cache_control: input.cache_control,
+        content_disposition: input.content_disposition,
+        content_encoding: input.content_encoding,
+        content_language: input.content_language,
+        expires: input.expires.as_ref().map(http_date),
+        user: user_metadata(input.metadata),
+        checksums: Vec::new(),
+    };
+    let up = c
+        .store
+        .create_upload(&input.bucket, &input.key, &caller.name, meta, algorithm, ctype)
+        .await
+        .map_err(store_error)?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(up.bucket),
+        key: Some(up.key),
+        upload_id: Some(up.upload_id),
+        checksum_algorithm: up.checksum_algorithm.map(ChecksumAlgorithm::from),
+        checksum_type: up.checksum_type.map(ChecksumType::from),
+        ..Default::default()
+    }))
+}
+
+pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    let S3Request {
+        input,
+        headers,
+        trailing_headers,
+        ..
+    } = req;
+    let number = part_number(input.part_number)?;
+    // Before reading a byte of the body.
+    c.store
+        .upload(&input.bucket, &input.key, &input.upload_id)
+        .map_err(store_error)?;
+    let body = input.body.ok_or_else(|| s3_error!(MissingContentLength))?;
+    let declared = match input.content_length {
+        Some(n) => Some(u64::try_from(n).map_err(|_| s3_error!(InvalidArgument, "Content-Length is negative."))?),
+        None => body.remaining_length().exact().map(|n| n as u64),
+    };
+    let declared = declared.ok_or_else(|| s3_error!(MissingContentLength))?;
+    if declared > MAX_PUT_SIZE {
+        return Err(s3_error!(EntityTooLarge));
+    }
+    let md5 = input.content_md5.as_deref().map(decode_md5).transpose()?;
+    let mut check = ChecksumCheck::from_request(&headers, input.checksum_algorithm.as_ref())?;
+    let staged = c
+        .store
+        .stage(body, Some(declared), &mut |b| check.update(b))
+        .await
+        .map_err(store_error)?;
+    if md5.is_some_and(|m| m != staged.md5) {
+        return Err(s3_error!(BadDigest));
+    }
+    let trailers = trailing_headers.and_then(|t| t.take());
+    let checksums = check.finish(trailers.as_ref())?;
+    let part = c
+        .store
+        .put_part(&input.bucket, &input.key, &input.upload_id, number, staged, checksums)
+        .await
+        .map_err(store_error)?;
+    let mut out = UploadPartOutput {
+        e_tag: Some(ETag::Strong(part.etag)),
+        ..Default::default()
+    };
+    set_part_checksums(&mut out, &part.checksums);
+    Ok(S3Response::new(out))
+}
+
+fn set_part_checksums(out: &mut UploadPartOutput, sums: &[(String, String)]) {
+    for (alg, v) in sums {
+        let v = Some(v.clone());
+        match alg.as_str() {
+            "CRC32" => out.checksum_crc32 = v,
+            "CRC32C" => out.checksum_crc32c = v,
+            "SHA1" => out.checksum_sha1 = v,
+            "SHA256" => out.checksum_sha256 = v,
+            _ => out.checksum_crc64nvme = v,
+        }
+    }
+}
+
+/// `bytes=first-last`, both required, within the source.
+fn copy_range(range: Option<&str>, size: u64) -> S3Result<(u64, u64)> {
+    let Some(r) = range else { return Ok((0, size)) };
+    let bad = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
+    let (a, b) = r
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(bad)?;
+    let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a > b {
+        return Err(bad());
+    }
+    if b >= size {
+        return Err(s3_error!(InvalidRange));
+    }
+    Ok((a, b - a + 1))
+}
+
+pub async fn upload_part_copy(
+    c: &Coffer,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let input = req.input;
+    let number = part_number(input.part_number)?;
+    let CopySource::Bucket {
+        bucket: src_bucket,
+        key: src_key,
+        version_id,
+    } = &input.copy_source
+    else {
+        return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
+    };
+    if version_id.as_deref().is_some_and(|v| v != "null") {
+        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
+    }
+    c.store
+        .upload(&input.bucket, &input.key, &input.upload_id)
+        .map_err(store_error)?;
+    let handle = c.store.get_object(src_bucket, src_key).await.map_err(store_error)?;
+    check_conditions(
+        &handle.record,
+        &Conditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        },
+        |_| s3_error!(PreconditionFailed),
+    )?;
+    let (offset, len) = copy_range(input.copy_source_range.as_deref(), handle.record.size)?;
+    if len > MAX_PUT_SIZE {
+        return Err(s3_error!(EntityTooLarge));
+    }
+    let staged = c
+        .store
+        .stage(handle.stream(offset, len), Some(len), &mut |_| {})
+        .await
+        .map_err(store_error)?;
+    let part = c
+        .store
+        .put_part(&input.bucket, &input.key, &input.upload_id, number, staged, Vec::new())
+        .await
+        .map_err(store_error)?;
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(CopyPartResult {
+            e_tag: Some(ETag::Strong(part.etag)),
+            last_modified: Some(timestamp(part.last_modified_ms)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}
+
+/// A part's checksum of `alg` as sent in CompleteMultipartUpload.
+fn sent_checksum<'a>(p: &'a CompletedPart, alg: &str) -> Option<&'a str> {
+    match alg {
+        "CRC32" => p.checksum_crc32.as_deref(),
+        "CRC32C" => p.checksum_crc32c.as_deref(),
+        "SHA1" => p.checksum_sha1.as_deref(),
+        "SHA256" => p.checksum_sha256.as_deref(),
+        _ => p.checksum_crc64nvme.as_deref(),
+    }
+}
+
+pub async fn complete_multipart_upload(
+    c: &Coffer,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let input = req.input;
+    let parts = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+    if parts.is_empty() {
+        return Err(s3_error!(
+            MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema."
+        ));
+    }
+    let mut chosen = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let n = part_number(p.part_number.ok_or_else(|| s3_error!(MalformedXML))?)?;
+        if chosen.last().is_some_and(|l: &CompletePart| l.part_number >= n) {
+            return Err(s3_error!(InvalidPartOrder));
+        }
+        let etag = p.e_tag.as_ref().ok_or_else(|| s3_error!(MalformedXML))?;
+        chosen.push(CompletePart {
+            part_number: n,
+            etag: etag.value().trim_matches('"').to_owned(),
+        });
+    }
+    let cond = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let whole_sent: Vec<(String, String)> = [
+        ("CRC32", &input.checksum_crc32),
+        ("CRC32C", &input.checksum_crc32c),
+        ("SHA1", &input.checksum_sha1),
+        ("SHA256", &input.checksum_sha256),
+        ("CRC64NVME", &input.checksum_crc64nvme),
+    ]
+    .into_iter()
+    .filter_map(|(a, v)| v.clone().map(|v| (a.to_owned(), v)))
+    .collect();
+    let finalize = Box::new(move |up: &UploadRecord, picked: &[PartRecord]| {
+        // Every checksum the client sent for a part must be the one stored with it.
+        for (sent, stored) in parts.iter().zip(picked) {
+            for (alg, v) in &stored.checksums {
+                if sent_checksum(sent, alg).is_some_and(|s| s != v) {
+                    return Err(StoreError::InvalidPart);
+                }
+            }
+        }
+        let sums = crate::checksum::combine(up.checksum_algorithm.as_deref(), up.checksum_type.as_deref(), picked);
+        for (alg, v) in &whole_sent {
+            if sums.iter().any(|(a, mine)| a == alg && mine != v) {
+                return Err(StoreError::BadDigest);
+            }
+        }
+        Ok(sums)
+    });
+    let rec = c
+        .store
+        .complete_upload(&input.bucket, &input.key, &input.upload_id, chosen, cond, finalize)
+        .await
+        .map_err(store_error)?;
+    let mut out = CompleteMultipartUploadOutput {
+        bucket: Some(input.bucket.clone()),
+        key: Some(input.key.clone()),
+        location: Some(format!("/{}/{}", input.bucket, input.key)),
+        e_tag: Some(ETag::Strong(rec.etag)),
+        ..Default::default()
+    };
+    set_checksums!(out, &rec.meta.checksums);
+    if let Some(t) = crate::checksum::stored_type(&rec.meta.checksums) {
+        out.checksum_type = Some(ChecksumType::from(t.to_owned()));
+    }
+    Ok(S3Response::new(out))
+}
+
+pub async fn abort_multipart_upload(
+    c: &Coffer,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let input = req.input;
+    c.store
+        .abort_upload(&input.bucket, &input.key, &input.upload_id)
+        .await
+        .map_err(store_error)?;
+    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+    let input = req.input;
+    let max = match input.max_parts {
+        None => MAX_PARTS,
+        Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-parts must be a non-negative integer")),
+        Some(n) => n.min(MAX_PARTS),
+    };
+    let marker = match input.part_number_marker {
+        None => 0,
+        Some(m) => u32::try_from(m)
+            .map_err(|_| s3_error!(InvalidArgument, "part-number-marker must be a non-negative integer"))?,
+    };
+    let (up, parts, truncated) = c
+        .store
+        .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max as usize)
+        .map_err(store_error)?;
+    let owner = c.identity.owner_named(&up.owner);
+    let next = parts.last().map(|p| p.part_number as i32);
+    let parts = parts
+        .into_iter()
+        .map(|p| {
+            let mut part = Part {
+                part_number: Some(p.part_number as i32),
+                e_tag: Some(ETag::Strong(p.etag)),
+                size: Some(p.size as i64),
+                last_modified: Some(timestamp(p.last_modified_ms)),
+                ..Default::default()
+            };
+            for (alg, v) in p.checksums {
+                let v = Some(v);
+                match alg.as_str() {
+                    "CRC32" => part.checksum_crc32 = v,
+                    "CRC32C" => part.checksum_crc32c = v,
+                    "SHA1" => part.checksum_sha1 = v,
+                    "SHA256" => part.checksum_sha256 = v,
+                    _ => part.checksum_crc64nvme = v,
+                }
+            }
+            part
+        })
+        .collect();
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(input.upload_id),
+        max_parts: Some(max),
+        part_number_marker: input.part_number_marker,
+        next_part_number_marker: next,
+        is_truncated: Some(truncated),
+        parts: Some(parts),
+        initiator: Some(Initiator {
+            display_name: owner.display_name.clone(),
+            id: owner.id.clone(),
+        }),
+        owner: Some(owner),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        checksum_algorithm: up.checksum_algorithm.map(ChecksumAlgorithm::from),
+        checksum_type: up.checksum_type.map(ChecksumType::from),
+        ..Default::default()
+    }))
+}
+
+pub async fn list_multipart_uploads(
+    c: &Coffer,
+    req: S3Request<ListMultipartUploadsInput>,
+) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let input = req.input;
+    let max = match input.max_uploads {
+        None => 1000,
+        Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-uploads must be a non-negative integer")),
+        Some(n) => n.min(1000),
+    };
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let q = UploadsQuery {
+        prefix: &prefix,
+        delimiter: input.delimiter.as_deref(),
+        key_marker: input.key_marker.as_deref(),
+        upload_id_marker: input.upload_id_marker.as_deref().filter(|u| !u.is_empty()),
+        max_uploads: max as usize,
+    };
+    let page = c.store.list_uploads(&input.bucket, &q).map_err(store_error)?;
+    let (next_key, next_id) = match page.uploads.last() {
+        Some(u) if page.truncated => (Some(u.key.clone()), Some(u.upload_id.clone())),
+        _ => (None, None),
+    };
+    let uploads = page
+        .uploads
+        .into_iter()
+        .map(|u| {
+            let owner = c.identity.owner_named(&u.owner);
+            MultipartUpload {
+                key: Some(u.key),
+                upload_id: Some(u.upload_id),
+                initiated: Some(timestamp(u.initiated_ms)),
+                initiator: Some(Initiator {
+                    display_name: owner.display_name.clone(),
+                    id: owner.id.clone(),
+                }),
+                owner: Some(owner),
+                storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
+                checksum_type: u.checksum_type.map(ChecksumType::from),
+            }
+        })
+        .collect();
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(input.bucket),
+        prefix: input.prefix,
+        delimiter: input.delimiter,
+        key_marker: input.key_marker,
+        upload_id_marker: input.upload_id_marker,
+        next_key_marker: next_key,
+        next_upload_id_marker: next_id,
+        max_uploads: Some(max),
+        is_truncated: Some(page.truncated),
+        uploads: Some(uploads),
+        common_prefixes: Some(
+            page.common_prefixes
+                .into_iter()
+                .map(|p| CommonPrefix { prefix: Some(p) })
+                .collect(),
+        ),
+        encoding_type: input.encoding_type,
+        ..Default::default()
+    }))
+}
