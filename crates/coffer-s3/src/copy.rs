@@ -55,7 +55,7 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
             content_encoding: input.content_encoding,
             content_language: input.content_language,
             expires: input.expires.as_ref().map(http_date),
-            user: user_metadata(input.metadata),
+            user: user_metadata(input.metadata)?,
             checksums: src.meta.checksums.clone(),
         }
     } else {

@@ -238,6 +238,25 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
         ..Default::default()
     };
     fill_headers!(out, rec);
+    // response-* overrides apply to HEAD as to GET; s3s applies them to GET only.
+    if let Some(v) = &input.response_content_type {
+        out.content_type = Some(v.clone());
+    }
+    if let Some(v) = &input.response_cache_control {
+        out.cache_control = Some(v.clone());
+    }
+    if let Some(v) = &input.response_content_disposition {
+        out.content_disposition = Some(v.clone());
+    }
+    if let Some(v) = &input.response_content_encoding {
+        out.content_encoding = Some(v.clone());
+    }
+    if let Some(v) = &input.response_content_language {
+        out.content_language = Some(v.clone());
+    }
+    if let Some(v) = &input.response_expires {
+        out.expires = Some(v.clone());
+    }
     if range.is_none()
         && input
             .checksum_mode
@@ -246,11 +265,7 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
     {
         set_checksums!(out, &rec.meta.checksums);
     }
-    let mut resp = S3Response::new(out);
-    if range.is_some() {
-        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-    }
-    Ok(resp)
+    Ok(S3Response::new(out))
 }
 
 /// A body stream that knows its length, so hyper sends Content-Length instead of chunks.

@@ -68,7 +68,7 @@ pub async fn create_multipart_upload(
         content_encoding: input.content_encoding,
         content_language: input.content_language,
         expires: input.expires.as_ref().map(http_date),
-        user: user_metadata(input.metadata),
+        user: user_metadata(input.metadata)?,
         checksums: Vec::new(),
     };
     let up = c

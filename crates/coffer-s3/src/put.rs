@@ -37,7 +37,7 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         content_encoding: input.content_encoding,
         content_language: input.content_language,
         expires: input.expires.as_ref().map(crate::get::http_date),
-        user: user_metadata(input.metadata),
+        user: user_metadata(input.metadata)?,
         checksums: Vec::new(),
     };
     let mut check = ChecksumCheck::from_request(&headers, input.checksum_algorithm.as_ref())?;
@@ -88,12 +88,22 @@ pub fn put_condition(if_match: Option<&IfMatch>, if_none_match: Option<&IfNoneMa
     }
 }
 
-pub fn user_metadata(m: Option<Metadata>) -> Vec<(String, String)> {
+/// S3's limit on user metadata: names and values of `x-amz-meta-*` together, in bytes.
+const MAX_USER_METADATA: usize = 2 << 10;
+
+/// `x-amz-meta-*` as stored: lower-cased names, sorted, within S3's size limit.
+pub fn user_metadata(m: Option<Metadata>) -> S3Result<Vec<(String, String)>> {
     let mut v: Vec<(String, String)> = m
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .collect();
+    if v.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > MAX_USER_METADATA {
+        return Err(s3_error!(
+            MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size."
+        ));
+    }
     v.sort();
-    v
+    Ok(v)
 }

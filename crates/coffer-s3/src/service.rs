@@ -45,6 +45,7 @@ impl CofferService {
         let request_id = new_request_id();
         let resource = resource(req.uri().path());
         req.extensions_mut().insert(RequestId(request_id.clone()));
+        let is_head = req.method() == http::Method::HEAD;
         let mut resp = if self.shutting_down.load(Ordering::SeqCst) {
             let mut r = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -70,6 +71,10 @@ impl CofferService {
                 }
             }
         };
+        // s3s answers a ranged HeadObject with 200; S3 says 206, as for GET.
+        if is_head && resp.status() == StatusCode::OK && resp.headers().contains_key(http::header::CONTENT_RANGE) {
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        }
         let h = resp.headers_mut();
         h.insert(REQUEST_ID, HeaderValue::from_str(&request_id).expect("hex id"));
         h.insert(HOST_ID, HeaderValue::from_str(&new_host_id()).expect("hex id"));

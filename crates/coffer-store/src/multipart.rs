@@ -262,6 +262,32 @@ impl Store {
         Ok(record)
     }
 
+    /// Aborts every upload started before `cutoff_ms` (ms since the epoch), freeing its
+    /// parts; returns how many. The uploads of a bucket follow each other in the table, so
+    /// this is one scan.
+    pub async fn abort_uploads_before(&self, cutoff_ms: i64) -> StoreResult<usize> {
+        let mut stale = Vec::new();
+        self.meta
+            .read()?
+            .scan(Table::Uploads, Bound::Unbounded, None, &mut |_, v| {
+                let u: UploadRecord = model::decode(v)?;
+                if u.initiated_ms < cutoff_ms {
+                    stale.push(u);
+                }
+                Ok(Scan::Next)
+            })?;
+        let mut n = 0;
+        for u in stale {
+            match self.abort_upload(&u.bucket, &u.key, &u.upload_id).await {
+                Ok(()) => n += 1,
+                // Completed or aborted meanwhile.
+                Err(StoreError::NoSuchUpload) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
     /// Uploads in progress, by key then by start time; one ordered scan.
     pub fn list_uploads(&self, bucket: &str, q: &UploadsQuery<'_>) -> StoreResult<UploadsPage> {
         let txn = self.meta.read()?;

@@ -2,7 +2,7 @@
 
 mod admin;
 mod server;
-mod sigv4;
+use coffer::sigv4;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +33,9 @@ enum Command {
         /// Domain for virtual-hosted-style requests (`bucket.DOMAIN`); repeatable.
         #[arg(long = "domain", default_value = "localhost")]
         domains: Vec<String>,
+        /// Seconds after which an incomplete multipart upload is aborted (default 7 days).
+        #[arg(long, default_value_t = 7 * 24 * 3600, env = "COFFER_UPLOAD_EXPIRY_SECS")]
+        upload_expiry_secs: u64,
     },
     /// Manage users of a running server (authenticated with the root credentials).
     User {
@@ -90,12 +93,14 @@ fn main() -> ExitCode {
                 listen,
                 region,
                 domains,
+                upload_expiry_secs,
             } => {
                 server::run(server::ServerArgs {
                     data,
                     listen,
                     region,
                     domains,
+                    upload_expiry: std::time::Duration::from_secs(upload_expiry_secs),
                 })
                 .await
             }

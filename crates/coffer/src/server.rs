@@ -17,6 +17,8 @@ pub struct ServerArgs {
     pub listen: SocketAddr,
     pub region: String,
     pub domains: Vec<String>,
+    /// Multipart uploads older than this are aborted and their parts freed.
+    pub upload_expiry: Duration,
 }
 
 pub const CREDENTIALS_FILE: &str = "root-credentials.json";
@@ -115,6 +117,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         region: args.region.clone(),
         domains: args.domains.clone(),
     };
+    tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
     let service = Coffer::new(store, identity, config).into_service(Some(route));
 
     let listener = TcpListener::bind(args.listen).await?;
@@ -163,6 +166,23 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     }
     println!("coffer stopped");
     Ok(())
+}
+
+/// Aborts abandoned multipart uploads now and then, so their parts do not hold disk forever.
+async fn sweep_incomplete_uploads(store: Store, expiry: Duration) {
+    let every = (expiry / 2).clamp(Duration::from_millis(100), Duration::from_secs(3600));
+    loop {
+        tokio::time::sleep(every).await;
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(expiry)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
+        match store.abort_uploads_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(aborted = n, "aborted incomplete multipart uploads past their expiry"),
+            Err(e) => tracing::warn!(error = %e, "incomplete upload sweep failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -38,6 +38,30 @@ pub struct Credentials<'a> {
     pub region: &'a str,
 }
 
+/// The signing state after the seed signature, for aws-chunked chunk signatures.
+pub struct Signed {
+    key: Vec<u8>,
+    amz_date: String,
+    scope: String,
+    pub signature: String,
+}
+
+impl Signed {
+    /// The signature of the next chunk (SigV4 streaming), chained to the previous one.
+    pub fn chunk(&mut self, data: &[u8]) -> String {
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{}\n{}",
+            self.amz_date,
+            self.scope,
+            self.signature,
+            sha256_hex(b""),
+            sha256_hex(data)
+        );
+        self.signature = hex::encode(hmac(&self.key, to_sign.as_bytes()));
+        self.signature.clone()
+    }
+}
+
 /// A request to sign: `query` pairs unencoded, `headers` lower-case names.
 pub struct Request<'a> {
     pub method: &'a str,
@@ -49,8 +73,9 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Adds `host`, `x-amz-date`, `x-amz-content-sha256` and `authorization`.
-    pub fn sign(&mut self, cred: &Credentials<'_>, now: time::OffsetDateTime) {
+    /// Adds `host`, `x-amz-date`, `x-amz-content-sha256` and `authorization`; returns what
+    /// signing aws-chunked payloads needs next.
+    pub fn sign(&mut self, cred: &Credentials<'_>, now: time::OffsetDateTime) -> Signed {
         let date = format!("{:04}{:02}{:02}", now.year(), u8::from(now.month()), now.day());
         let amz_date = format!("{date}T{:02}{:02}{:02}Z", now.hour(), now.minute(), now.second());
         // A caller may declare the payload hash itself, e.g. UNSIGNED-PAYLOAD.
@@ -102,6 +127,12 @@ impl Request<'_> {
             key = hmac(&key, part.as_bytes());
         }
         let signature = hex::encode(hmac(&key, to_sign.as_bytes()));
+        let signed_state = Signed {
+            key,
+            amz_date,
+            scope: scope.clone(),
+            signature: signature.clone(),
+        };
         self.headers.push((
             "authorization".into(),
             format!(
@@ -109,6 +140,7 @@ impl Request<'_> {
                 cred.access_key_id
             ),
         ));
+        signed_state
     }
 
     /// The request target: encoded path and query.

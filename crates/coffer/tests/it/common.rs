@@ -14,8 +14,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::{RequestId, RequestIdExt};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-#[path = "../../src/sigv4.rs"]
-pub mod sigv4;
+pub use coffer::sigv4;
 
 pub const ROOT_KEY: &str = "CKTESTROOTKEY0000001";
 pub const ROOT_SECRET: &str = "test-root-secret-0123456789abcdefghijklmn";
@@ -38,10 +37,16 @@ impl Server {
 
     /// Starts on `dir`, which outlives the server (for restarts).
     pub fn start_in(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// Starts on `dir` with extra `coffer server` arguments.
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
             .args(["server", "--data"])
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("COFFER_ACCESS_KEY_ID", ROOT_KEY)
             .env("COFFER_SECRET_ACCESS_KEY", ROOT_SECRET)
             .stdout(Stdio::piped())
@@ -338,4 +343,37 @@ pub fn check_sdk_error<T, E>(
 /// A bucket name unique within a test.
 pub fn bucket(n: &str) -> String {
     format!("bkt-{n}")
+}
+
+/// The HTTP status of a failed SDK call, read off the raw response (for answers without an
+/// error body: 304, and HEAD's 404 and 412).
+pub fn sdk_status<T, E>(r: Result<T, SdkError<E, HttpResponse>>) -> u16
+where
+    T: std::fmt::Debug,
+    E: std::fmt::Debug,
+{
+    match r {
+        Ok(v) => panic!("expected an error status, got {v:?}"),
+        Err(e) => e
+            .raw_response()
+            .unwrap_or_else(|| panic!("no response: {e:?}"))
+            .status()
+            .as_u16(),
+    }
+}
+
+impl Server {
+    /// Adds a user through the admin API; returns its access key id and secret.
+    pub async fn add_user(&self, name: &str) -> (String, String) {
+        let body = serde_json::json!({ "name": name }).to_string();
+        let r = self
+            .raw("POST", "/", &[("coffer-admin", "users")], &[], body.as_bytes())
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        (
+            v["access_key_id"].as_str().unwrap().to_owned(),
+            v["secret_access_key"].as_str().unwrap().to_owned(),
+        )
+    }
 }

@@ -21,28 +21,10 @@ async fn setup() -> (Server, aws_sdk_s3::Client, String) {
     (s, c, b)
 }
 
-async fn add_user(s: &Server, name: &str) -> (String, String) {
-    let r = s
-        .raw(
-            "POST",
-            "/",
-            &[("coffer-admin", "users")],
-            &[],
-            format!("{{\"name\":\"{name}\"}}").as_bytes(),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    (
-        v["access_key_id"].as_str().unwrap().to_owned(),
-        v["secret_access_key"].as_str().unwrap().to_owned(),
-    )
-}
-
 #[tokio::test]
 async fn access_denied_for_another_users_bucket_and_for_anonymous() {
     let (s, _c, b) = setup().await;
-    let (k, sec) = add_user(&s, "alice").await;
+    let (k, sec) = s.add_user("alice").await;
     let alice = s.client_as(&k, &sec);
     check_sdk_error(
         alice.get_object().bucket(&b).key("ten").send().await,
@@ -92,7 +74,7 @@ async fn bucket_already_exists_and_already_owned_by_you() {
         "BucketAlreadyOwnedByYou",
         &format!("/{b}"),
     );
-    let (k, sec) = add_user(&s, "bob").await;
+    let (k, sec) = s.add_user("bob").await;
     let bob = s.client_as(&k, &sec);
     check_sdk_error(
         bob.create_bucket().bucket(&b).send().await,

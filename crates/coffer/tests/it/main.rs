@@ -1,4 +1,11 @@
 //! Integration tests: the real server binary, driven over loopback by real clients.
 
 mod common;
+mod crash;
 mod errors;
+mod lifecycle;
+mod listing;
+mod multipart;
+mod objects;
+mod streaming;
+mod users;

@@ -652,3 +652,38 @@ async fn one_gib_upload_keeps_server_memory_bounded() {
     );
     assert!(hwm < 256 * 1024, "server peak RSS {hwm} KiB");
 }
+
+#[tokio::test]
+async fn incomplete_uploads_are_aborted_after_their_expiry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&tmp.path().join("data"), &["--upload-expiry-secs", "1"]);
+    let c = s.client();
+    let b = bucket("expiry");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    let id = create(&c, &b, "k").await;
+    part(&c, &b, "k", &id, 1, data(MIB, 1)).await;
+    assert_eq!(blob_count(&s), 1);
+    let mut gone = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if c.list_multipart_uploads()
+            .bucket(&b)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+        {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "the upload was not aborted within 4 s of a 1 s expiry");
+    assert_eq!(blob_count(&s), 0, "its part was freed");
+    check_sdk_error(
+        c.list_parts().bucket(&b).key("k").upload_id(&id).send().await,
+        404,
+        "NoSuchUpload",
+        &format!("/{b}/k"),
+    );
+}

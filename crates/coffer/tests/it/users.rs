@@ -1,0 +1,277 @@
+//! `coffer user add|list|remove` against a running server, and what users may touch.
+
+use std::process::{Command, Output};
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::common::*;
+
+/// Runs `coffer user ARGS --endpoint <server>` with the given root credentials.
+fn coffer_user_with(s: &Server, key: &str, secret: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .arg("user")
+        .args(args)
+        .args(["--endpoint", &s.endpoint()])
+        .env("COFFER_ACCESS_KEY_ID", key)
+        .env("COFFER_SECRET_ACCESS_KEY", secret)
+        .env_remove("COFFER_ENDPOINT")
+        .env_remove("COFFER_REGION")
+        .env_remove("COFFER_DATA")
+        .output()
+        .expect("run coffer user")
+}
+
+fn coffer_user(s: &Server, args: &[&str]) -> Output {
+    coffer_user_with(s, ROOT_KEY, ROOT_SECRET, args)
+}
+
+/// The JSON a successful command printed.
+fn json_of(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn str_field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+    v[name].as_str().unwrap_or_else(|| panic!("{name} in {v}"))
+}
+
+/// Adds a user with the CLI; returns its JSON.
+fn add(s: &Server, name: &str) -> serde_json::Value {
+    json_of(&coffer_user(s, &["add", name]))
+}
+
+fn listed(s: &Server) -> Vec<serde_json::Value> {
+    json_of(&coffer_user(s, &["list"]))
+        .as_array()
+        .expect("a JSON array")
+        .clone()
+}
+
+#[tokio::test]
+async fn user_add_prints_credentials_and_the_user_gets_its_own_buckets() {
+    let s = Server::start();
+    let root = s.client();
+    let rb = bucket("root-owned");
+    root.create_bucket().bucket(&rb).send().await.unwrap();
+    root.put_object()
+        .bucket(&rb)
+        .key("private")
+        .body(ByteStream::from_static(b"root's"))
+        .send()
+        .await
+        .unwrap();
+
+    let v = add(&s, "alice");
+    assert_eq!(str_field(&v, "name"), "alice");
+    let key = str_field(&v, "access_key_id");
+    let secret = str_field(&v, "secret_access_key");
+    let canonical = str_field(&v, "canonical_user_id");
+    assert!(key.len() >= 16 && key != ROOT_KEY, "{key}");
+    assert!(secret.len() >= 30, "{secret}");
+    assert_eq!(canonical.len(), 64, "S3 canonical ids are 64 hex digits: {canonical}");
+    assert!(canonical.bytes().all(|b| b.is_ascii_hexdigit()), "{canonical}");
+
+    // The new user creates and uses its own bucket.
+    let alice = s.client_as(key, secret);
+    let ab = bucket("alice");
+    alice.create_bucket().bucket(&ab).send().await.unwrap();
+    alice
+        .put_object()
+        .bucket(&ab)
+        .key("hello")
+        .body(ByteStream::from_static(b"from alice"))
+        .send()
+        .await
+        .unwrap();
+    let got = alice.get_object().bucket(&ab).key("hello").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"from alice");
+    let out = alice.list_buckets().send().await.unwrap();
+    assert_eq!(out.owner().and_then(|o| o.id()), Some(canonical));
+    let names: Vec<&str> = out.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, [ab.as_str()]);
+
+    // It cannot read root's bucket...
+    check_sdk_error(
+        alice.get_object().bucket(&rb).key("private").send().await,
+        403,
+        "AccessDenied",
+        &format!("/{rb}/private"),
+    );
+    check_sdk_error(
+        alice.list_objects_v2().bucket(&rb).send().await,
+        403,
+        "AccessDenied",
+        &format!("/{rb}"),
+    );
+    // ...nor copy out of it into its own.
+    check_sdk_error(
+        alice
+            .copy_object()
+            .bucket(&ab)
+            .key("stolen")
+            .copy_source(format!("{rb}/private"))
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{ab}/stolen"),
+    );
+    // Root reads the user's bucket.
+    let got = root.get_object().bucket(&ab).key("hello").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"from alice");
+    let list = root.list_objects_v2().bucket(&ab).send().await.unwrap();
+    assert_eq!(list.key_count(), Some(1));
+}
+
+#[tokio::test]
+async fn user_add_with_given_keys() {
+    let s = Server::start();
+    let (key, secret) = ("CKGIVENKEY0000000001", "given-secret-0123456789abcdefghijklmnopq");
+    let v = json_of(&coffer_user(
+        &s,
+        &["add", "gina", "--access-key-id", key, "--secret-access-key", secret],
+    ));
+    assert_eq!(str_field(&v, "name"), "gina");
+    assert_eq!(str_field(&v, "access_key_id"), key);
+    assert_eq!(str_field(&v, "secret_access_key"), secret);
+    let gina = s.client_as(key, secret);
+    gina.create_bucket().bucket("bkt-gina").send().await.unwrap();
+    // A wrong secret for that key does not sign.
+    check_sdk_error(
+        s.client_as(key, "not-her-secret").list_buckets().send().await,
+        403,
+        "SignatureDoesNotMatch",
+        "/",
+    );
+}
+
+#[tokio::test]
+async fn user_list_shows_users_without_secrets() {
+    let s = Server::start();
+    let a = add(&s, "alice");
+    let b = add(&s, "bob");
+    let out = coffer_user(&s, &["list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let users = listed(&s);
+    for added in [&a, &b] {
+        let name = str_field(added, "name");
+        let u = users
+            .iter()
+            .find(|u| u["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {users:?}"));
+        assert_eq!(u["access_key_id"], added["access_key_id"]);
+        assert_eq!(u["canonical_user_id"], added["canonical_user_id"]);
+        assert!(u.get("secret_access_key").is_none(), "no secret in {u}");
+        assert!(!stdout.contains(str_field(added, "secret_access_key")), "{stdout}");
+    }
+    assert!(!stdout.contains(ROOT_SECRET));
+}
+
+#[tokio::test]
+async fn user_remove_revokes_the_key() {
+    let s = Server::start();
+    let v = add(&s, "carol");
+    let keep = add(&s, "dave");
+    let carol = s.client_as(str_field(&v, "access_key_id"), str_field(&v, "secret_access_key"));
+    carol.list_buckets().send().await.unwrap();
+
+    let out = coffer_user(&s, &["remove", "carol"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check_sdk_error(carol.list_buckets().send().await, 403, "InvalidAccessKeyId", "/");
+    check_sdk_error(
+        carol.create_bucket().bucket("bkt-carol").send().await,
+        403,
+        "InvalidAccessKeyId",
+        "/bkt-carol",
+    );
+    let names: Vec<String> = listed(&s).iter().map(|u| str_field(u, "name").to_owned()).collect();
+    assert!(!names.contains(&"carol".to_owned()), "{names:?}");
+    assert!(names.contains(&"dave".to_owned()), "{names:?}");
+    // The other user is unaffected.
+    let dave = s.client_as(str_field(&keep, "access_key_id"), str_field(&keep, "secret_access_key"));
+    dave.list_buckets().send().await.unwrap();
+    // Removing a user that does not exist fails.
+    let again = coffer_user(&s, &["remove", "carol"]);
+    assert!(!again.status.success(), "removing a missing user succeeded");
+}
+
+#[tokio::test]
+async fn admin_api_is_root_only() {
+    let s = Server::start();
+    let v = add(&s, "mallory");
+    let (key, secret) = (str_field(&v, "access_key_id"), str_field(&v, "secret_access_key"));
+    let r = s
+        .raw_as(key, secret, "GET", "/", &[("coffer-admin", "users")], &[], b"")
+        .await;
+    r.check_error(403, "AccessDenied", "/");
+    assert!(!r.text().contains(secret));
+    let r = s
+        .raw_as(
+            key,
+            secret,
+            "POST",
+            "/",
+            &[("coffer-admin", "users")],
+            &[],
+            br#"{"name":"mallory2"}"#,
+        )
+        .await;
+    r.check_error(403, "AccessDenied", "/");
+    let r = s
+        .raw_as(
+            key,
+            secret,
+            "DELETE",
+            "/",
+            &[("coffer-admin", "users"), ("name", "mallory")],
+            &[],
+            b"",
+        )
+        .await;
+    r.check_error(403, "AccessDenied", "/");
+    let names: Vec<String> = listed(&s).iter().map(|u| str_field(u, "name").to_owned()).collect();
+    assert_eq!(names, ["mallory"]);
+    // The CLI with a user's keys instead of root's fails too.
+    let out = coffer_user_with(&s, key, secret, &["list"]);
+    assert!(!out.status.success());
+    // And with root's key but a wrong secret.
+    let out = coffer_user_with(&s, ROOT_KEY, "wrong-secret", &["add", "eve"]);
+    assert!(!out.status.success());
+    assert_eq!(listed(&s).len(), 1);
+}
+
+#[tokio::test]
+async fn adding_a_duplicate_fails() {
+    let s = Server::start();
+    let first = add(&s, "bob");
+    let out = coffer_user(&s, &["add", "bob"]);
+    assert!(!out.status.success(), "duplicate name accepted");
+    assert!(out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("secret_access_key"));
+    // The same access key under another name.
+    let out = coffer_user(
+        &s,
+        &["add", "bobby", "--access-key-id", str_field(&first, "access_key_id")],
+    );
+    assert!(!out.status.success(), "duplicate access key accepted");
+    // Root's own key and name are taken as well.
+    assert!(
+        !coffer_user(&s, &["add", "rooty", "--access-key-id", ROOT_KEY])
+            .status
+            .success()
+    );
+    assert!(!coffer_user(&s, &["add", "root"]).status.success());
+    let users = listed(&s);
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["access_key_id"], first["access_key_id"]);
+    // The original still works.
+    let bob = s.client_as(
+        str_field(&first, "access_key_id"),
+        str_field(&first, "secret_access_key"),
+    );
+    bob.list_buckets().send().await.unwrap();
+}
