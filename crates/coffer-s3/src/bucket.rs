@@ -46,11 +46,12 @@ pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3R
             "The specified location-constraint is not valid for this server's region."
         ));
     }
-    if input.object_lock_enabled_for_bucket == Some(true) {
-        return Err(s3_error!(NotImplemented, "Object lock is not supported yet."));
-    }
     c.store
-        .create_bucket(&input.bucket, &caller.name)
+        .create_bucket(
+            &input.bucket,
+            &caller.name,
+            input.object_lock_enabled_for_bucket == Some(true),
+        )
         .await
         .map_err(store_error)?;
     Ok(S3Response::new(CreateBucketOutput {

@@ -21,20 +21,21 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
     else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-    }
     let replace = input
         .metadata_directive
         .as_ref()
         .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
+    if !replace && version_id.is_none() && **src_bucket == *input.bucket && **src_key == *input.key {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
         ));
     }
-    let handle = c.store.get_object(src_bucket, src_key).await.map_err(store_error)?;
+    let handle = c
+        .store
+        .get_object(src_bucket, src_key, version_id.as_deref())
+        .await
+        .map_err(store_error)?;
     let src = handle.record.clone();
     // A failed copy-source condition is 412 whichever header it is (S3 does not answer 304 here).
     check_conditions(
@@ -67,12 +68,30 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
         .stage(handle.stream(0, size).map(|r| r), Some(size), &mut |_| {})
         .await
         .map_err(store_error)?;
+    let (retention, legal_hold) = crate::versioning::lock_headers(
+        c,
+        &input.bucket,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
+    let mut staged = staged;
     let rec = c
         .store
-        .put_object(&input.bucket, &input.key, staged, meta, PutCondition::None)
+        .put_object_locked(
+            &input.bucket,
+            &input.key,
+            &mut staged,
+            meta,
+            PutCondition::None,
+            retention,
+            legal_hold,
+        )
         .await
         .map_err(store_error)?;
     Ok(S3Response::new(CopyObjectOutput {
+        copy_source_version_id: crate::versioning::version_header(c, src_bucket, &src),
+        version_id: crate::versioning::version_header(c, &input.bucket, &rec),
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(ETag::Strong(rec.etag)),
             last_modified: Some(timestamp(rec.last_modified_ms)),

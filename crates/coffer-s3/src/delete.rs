@@ -12,22 +12,28 @@ const MAX_DELETE_KEYS: usize = 1000;
 
 pub async fn delete_object(c: &Coffer, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
     let input = req.input;
-    if input.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-    }
     if let Some(m) = &input.if_match {
-        let rec = c.store.head_object(&input.bucket, &input.key).map_err(store_error)?;
+        let rec = c
+            .store
+            .head_object(&input.bucket, &input.key, input.version_id.as_deref())
+            .map_err(store_error)?;
         if let ETagCondition::ETag(e) = m
             && e.value() != rec.etag
         {
             return Err(s3_error!(PreconditionFailed));
         }
     }
-    c.store
-        .delete_object(&input.bucket, &input.key)
+    let bypass = input.bypass_governance_retention.unwrap_or(false);
+    let d = c
+        .store
+        .delete_object(&input.bucket, &input.key, input.version_id.as_deref(), bypass)
         .await
         .map_err(store_error)?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
+    Ok(S3Response::new(DeleteObjectOutput {
+        delete_marker: d.delete_marker.then_some(true),
+        version_id: d.version_id,
+        ..Default::default()
+    }))
 }
 
 pub async fn delete_objects(
@@ -43,31 +49,37 @@ pub async fn delete_objects(
         return Err(s3_error!(NoSuchBucket));
     }
     let quiet = input.delete.quiet.unwrap_or(false);
+    let bypass = input.bypass_governance_retention.unwrap_or(false);
     // Issued together so the group commit folds them into few transactions.
     let results = join_all(objects.iter().map(|o| async {
-        if o.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(("InvalidArgument".to_owned(), "Invalid version id specified".to_owned()));
-        }
-        c.store.delete_object(&input.bucket, &o.key).await.map_err(|e| {
-            let e = store_error(e);
-            let code = e.code().as_str().to_owned();
-            let msg = e
-                .message()
-                .map_or_else(|| crate::error::default_message(&code).to_owned(), str::to_owned);
-            (code, msg)
-        })
+        c.store
+            .delete_object(&input.bucket, &o.key, o.version_id.as_deref(), bypass)
+            .await
+            .map_err(|e| {
+                let e = store_error(e);
+                let code = e.code().as_str().to_owned();
+                let msg = e
+                    .message()
+                    .map_or_else(|| crate::error::default_message(&code).to_owned(), str::to_owned);
+                (code, msg)
+            })
     }))
     .await;
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for (o, r) in objects.into_iter().zip(results) {
         match r {
-            Ok(()) if !quiet => deleted.push(DeletedObject {
-                key: Some(o.key),
-                version_id: o.version_id,
-                ..Default::default()
-            }),
-            Ok(()) => {}
+            Ok(d) if !quiet => {
+                // A marker created answers with its id; a version removed, with the one asked for.
+                let created = o.version_id.is_none() && d.delete_marker;
+                deleted.push(DeletedObject {
+                    key: Some(o.key),
+                    version_id: o.version_id,
+                    delete_marker: d.delete_marker.then_some(true),
+                    delete_marker_version_id: if created || d.delete_marker { d.version_id } else { None },
+                })
+            }
+            Ok(_) => {}
             Err((code, message)) => errors.push(Error {
                 code: Some(code),
                 key: Some(o.key),

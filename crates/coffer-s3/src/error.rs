@@ -17,6 +17,23 @@ pub fn store_error(e: StoreError) -> S3Error {
         StoreError::BadDigest => s3_error!(BadDigest),
         StoreError::IncompleteBody => s3_error!(IncompleteBody),
         StoreError::NoSuchUpload => s3_error!(NoSuchUpload),
+        StoreError::NoSuchVersion => s3_error!(NoSuchVersion, "The specified version does not exist."),
+        StoreError::InvalidVersion => s3_error!(InvalidArgument, "Invalid version id specified"),
+        StoreError::DeleteMarker(rec) => {
+            let mut e = s3_error!(NoSuchKey);
+            e.set_headers(marker_headers(&rec));
+            e
+        }
+        StoreError::MarkerVersion(rec) => {
+            let mut e = s3_error!(
+                MethodNotAllowed,
+                "The specified method is not allowed against this resource."
+            );
+            e.set_headers(marker_headers(&rec));
+            e
+        }
+        StoreError::ObjectLocked => s3_error!(AccessDenied, "Access Denied because object protected by object lock."),
+        StoreError::InvalidBucketState => s3_error!(InvalidBucketState),
         StoreError::InvalidPart => s3_error!(
             InvalidPart,
             "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
@@ -38,6 +55,19 @@ pub fn store_error(e: StoreError) -> S3Error {
             S3Error::new(S3ErrorCode::InternalError)
         }
     }
+}
+
+/// What S3 says about a delete marker met by a read.
+fn marker_headers(rec: &coffer_store::ObjectRecord) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    h.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    if let Ok(v) = http::HeaderValue::from_str(rec.version_id_str()) {
+        h.insert("x-amz-version-id", v);
+    }
+    if let Ok(v) = http::HeaderValue::from_str(&crate::get::http_date(&crate::get::timestamp(rec.last_modified_ms))) {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    h
 }
 
 /// A code s3s has no variant for.
@@ -106,6 +136,8 @@ pub fn default_message(code: &str) -> &'static str {
         "KeyTooLongError" => "Your key is too long",
         "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema.",
         "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "NoSuchVersion" => "The specified version does not exist.",
+        "InvalidBucketState" => "The request is not valid with the current state of the bucket.",
         "MissingContentLength" => "You must provide the Content-Length HTTP header.",
         "NoSuchBucket" => "The specified bucket does not exist",
         "NoSuchKey" => "The specified key does not exist.",

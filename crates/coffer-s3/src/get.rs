@@ -86,14 +86,6 @@ pub fn not_modified(rec: &ObjectRecord) -> S3Error {
     e
 }
 
-/// Only the `null` version exists until versioning is built.
-fn check_version(version_id: Option<&str>) -> S3Result<()> {
-    match version_id {
-        None | Some("null") => Ok(()),
-        Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
-    }
-}
-
 /// What a read serves: the byte range (None for the whole object) and, for a `partNumber`
 /// read, the object's part count. `parts` are the spans of a multipart object's parts.
 fn resolve_span(
@@ -138,7 +130,7 @@ fn content_range(r: &std::ops::Range<u64>, size: u64) -> String {
 }
 
 macro_rules! fill_headers {
-    ($out:expr, $rec:expr) => {
+    ($c:expr, $bucket:expr, $out:expr, $rec:expr) => {
         let m = &$rec.meta;
         $out.e_tag = Some(ETag::Strong($rec.etag.clone()));
         $out.last_modified = Some(timestamp($rec.last_modified_ms));
@@ -152,15 +144,23 @@ macro_rules! fill_headers {
         if !m.user.is_empty() {
             $out.metadata = Some(m.user.iter().cloned().collect());
         }
+        if let Some(r) = &$rec.retention {
+            $out.object_lock_mode = Some(ObjectLockMode::from(r.mode.clone()));
+            $out.object_lock_retain_until_date = Some(timestamp(r.until_ms));
+        }
+        if $rec.legal_hold {
+            $out.object_lock_legal_hold_status =
+                Some(ObjectLockLegalHoldStatus::from_static(ObjectLockLegalHoldStatus::ON));
+        }
+        $out.version_id = crate::versioning::version_header($c, &$bucket, &$rec);
     };
 }
 
 pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let input = &req.input;
-    check_version(input.version_id.as_deref())?;
     let handle = c
         .store
-        .get_object(&input.bucket, &input.key)
+        .get_object(&input.bucket, &input.key, input.version_id.as_deref())
         .await
         .map_err(store_error)?;
     let rec = handle.record.clone();
@@ -189,7 +189,7 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         parts_count,
         ..Default::default()
     };
-    fill_headers!(out, rec);
+    fill_headers!(c, input.bucket, out, rec);
     if range.is_none()
         && input
             .checksum_mode
@@ -203,19 +203,20 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
 
 pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = &req.input;
-    check_version(input.version_id.as_deref())?;
     // Part boundaries need the part rows; otherwise the record is enough.
     let (rec, parts) = if input.part_number.is_some() {
         let h = c
             .store
-            .get_object(&input.bucket, &input.key)
+            .get_object(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(store_error)?;
         let spans = h.part_spans();
         (h.record, spans)
     } else {
         (
-            c.store.head_object(&input.bucket, &input.key).map_err(store_error)?,
+            c.store
+                .head_object(&input.bucket, &input.key, input.version_id.as_deref())
+                .map_err(store_error)?,
             Vec::new(),
         )
     };
@@ -237,7 +238,7 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
         parts_count,
         ..Default::default()
     };
-    fill_headers!(out, rec);
+    fill_headers!(c, input.bucket, out, rec);
     // response-* overrides apply to HEAD as to GET; s3s applies them to GET only.
     if let Some(v) = &input.response_content_type {
         out.content_type = Some(v.clone());

@@ -182,13 +182,14 @@ pub async fn upload_part_copy(
     else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-    }
     c.store
         .upload(&input.bucket, &input.key, &input.upload_id)
         .map_err(store_error)?;
-    let handle = c.store.get_object(src_bucket, src_key).await.map_err(store_error)?;
+    let handle = c
+        .store
+        .get_object(src_bucket, src_key, version_id.as_deref())
+        .await
+        .map_err(store_error)?;
     check_conditions(
         &handle.record,
         &Conditions {
@@ -295,7 +296,8 @@ pub async fn complete_multipart_upload(
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
         location: Some(format!("/{}/{}", input.bucket, input.key)),
-        e_tag: Some(ETag::Strong(rec.etag)),
+        version_id: crate::versioning::version_header(c, &input.bucket, &rec),
+        e_tag: Some(ETag::Strong(rec.etag.clone())),
         ..Default::default()
     };
     set_checksums!(out, &rec.meta.checksums);

@@ -30,6 +30,13 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
     }
     let md5 = input.content_md5.as_deref().map(decode_md5).transpose()?;
     let cond = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let (retention, legal_hold) = crate::versioning::lock_headers(
+        c,
+        &input.bucket,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let meta = ObjectMeta {
         content_type: input.content_type,
         cache_control: input.cache_control,
@@ -52,12 +59,22 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
     let trailers = trailing_headers.and_then(|t| t.take());
     let checksums = check.finish(trailers.as_ref())?;
     let meta = ObjectMeta { checksums, ..meta };
+    let mut staged = staged;
     let rec = c
         .store
-        .put_object(&input.bucket, &input.key, staged, meta, cond)
+        .put_object_locked(
+            &input.bucket,
+            &input.key,
+            &mut staged,
+            meta,
+            cond,
+            retention,
+            legal_hold,
+        )
         .await
         .map_err(store_error)?;
     let mut out = PutObjectOutput {
+        version_id: crate::versioning::version_header(c, &input.bucket, &rec),
         e_tag: Some(ETag::Strong(rec.etag)),
         size: Some(rec.size as i64),
         ..Default::default()

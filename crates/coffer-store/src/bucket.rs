@@ -9,7 +9,7 @@ use crate::{Store, now_ms};
 
 impl Store {
     /// Creates `name` for `owner`; a name is global, as in S3.
-    pub async fn create_bucket(&self, name: &str, owner: &str) -> StoreResult<BucketRecord> {
+    pub async fn create_bucket(&self, name: &str, owner: &str, object_lock: bool) -> StoreResult<BucketRecord> {
         let (name, owner) = (name.to_owned(), owner.to_owned());
         self.meta
             .commit(move |txn| {
@@ -24,8 +24,14 @@ impl Store {
                 let rec = BucketRecord {
                     owner,
                     created_ms: now_ms(),
-                    versioning: Versioning::Unversioned,
-                    object_lock: false,
+                    // Object lock needs versioning, for good.
+                    versioning: if object_lock {
+                        Versioning::Enabled
+                    } else {
+                        Versioning::Unversioned
+                    },
+                    object_lock,
+                    default_retention: None,
                 };
                 Ok((
                     vec![Op::Put(Table::Buckets, name.into_bytes(), model::encode(&rec))],

@@ -26,6 +26,20 @@ pub enum StoreError {
     BadDigest,
     #[error("body shorter or longer than its declared length")]
     IncompleteBody,
+    #[error("no such version")]
+    NoSuchVersion,
+    #[error("not a version id")]
+    InvalidVersion,
+    /// The latest version of the key is this delete marker (a read without a version id).
+    #[error("the latest version is a delete marker")]
+    DeleteMarker(Box<crate::model::ObjectRecord>),
+    /// The version asked for is a delete marker.
+    #[error("the version is a delete marker")]
+    MarkerVersion(Box<crate::model::ObjectRecord>),
+    #[error("the object is locked")]
+    ObjectLocked,
+    #[error("the bucket's state does not allow this")]
+    InvalidBucketState,
     #[error("no such upload")]
     NoSuchUpload,
     #[error("a part is missing or its ETag does not match")]

@@ -11,6 +11,7 @@ pub mod model;
 mod multipart;
 mod object;
 mod users;
+mod version;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -21,10 +22,13 @@ pub use blob::{BlobId, BlobStore, ByteStream, FsBlobStore};
 pub use error::{BoxError, StoreError, StoreResult};
 pub use list::{ListPage, ListQuery};
 pub use meta::{MetaStore, RedbMeta};
-pub use model::{BucketRecord, DataRef, ObjectMeta, ObjectRecord, PartRecord, UploadRecord, Versioning};
+pub use model::{
+    BucketRecord, DataRef, DefaultRetention, ObjectMeta, ObjectRecord, PartRecord, Retention, UploadRecord, Versioning,
+};
 pub use multipart::{CompletePart, UploadsPage, UploadsQuery};
 pub use object::{ObjectBody, ObjectHandle, PutCondition, Staged};
 pub use users::UserRecord;
+pub use version::{Deleted, VersionsPage, VersionsQuery};
 
 use meta::{Scan, Table};
 

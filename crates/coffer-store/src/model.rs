@@ -13,6 +13,24 @@ pub struct BucketRecord {
     pub created_ms: i64,
     pub versioning: Versioning,
     pub object_lock: bool,
+    /// Retention given to new versions that ask for none.
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// A bucket's default object-lock retention: mode and a period in days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    pub mode: String,
+    pub days: u32,
+}
+
+impl DefaultRetention {
+    pub fn from_now(&self) -> Retention {
+        Retention {
+            mode: self.mode.clone(),
+            until_ms: crate::now_ms() + i64::from(self.days) * 86_400_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +74,8 @@ pub struct ObjectMeta {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     pub version_id: Option<String>,
+    /// Orders a key's versions, newest first; a non-null version id is its hex.
+    pub sort: u128,
     pub delete_marker: bool,
     pub size: u64,
     /// Hex, without quotes.
@@ -65,6 +85,48 @@ pub struct ObjectRecord {
     pub last_modified_ms: i64,
     pub data: DataRef,
     pub meta: ObjectMeta,
+    /// Object lock: retention mode (`GOVERNANCE` or `COMPLIANCE`) and its end.
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: String,
+    pub until_ms: i64,
+}
+
+impl ObjectRecord {
+    /// The version id as S3 shows it.
+    pub fn version_id_str(&self) -> &str {
+        self.version_id.as_deref().unwrap_or("null")
+    }
+}
+
+/// A sort key for a new version: newer versions sort first.
+pub(crate) fn new_sort() -> u128 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    (u128::from(u64::MAX - nanos) << 64) | u128::from(rand::random::<u64>())
+}
+
+/// The version id of a sort key, and back. Other strings are not version ids.
+pub(crate) fn version_id_of(sort: u128) -> String {
+    format!("{sort:032x}")
+}
+
+pub(crate) fn sort_of(version_id: &str) -> Option<u128> {
+    (version_id.len() == 32 && version_id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u128::from_str_radix(version_id, 16).ok())
+        .flatten()
+}
+
+/// `Versions` row key: the key's group, then the version's sort key.
+pub(crate) fn version_key(bucket: &str, key: &str, sort: u128) -> Vec<u8> {
+    let mut k = key_group(bucket, key);
+    k.extend_from_slice(&sort.to_be_bytes());
+    k
 }
 
 /// A multipart upload in progress.
@@ -119,14 +181,20 @@ pub(crate) fn bucket_prefix(bucket: &str) -> Vec<u8> {
 /// `bucket \0 escaped(key) \0\0`, with NUL in the key escaped as `\0\xff`: the rows of
 /// one key (uploads, later versions) stay contiguous and in key order.
 pub(crate) fn key_group(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = escaped_prefix(bucket, key.as_bytes());
+    k.extend_from_slice(&[0, 0]);
+    k
+}
+
+/// `bucket \0 escaped(prefix)`: every key group of keys starting with `prefix` starts so.
+pub(crate) fn escaped_prefix(bucket: &str, prefix: &[u8]) -> Vec<u8> {
     let mut k = bucket_prefix(bucket);
-    for &b in key.as_bytes() {
+    for &b in prefix {
         k.push(b);
         if b == 0 {
             k.push(0xff);
         }
     }
-    k.extend_from_slice(&[0, 0]);
     k
 }
 
@@ -215,6 +283,17 @@ mod tests {
     }
 
     #[test]
+    fn newer_versions_sort_first_and_ids_round_trip() {
+        let a = new_sort();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_sort();
+        assert!(b < a);
+        assert_eq!(sort_of(&version_id_of(a)), Some(a));
+        assert_eq!(sort_of("null"), None);
+        assert!(version_key("b", "k", b) < version_key("b", "k", a));
+    }
+
+    #[test]
     fn successor_skips_a_whole_prefix() {
         assert_eq!(prefix_successor(b"a/"), Some(b"a0".to_vec()));
         assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
@@ -225,6 +304,7 @@ mod tests {
     fn records_round_trip() {
         let r = ObjectRecord {
             version_id: None,
+            sort: 5,
             delete_marker: false,
             size: 3,
             etag: "abc".into(),
@@ -235,6 +315,8 @@ mod tests {
                 user: vec![("k".into(), "v".into())],
                 ..ObjectMeta::default()
             },
+            retention: None,
+            legal_hold: false,
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
     }

@@ -210,8 +210,8 @@ impl Store {
                     }
                     picked.push(p.clone());
                 }
-                let ckey = model::current_key(&bucket, &key);
-                let old = current(txn, &ckey)?;
+                let b = crate::version::bucket_record(txn, &bucket)?;
+                let old = current(txn, &model::current_key(&bucket, &key))?;
                 check_condition(old.as_ref(), &cond)?;
                 let sums = checksums(&upload, &picked)?;
 
@@ -233,13 +233,11 @@ impl Store {
                         release(txn, p.data, &mut ops, &mut released)?;
                     }
                 }
-                if let Some(o) = &old {
-                    release(txn, o.data, &mut ops, &mut released)?;
-                }
                 ops.push(Op::Delete(Table::Uploads, model::upload_key(&bucket, &key, &upload_id)));
                 use md5::Digest;
-                let record = ObjectRecord {
+                let mut record = ObjectRecord {
                     version_id: None,
+                    sort: model::new_sort(),
                     delete_marker: false,
                     size: picked.iter().map(|p| p.size).sum(),
                     etag: format!("{}-{}", hex::encode(md5::Md5::digest(&md5s)), picked.len()),
@@ -253,8 +251,19 @@ impl Store {
                         checksums: sums,
                         ..upload.meta
                     },
+                    retention: b.default_retention.as_ref().map(|d| d.from_now()),
+                    legal_hold: false,
                 };
-                ops.push(Op::Put(Table::Current, ckey, model::encode(&record)));
+                crate::version::install(
+                    txn,
+                    &b,
+                    &bucket,
+                    &key,
+                    &mut record,
+                    old.as_ref(),
+                    &mut ops,
+                    &mut released,
+                )?;
                 Ok((ops, (record, released)))
             })
             .await?;

@@ -16,6 +16,7 @@ use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter, ByteStream};
 use crate::error::{BoxError, StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Table};
 use crate::model::{self, DataRef, ObjectMeta, ObjectRecord, PartRecord};
+use crate::version::{self, Deleted};
 use crate::{Store, now_ms};
 
 /// A precondition a write must meet, checked atomically with the write.
@@ -303,8 +304,8 @@ impl Store {
         })
     }
 
-    /// Commits a staged body as the current version of `bucket/key`. Replaced data is freed
-    /// after the commit.
+    /// Commits a staged body as the new current version of `bucket/key`, under the bucket's
+    /// versioning state. Replaced data is freed after the commit.
     pub async fn put_object(
         &self,
         bucket: &str,
@@ -313,9 +314,27 @@ impl Store {
         meta: ObjectMeta,
         cond: PutCondition,
     ) -> StoreResult<ObjectRecord> {
+        self.put_object_locked(bucket, key, &mut staged, meta, cond, None, false)
+            .await
+    }
+
+    /// [`Store::put_object`] with object-lock settings for the new version; `lock_default`
+    /// applies the bucket's default retention when no retention is given.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_object_locked(
+        &self,
+        bucket: &str,
+        key: &str,
+        staged: &mut Staged,
+        meta: ObjectMeta,
+        cond: PutCondition,
+        retention: Option<crate::model::Retention>,
+        legal_hold: bool,
+    ) -> StoreResult<ObjectRecord> {
         let (data, inline) = staged.take_data();
-        let record = ObjectRecord {
+        let mut rec = ObjectRecord {
             version_id: None,
+            sort: model::new_sort(),
             delete_marker: false,
             size: staged.size,
             etag: hex::encode(staged.md5),
@@ -323,46 +342,53 @@ impl Store {
             last_modified_ms: now_ms(),
             data,
             meta,
+            retention,
+            legal_hold,
         };
-        let ckey = model::current_key(bucket, key);
-        let bkey = bucket.as_bytes().to_vec();
-        let rec = record.clone();
-        let old = self
+        let (bucket_s, key_s) = (bucket.to_owned(), key.to_owned());
+        let (rec, released) = self
             .meta
             .commit(move |txn| {
-                if txn.get(Table::Buckets, &bkey)?.is_none() {
-                    return Err(StoreError::NoSuchBucket);
-                }
-                let old = current(txn, &ckey)?;
+                let b = version::bucket_record(txn, &bucket_s)?;
+                let old = current(txn, &model::current_key(&bucket_s, &key_s))?;
                 check_condition(old.as_ref(), &cond)?;
-                let mut ops = Vec::with_capacity(3);
+                if rec.retention.is_none() {
+                    rec.retention = b.default_retention.as_ref().map(|d| d.from_now());
+                }
+                let mut ops = Vec::with_capacity(4);
                 if let (DataRef::Inline(id), Some(bytes)) = (rec.data, inline) {
                     ops.push(Op::Put(Table::Data, id.to_be_bytes().to_vec(), bytes.to_vec()));
                 }
                 let mut released = Released::default();
-                if let Some(o) = &old {
-                    release(txn, o.data, &mut ops, &mut released)?;
-                }
-                ops.push(Op::Put(Table::Current, ckey, model::encode(&rec)));
-                Ok((ops, released))
+                version::install(
+                    txn,
+                    &b,
+                    &bucket_s,
+                    &key_s,
+                    &mut rec,
+                    old.as_ref(),
+                    &mut ops,
+                    &mut released,
+                )?;
+                Ok((ops, (rec, released)))
             })
             .await?;
         staged.committed();
-        self.free(old).await;
-        Ok(record)
+        self.free(released).await;
+        Ok(rec)
     }
 
-    /// The current version's record, without its data.
-    pub fn head_object(&self, bucket: &str, key: &str) -> StoreResult<ObjectRecord> {
+    /// A version's record without its data: the current one, or `version_id`.
+    pub fn head_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> StoreResult<ObjectRecord> {
         let txn = self.meta.read()?;
-        lookup(&*txn, bucket, key)
+        version::lookup(&*txn, bucket, key, version_id)
     }
 
     /// The current version and its bytes, pinned: a later overwrite does not change what
     /// this handle reads.
-    pub async fn get_object(&self, bucket: &str, key: &str) -> StoreResult<ObjectHandle> {
+    pub async fn get_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> StoreResult<ObjectHandle> {
         for _ in 0..OPEN_RETRIES {
-            let record = self.head_object(bucket, key)?;
+            let record = self.head_object(bucket, key, version_id)?;
             let body = match record.data {
                 DataRef::Empty => ObjectBody::Empty,
                 DataRef::Inline(id) => {
@@ -384,7 +410,7 @@ impl Store {
                     // Pinned before this read: if the record is still current now, its
                     // blobs stay until the pin is dropped.
                     let txn = self.meta.read()?;
-                    let now = lookup(&*txn, bucket, key)?;
+                    let now = version::lookup(&*txn, bucket, key, version_id)?;
                     if now.data != record.data {
                         continue;
                     }
@@ -401,28 +427,36 @@ impl Store {
         Err(StoreError::Corrupt(format!("data of {bucket}/{key} missing")))
     }
 
-    /// Deletes the current version. Deleting a key that does not exist succeeds, as in S3.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<()> {
-        let ckey = model::current_key(bucket, key);
-        let bkey = bucket.as_bytes().to_vec();
-        let old = self
+    /// DeleteObject: without a version id, removes the current version or adds a delete
+    /// marker as the bucket's versioning state says; with one, removes that version for
+    /// good. Deleting what does not exist succeeds, as in S3.
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        bypass_governance: bool,
+    ) -> StoreResult<Deleted> {
+        let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
+        let (deleted, released) = self
             .meta
             .commit(move |txn| {
-                if txn.get(Table::Buckets, &bkey)?.is_none() {
-                    return Err(StoreError::NoSuchBucket);
-                }
-                let old = current(txn, &ckey)?;
                 let mut ops = Vec::new();
                 let mut released = Released::default();
-                if let Some(o) = &old {
-                    release(txn, o.data, &mut ops, &mut released)?;
-                    ops.push(Op::Delete(Table::Current, ckey));
-                }
-                Ok((ops, released))
+                let d = match &version_id {
+                    None => {
+                        let b = version::bucket_record(txn, &bucket)?;
+                        version::delete_latest(txn, &b, &bucket, &key, &mut ops, &mut released)?
+                    }
+                    Some(v) => {
+                        version::delete_version(txn, &bucket, &key, v, bypass_governance, &mut ops, &mut released)?
+                    }
+                };
+                Ok((ops, (d, released)))
             })
             .await?;
-        self.free(old).await;
-        Ok(())
+        self.free(released).await;
+        Ok(deleted)
     }
 
     /// Unlinks blobs a commit released; those of a multipart object being read wait for
@@ -479,14 +513,6 @@ fn parts_of(txn: &dyn ReadTxn, id: u128) -> StoreResult<Vec<Segment>> {
 
 pub(crate) fn current(txn: &dyn ReadTxn, ckey: &[u8]) -> StoreResult<Option<ObjectRecord>> {
     txn.get(Table::Current, ckey)?.map(|v| model::decode(&v)).transpose()
-}
-
-fn lookup(txn: &dyn ReadTxn, bucket: &str, key: &str) -> StoreResult<ObjectRecord> {
-    match current(txn, &model::current_key(bucket, key))? {
-        Some(r) => Ok(r),
-        None if txn.get(Table::Buckets, bucket.as_bytes())?.is_none() => Err(StoreError::NoSuchBucket),
-        None => Err(StoreError::NoSuchKey),
-    }
 }
 
 pub(crate) fn check_condition(old: Option<&ObjectRecord>, cond: &PutCondition) -> StoreResult<()> {

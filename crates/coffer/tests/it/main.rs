@@ -9,3 +9,4 @@ mod multipart;
 mod objects;
 mod streaming;
 mod users;
+mod versioning;
