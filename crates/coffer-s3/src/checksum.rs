@@ -192,6 +192,7 @@ mod tests {
             size: data.len() as u64,
             etag: String::new(),
             md5: [0; 16],
+            crc32c: 0,
             last_modified_ms: 0,
             data: coffer_store::DataRef::Empty,
             checksums: vec![(alg.to_owned(), v)],

@@ -91,7 +91,11 @@ fn body_error(src: coffer_store::BoxError) -> S3Error {
         text.push_str(&e.to_string());
         cur = e.source();
     }
-    if text.contains("Sha256Mismatch") {
+    if text.contains("failed its checksum") {
+        // Our own stored data, read for a copy: not the client's fault.
+        tracing::error!(error = %text, "stored data is corrupt");
+        S3Error::new(S3ErrorCode::InternalError)
+    } else if text.contains("Sha256Mismatch") {
         custom("XAmzContentSHA256Mismatch", http::StatusCode::BAD_REQUEST)
     } else if text.contains("SignatureMismatch") {
         s3_error!(SignatureDoesNotMatch)

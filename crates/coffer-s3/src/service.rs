@@ -46,6 +46,11 @@ impl CofferService {
         let resource = resource(req.uri().path());
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let is_head = req.method() == http::Method::HEAD;
+        let has_body = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+            || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut resp = if self.shutting_down.load(Ordering::SeqCst) {
             let mut r = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -71,6 +76,11 @@ impl CofferService {
                 }
             }
         };
+        // An error may come before the body was read (a bad signature, a missing bucket);
+        // hyper then closes the connection, and saying so keeps a pooled client from reusing it.
+        if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+            resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         // s3s answers a ranged HeadObject with 200; S3 says 206, as for GET.
         if is_head && resp.status() == StatusCode::OK && resp.headers().contains_key(http::header::CONTENT_RANGE) {
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;

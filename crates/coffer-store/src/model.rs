@@ -82,6 +82,9 @@ pub struct ObjectRecord {
     pub etag: String,
     /// MD5 of the whole content, kept for scrubbing.
     pub md5: [u8; 16],
+    /// CRC32C of the content, checked whenever it is read whole (None: multipart, whose
+    /// parts carry their own, and delete markers).
+    pub crc32c: Option<u32>,
     pub last_modified_ms: i64,
     pub data: DataRef,
     pub meta: ObjectMeta,
@@ -151,6 +154,8 @@ pub struct PartRecord {
     /// Hex MD5 of the part, without quotes.
     pub etag: String,
     pub md5: [u8; 16],
+    /// CRC32C of the part, checked whenever it is read whole.
+    pub crc32c: u32,
     pub last_modified_ms: i64,
     pub data: DataRef,
     pub checksums: Vec<(String, String)>,
@@ -309,6 +314,7 @@ mod tests {
             size: 3,
             etag: "abc".into(),
             md5: [7; 16],
+            crc32c: Some(3),
             last_modified_ms: 1,
             data: DataRef::Inline(9),
             meta: ObjectMeta {

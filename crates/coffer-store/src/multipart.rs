@@ -117,6 +117,7 @@ impl Store {
             size: staged.size,
             etag: hex::encode(staged.md5),
             md5: staged.md5,
+            crc32c: staged.crc32c,
             last_modified_ms: now_ms(),
             data,
             checksums,
@@ -242,6 +243,7 @@ impl Store {
                     size: picked.iter().map(|p| p.size).sum(),
                     etag: format!("{}-{}", hex::encode(md5::Md5::digest(&md5s)), picked.len()),
                     md5: [0; 16],
+                    crc32c: None,
                     last_modified_ms: now_ms(),
                     data: DataRef::Parts {
                         id: data_id,

@@ -35,6 +35,7 @@ pub enum PutCondition {
 pub struct Staged {
     pub size: u64,
     pub md5: [u8; 16],
+    pub crc32c: u32,
     data: StagedData,
     blobs: Arc<dyn BlobStore>,
 }
@@ -90,6 +91,7 @@ pub enum ObjectBody {
 /// One part of a multipart object as read.
 pub struct Segment {
     pub size: u64,
+    crc32c: u32,
     src: SegmentSrc,
 }
 
@@ -113,7 +115,13 @@ impl ObjectHandle {
                 let (start, end) = (offset as usize, (offset + len) as usize);
                 Box::pin(stream::once(async move { Ok(b.slice(start..end)) }))
             }
-            ObjectBody::Blob(r) => r.stream(offset, len),
+            ObjectBody::Blob(r) => {
+                let s = r.stream(offset, len);
+                match self.record.crc32c {
+                    Some(crc) if offset == 0 && len == self.record.size => verified(s, crc, len),
+                    _ => s,
+                }
+            }
             ObjectBody::Parts { segments, blobs, pin } => parts_stream(segments, blobs, pin, offset, len),
         }
     }
@@ -144,13 +152,14 @@ fn parts_stream(segments: Vec<Segment>, blobs: Arc<dyn BlobStore>, pin: PinGuard
         let seg_end = seg_start + seg.size;
         if start < seg_end && seg_start < end {
             let (from, to) = (start - seg_start, end.min(seg_end) - seg_start);
-            pieces.push((seg.src, from, to - from));
+            let whole = from == 0 && to == seg.size;
+            pieces.push((seg.src, from, to - from, whole.then_some(seg.crc32c)));
             start = seg_end.min(end);
         }
         seg_start = seg_end;
     }
     let s = stream::iter(pieces)
-        .then(move |(src, from, n)| {
+        .then(move |(src, from, n, crc)| {
             let blobs = blobs.clone();
             async move {
                 match src {
@@ -159,7 +168,10 @@ fn parts_stream(segments: Vec<Segment>, blobs: Arc<dyn BlobStore>, pin: PinGuard
                         Box::pin(stream::once(async move { Ok(piece) })) as ByteStream
                     }
                     SegmentSrc::Blob(id) => match blobs.open(id).await {
-                        Ok(r) => r.stream(from, n),
+                        Ok(r) => match crc {
+                            Some(crc) => verified(r.stream(from, n), crc, n),
+                            None => r.stream(from, n),
+                        },
                         Err(e) => Box::pin(stream::once(async move { Err(std::io::Error::other(e.to_string())) })),
                     },
                 }
@@ -172,6 +184,31 @@ fn parts_stream(segments: Vec<Segment>, blobs: Arc<dyn BlobStore>, pin: PinGuard
             item
         });
     Box::pin(SyncStream(std::sync::Mutex::new(Box::pin(s))))
+}
+
+/// Checks a whole blob against the CRC32C recorded when it was written; on a mismatch the
+/// stream ends in an error, so the response is cut short and the client sees a failed
+/// read rather than a complete one with wrong bytes.
+fn verified(inner: ByteStream, expect: u32, len: u64) -> ByteStream {
+    let state = (inner, crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi), 0u64, false);
+    Box::pin(stream::unfold(state, move |(mut inner, mut crc, mut seen, done)| async move {
+        if done {
+            return None;
+        }
+        match inner.next().await {
+            Some(Ok(b)) => {
+                crc.update(&b);
+                seen += b.len() as u64;
+                if seen == len && crc.finalize() as u32 != expect {
+                    tracing::error!("stored data failed its CRC32C check; refusing to complete the read");
+                    let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "stored data failed its checksum");
+                    return Some((Err(e), (inner, crc, seen, true)));
+                }
+                Some((Ok(b), (inner, crc, seen, false)))
+            }
+            other => other.map(|r| (r, (inner, crc, seen, true))),
+        }
+    }))
 }
 
 /// Makes a `Send` stream `Sync` (s3s bodies must be); polling takes `&mut`, so the mutex is
@@ -269,12 +306,14 @@ impl Store {
     {
         let mut body = std::pin::pin!(body);
         let mut md5 = Md5::new();
+        let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
         let mut size = 0u64;
         let mut buf = BytesMut::new();
         let mut writer: Option<Box<dyn BlobWriter>> = None;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StoreError::Body(e.into()))?;
             md5.update(&chunk);
+            crc.update(&chunk);
             observe(&chunk);
             size += chunk.len() as u64;
             if let Some(w) = writer.as_mut() {
@@ -299,6 +338,7 @@ impl Store {
         Ok(Staged {
             size,
             md5: md5.finalize().into(),
+            crc32c: crc.finalize() as u32,
             data,
             blobs: self.blobs.clone(),
         })
@@ -339,6 +379,7 @@ impl Store {
             size: staged.size,
             etag: hex::encode(staged.md5),
             md5: staged.md5,
+            crc32c: Some(staged.crc32c),
             last_modified_ms: now_ms(),
             data,
             meta,
@@ -506,7 +547,11 @@ fn parts_of(txn: &dyn ReadTxn, id: u128) -> StoreResult<Vec<Segment>> {
             DataRef::Empty => SegmentSrc::Inline(Bytes::new()),
             DataRef::Parts { .. } => return Err(StoreError::Corrupt("nested parts".into())),
         };
-        out.push(Segment { size: part.size, src });
+        out.push(Segment {
+            size: part.size,
+            crc32c: part.crc32c,
+            src,
+        });
     }
     Ok(out)
 }

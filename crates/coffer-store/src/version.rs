@@ -115,6 +115,7 @@ fn marker(version_id: Option<String>, sort: u128) -> ObjectRecord {
         size: 0,
         etag: String::new(),
         md5: [0; 16],
+        crc32c: None,
         last_modified_ms: now_ms(),
         data: DataRef::Empty,
         meta: ObjectMeta::default(),

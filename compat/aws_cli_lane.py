@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""AWS CLI (v1, from the compat venv) lane for coffer.
+
+Drives the `aws` command as a subprocess. Environment as for boto3_lane.py;
+AWS_CLI (optional) names the aws executable, default: `aws` next to this
+Python interpreter, else on PATH.
+"""
+
+import filecmp
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lanelib import Lane, env  # noqa: E402
+
+ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
+ROOT_AK = env("COFFER_ACCESS_KEY_ID")
+ROOT_SK = env("COFFER_SECRET_ACCESS_KEY")
+RUN_ID = env("COFFER_COMPAT_RUN_ID", required=False) or secrets.token_hex(3)
+
+L = Lane("awscli")
+BUCKET = f"compat-cli-{RUN_ID}"
+MISSING_BUCKET = f"compat-cli-missing-{RUN_ID}"
+
+
+def find_aws():
+    explicit = os.environ.get("AWS_CLI")
+    if explicit:
+        return explicit
+    beside = os.path.join(os.path.dirname(sys.executable), "aws")
+    if os.path.exists(beside):
+        return beside
+    found = shutil.which("aws")
+    if not found:
+        print("aws CLI not found", file=sys.stderr)
+        sys.exit(2)
+    return found
+
+
+AWS = find_aws()
+
+
+class Aws:
+    def __init__(self, workdir):
+        self.config = os.path.join(workdir, "aws-config")
+        with open(self.config, "w") as f:
+            f.write(
+                "[default]\n"
+                "region = us-east-1\n"
+                "output = json\n"
+                "retry_mode = standard\n"
+                "max_attempts = 2\n"
+                "s3 =\n"
+                "    addressing_style = path\n"
+            )
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.env.update({
+            "AWS_ACCESS_KEY_ID": ROOT_AK,
+            "AWS_SECRET_ACCESS_KEY": ROOT_SK,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": self.config,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_PAGER": "",
+        })
+
+    def run(self, *args, timeout=120):
+        cmd = [AWS, "--endpoint-url", ENDPOINT, *args]
+        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+
+
+def ran_ok(check, p):
+    return L.ok(check, p.returncode == 0, f"exit {p.returncode}; stderr: {p.stderr.strip()[-300:]}")
+
+
+def expect_cli_error(check, p, code):
+    """The CLI prints `An error occurred (Code) when calling the Op operation: Message`."""
+    L.ok(f"{check}: non-zero exit", p.returncode != 0, f"exit {p.returncode}; stdout {p.stdout[:200]!r}")
+    L.ok(f"{check}: stderr names ({code})", f"({code})" in p.stderr, f"stderr: {p.stderr.strip()[-300:]!r}")
+
+
+def tree_files(root):
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            with open(full, "rb") as f:
+                out[rel] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="coffer-cli-lane-")
+    try:
+        aws = Aws(work)
+        run_lane(aws, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return L.finish()
+
+
+def run_lane(aws, work):
+    p = aws.run("s3", "mb", f"s3://{BUCKET}")
+    ran_ok("s3 mb", p)
+    L.ok("s3 mb: output names the bucket", f"make_bucket: {BUCKET}" in p.stdout, f"stdout {p.stdout!r}")
+
+    p = aws.run("s3", "ls")
+    ran_ok("s3 ls (buckets)", p)
+    L.ok("s3 ls (buckets): lists the new bucket", BUCKET in p.stdout.split(), f"stdout {p.stdout!r}")
+
+    # a few-MiB single-part file and a file above the CLI's 8 MiB multipart threshold
+    files = {}
+    for name, size in (("small.bin", 3 * 1024 * 1024 + 17), ("large.bin", 12 * 1024 * 1024 + 5)):
+        path = os.path.join(work, name)
+        with open(path, "wb") as f:
+            f.write(os.urandom(size))
+        files[name] = (path, size)
+
+    for name, (path, size) in files.items():
+        p = aws.run("s3", "cp", path, f"s3://{BUCKET}/up/{name}")
+        ran_ok(f"s3 cp upload {name}", p)
+        down = os.path.join(work, "down-" + name)
+        p = aws.run("s3", "cp", f"s3://{BUCKET}/up/{name}", down)
+        ran_ok(f"s3 cp download {name}", p)
+        L.ok(f"s3 cp round trip {name}: bytes equal",
+             os.path.exists(down) and filecmp.cmp(path, down, shallow=False), "downloaded file differs or missing")
+
+        p = aws.run("s3api", "head-object", "--bucket", BUCKET, "--key", f"up/{name}")
+        if ran_ok(f"s3api head-object {name}", p):
+            try:
+                head = json.loads(p.stdout)
+            except ValueError:
+                head = {}
+            L.eq(f"s3api head-object {name}: ContentLength", head.get("ContentLength"), size)
+            etag = (head.get("ETag") or "").strip('"')
+            if name == "small.bin":
+                with open(path, "rb") as f:
+                    L.eq(f"s3api head-object {name}: ETag is MD5", etag, hashlib.md5(f.read()).hexdigest())
+            else:
+                L.ok(f"s3api head-object {name}: multipart ETag has -N suffix", "-" in etag, f"ETag {etag!r}")
+
+    p = aws.run("s3", "ls", f"s3://{BUCKET}/up/")
+    ran_ok("s3 ls prefix", p)
+    listed = {}
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            listed[parts[3]] = int(parts[2])
+    L.eq("s3 ls prefix: names and sizes", listed, {n: s for n, (_p, s) in files.items()})
+
+    p = aws.run("s3", "ls", f"s3://{BUCKET}/")
+    ran_ok("s3 ls bucket root", p)
+    L.ok("s3 ls bucket root: shows PRE up/", "PRE up/" in p.stdout, f"stdout {p.stdout!r}")
+
+    # sync a small tree up, down, and check the second sync is a no-op
+    src = os.path.join(work, "tree")
+    for rel, data in (("a.txt", b"alpha\n"), ("sub/b.txt", b"bravo\n" * 100),
+                      ("sub/deeper/c.bin", os.urandom(70000)), ("empty.txt", b"")):
+        full = os.path.join(src, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as f:
+            f.write(data)
+        # sync re-uploads a local file newer than the object's LastModified
+        # (which has 1 s resolution); backdate so only real differences count
+        old = os.stat(full).st_mtime - 3600
+        os.utime(full, (old, old))
+    p = aws.run("s3", "sync", src, f"s3://{BUCKET}/tree/")
+    ran_ok("s3 sync up", p)
+    p = aws.run("s3", "ls", "--recursive", f"s3://{BUCKET}/tree/")
+    ran_ok("s3 ls --recursive tree", p)
+    keys = sorted(line.split()[-1] for line in p.stdout.splitlines() if line.strip())
+    L.eq("s3 sync up: uploaded keys", keys,
+         sorted(["tree/a.txt", "tree/sub/b.txt", "tree/sub/deeper/c.bin", "tree/empty.txt"]))
+    p = aws.run("s3", "sync", src, f"s3://{BUCKET}/tree/")
+    ran_ok("s3 sync up again", p)
+    L.eq("s3 sync up again: nothing to transfer", p.stdout.strip(), "")
+
+    dst = os.path.join(work, "tree-down")
+    p = aws.run("s3", "sync", f"s3://{BUCKET}/tree/", dst)
+    ran_ok("s3 sync down", p)
+    L.eq("s3 sync down: tree identical", tree_files(dst), tree_files(src))
+
+    # a new remote object is the only thing the next sync down fetches
+    extra = os.path.join(work, "extra.txt")
+    with open(extra, "wb") as f:
+        f.write(b"extra\n")
+    ran_ok("s3 cp extra object", aws.run("s3", "cp", extra, f"s3://{BUCKET}/tree/sub/extra.txt"))
+    p = aws.run("s3", "sync", f"s3://{BUCKET}/tree/", dst)
+    ran_ok("s3 sync down incremental", p)
+    downloads = [line for line in p.stdout.splitlines() if line.startswith("download:")]
+    L.ok("s3 sync down incremental: only the new object",
+         len(downloads) == 1 and "sub/extra.txt" in downloads[0], f"stdout {p.stdout!r}")
+
+    # error codes through the CLI
+    p = aws.run("s3api", "get-object", "--bucket", BUCKET, "--key", "does/not/exist",
+                os.path.join(work, "never"))
+    expect_cli_error("s3api get-object missing key", p, "NoSuchKey")
+    p = aws.run("s3api", "list-objects-v2", "--bucket", MISSING_BUCKET)
+    expect_cli_error("s3api list-objects-v2 missing bucket", p, "NoSuchBucket")
+    p = aws.run("s3", "ls", f"s3://{MISSING_BUCKET}/")
+    expect_cli_error("s3 ls missing bucket", p, "NoSuchBucket")
+    p = aws.run("s3api", "delete-bucket", "--bucket", BUCKET)
+    expect_cli_error("s3api delete-bucket non-empty", p, "BucketNotEmpty")
+
+    # rm --recursive, then rb
+    p = aws.run("s3api", "list-objects-v2", "--bucket", BUCKET)
+    present = []
+    if ran_ok("s3api list-objects-v2 before rm", p):
+        present = sorted(o["Key"] for o in json.loads(p.stdout or "{}").get("Contents", []))
+        L.ok("before rm: bucket has objects", len(present) >= 5, f"got {present}")
+    p = aws.run("s3", "rm", "--recursive", f"s3://{BUCKET}/")
+    ran_ok("s3 rm --recursive", p)
+    prefix = f"delete: s3://{BUCKET}/"
+    deleted = sorted(ln[len(prefix):] for ln in p.stdout.splitlines() if ln.startswith(prefix))
+    L.eq("s3 rm --recursive: deleted exactly the listed keys", deleted, present)
+    p = aws.run("s3api", "list-objects-v2", "--bucket", BUCKET)
+    if ran_ok("s3api list-objects-v2 after rm", p):
+        body = json.loads(p.stdout) if p.stdout.strip() else {}
+        L.eq("after rm: bucket empty", body.get("Contents", []), [])
+    p = aws.run("s3", "rb", f"s3://{BUCKET}")
+    ran_ok("s3 rb", p)
+    L.ok("s3 rb: output names the bucket", f"remove_bucket: {BUCKET}" in p.stdout, f"stdout {p.stdout!r}")
+    p = aws.run("s3api", "list-buckets")
+    if ran_ok("s3api list-buckets after rb", p):
+        names = [b["Name"] for b in json.loads(p.stdout).get("Buckets", [])]
+        L.ok("after rb: bucket gone", BUCKET not in names, f"got {names}")
+    p = aws.run("s3", "rb", f"s3://{BUCKET}")
+    expect_cli_error("s3 rb twice", p, "NoSuchBucket")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Tiny check recorder shared by the Python compat lanes.
+
+Every check prints one line:
+
+    PASS <lane>: <name>
+    FAIL <lane>: <name> -- <detail>
+
+compat/run.sh counts those lines across all lanes, so a check is exactly one
+PASS or FAIL line. A lane exits 1 if any check failed.
+"""
+
+import contextlib
+import os
+import sys
+import traceback
+
+
+def env(name, default=None, required=True):
+    value = os.environ.get(name, default)
+    if required and not value:
+        print(f"missing environment variable {name}", file=sys.stderr)
+        sys.exit(2)
+    return value
+
+
+class Lane:
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+
+    def _emit(self, ok, check, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"PASS {self.name}: {check}", flush=True)
+        else:
+            self.failed += 1
+            detail = " ".join(str(detail).split())
+            if len(detail) > 400:
+                detail = detail[:400] + "..."
+            print(f"FAIL {self.name}: {check} -- {detail}", flush=True)
+        return ok
+
+    def ok(self, check, cond, detail=""):
+        return self._emit(bool(cond), check, detail or "condition was false")
+
+    def fail(self, check, detail):
+        return self._emit(False, check, detail)
+
+    def eq(self, check, got, want):
+        return self._emit(got == want, check, f"got {got!r}, want {want!r}")
+
+    def nonempty(self, check, value):
+        return self._emit(
+            isinstance(value, (str, bytes)) and len(value.strip()) > 0,
+            check,
+            f"got {value!r}, want a non-empty string",
+        )
+
+    @contextlib.contextmanager
+    def step(self, check):
+        """Run a block; an exception in it is recorded as one failed check.
+
+        Checks recorded inside the block stand on their own; the step itself
+        only records a FAIL when the block raises (so a crash is never silent).
+        """
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001 - any failure is a failed check
+            tb = traceback.format_exception_only(type(e), e)[-1].strip()
+            self.fail(f"{check} (raised)", tb)
+
+    def finish(self):
+        print(
+            f"[{self.name}] lane done: {self.passed} checks passed, "
+            f"{self.failed} checks failed",
+            flush=True,
+        )
+        return 1 if self.failed else 0

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Client compatibility lanes: boto3, AWS CLI and @aws-sdk/client-s3 against a
+# real coffer server.
+#
+#   compat/run.sh [PATH_TO_COFFER]
+#
+# The binary is $1, else $COFFER_BIN, else target/release/coffer (falling back
+# to target/debug/coffer when there is no release build).
+#
+# Setup is cached: a Python venv in compat/.venv (COMPAT_VENV overrides) and
+# compat/js/node_modules, each reinstalled only when its pins change.
+# Select lanes with COMPAT_LANES="boto3 awscli js" (default: all three).
+#
+# Every check prints a `PASS lane: ...` or `FAIL lane: ... -- detail` line; the
+# last line is `N passed, N failed` over all lanes. Exit status is 0 only if
+# nothing failed.
+set -euo pipefail
+
+COMPAT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$COMPAT_DIR/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+LANES="${COMPAT_LANES:-boto3 awscli js}"
+
+log() { printf '[compat] %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- binary
+COFFER="${1:-${COFFER_BIN:-}}"
+if [[ -z "$COFFER" ]]; then
+  if [[ -x "$REPO_DIR/target/release/coffer" ]]; then
+    COFFER="$REPO_DIR/target/release/coffer"
+  elif [[ -x "$REPO_DIR/target/debug/coffer" ]]; then
+    COFFER="$REPO_DIR/target/debug/coffer"
+    log "no release build, using $COFFER"
+  else
+    COFFER="$REPO_DIR/target/release/coffer"
+  fi
+fi
+case "$COFFER" in /*) ;; *) COFFER="$PWD/$COFFER" ;; esac
+if [[ ! -x "$COFFER" ]]; then
+  log "coffer binary not found or not executable: $COFFER"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# ---------------------------------------------------------------- installs
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+VENV="${COMPAT_VENV:-$COMPAT_DIR/.venv}"
+want="$(hash_of "$COMPAT_DIR/requirements.txt")"
+if [[ ! -x "$VENV/bin/python" || "$(cat "$VENV/.compat-stamp" 2>/dev/null || true)" != "$want" ]]; then
+  log "installing Python packages into $VENV"
+  [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$COMPAT_DIR/requirements.txt"
+  echo "$want" >"$VENV/.compat-stamp"
+fi
+
+if [[ " $LANES " == *" js "* ]]; then
+  want="$(hash_of "$COMPAT_DIR/js/package.json" "$COMPAT_DIR/js/package-lock.json")"
+  if [[ ! -d "$COMPAT_DIR/js/node_modules" || "$(cat "$COMPAT_DIR/js/node_modules/.compat-stamp" 2>/dev/null || true)" != "$want" ]]; then
+    log "installing npm packages (npm ci)"
+    (cd "$COMPAT_DIR/js" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$COMPAT_DIR/js/node_modules/.compat-stamp"
+  fi
+fi
+
+# ---------------------------------------------------------------- server
+# Keep stray AWS settings of the calling environment out of every lane.
+while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(AWS_|COFFER_USER2_|COFFER_REGION$|COFFER_DATA$|COFFER_LISTEN$|COFFER_DOMAIN)' || true)
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/coffer-compat.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+ENDPOINT="http://127.0.0.1:$PORT"
+RUN_ID="$("$PYTHON" -c 'import secrets; print(secrets.token_hex(3))')"
+export COFFER_ACCESS_KEY_ID="COMPATROOT${RUN_ID^^}"
+export COFFER_SECRET_ACCESS_KEY="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(30))')"
+export COFFER_ENDPOINT="$ENDPOINT" COFFER_COMPAT_RUN_ID="$RUN_ID"
+
+PASSED=0
+FAILED=0
+harness_check() { # name, status(0=pass), detail
+  if [[ "$2" == 0 ]]; then
+    echo "PASS harness: $1"; PASSED=$((PASSED + 1))
+  else
+    echo "FAIL harness: $1 -- $3"; FAILED=$((FAILED + 1))
+  fi
+}
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [[ "$FAILED" == 0 ]]
+}
+
+mkdir -p "$WORK/data"
+log "starting $COFFER server on $ENDPOINT"
+"$COFFER" server --data "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+
+up=1
+for _ in $(seq 300); do   # up to 30 s
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+  if "$PYTHON" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.5).close()' "$PORT" 2>/dev/null; then
+    up=0; break
+  fi
+  sleep 0.1
+done
+harness_check "server accepts connections on $ENDPOINT" "$up" "server did not come up; log tail: $(tail -c 600 "$WORK/server.log" | tr '\n' ' ')"
+if [[ "$up" != 0 ]]; then
+  finish || exit 1
+fi
+
+# second user, created through the CLI against the running server
+user_ok=1
+if "$COFFER" user add compat-user2 --endpoint "$ENDPOINT" >"$WORK/user2.json" 2>"$WORK/user2.err"; then
+  if eval "$("$PYTHON" - "$WORK/user2.json" <<'PY'
+import json, shlex, sys
+d = json.load(open(sys.argv[1]))
+for k in ("name", "access_key_id", "secret_access_key", "canonical_user_id"):
+    if not d.get(k):
+        sys.exit(1)
+if d["name"] != "compat-user2":
+    sys.exit(1)
+print("export COFFER_USER2_ACCESS_KEY_ID=%s" % shlex.quote(d["access_key_id"]))
+print("export COFFER_USER2_SECRET_ACCESS_KEY=%s" % shlex.quote(d["secret_access_key"]))
+PY
+)"; then
+    [[ -n "${COFFER_USER2_ACCESS_KEY_ID:-}" ]] && user_ok=0
+  fi
+fi
+harness_check "coffer user add prints name/access_key_id/secret_access_key/canonical_user_id" "$user_ok" \
+  "stdout: $(head -c 300 "$WORK/user2.json" | tr '\n' ' ') stderr: $(tail -c 300 "$WORK/user2.err" | tr '\n' ' ')"
+
+# ---------------------------------------------------------------- lanes
+run_lane() { # name, command...
+  local name="$1"; shift
+  local out="$WORK/lane-$name.log"
+  log "lane $name"
+  local rc=0
+  timeout 300 "$@" >"$out" 2>&1 || rc=$?
+  cat "$out"
+  local p f
+  p="$(grep -c '^PASS ' "$out" || true)"
+  f="$(grep -c '^FAIL ' "$out" || true)"
+  PASSED=$((PASSED + p))
+  FAILED=$((FAILED + f))
+  if [[ "$rc" != 0 && "$f" == 0 ]]; then
+    echo "FAIL harness: lane $name exited $rc without reporting a failed check"
+    FAILED=$((FAILED + 1))
+  elif [[ "$rc" == 0 && "$f" != 0 ]]; then
+    echo "FAIL harness: lane $name reported failures but exited 0"
+    FAILED=$((FAILED + 1))
+  fi
+}
+
+for lane in $LANES; do
+  case "$lane" in
+    boto3)  run_lane boto3 "$VENV/bin/python" "$COMPAT_DIR/boto3_lane.py" ;;
+    awscli) run_lane awscli env AWS_CLI="$VENV/bin/aws" "$VENV/bin/python" "$COMPAT_DIR/aws_cli_lane.py" ;;
+    js)     run_lane js env NODE_NO_WARNINGS=1 node "$COMPAT_DIR/js/lane.mjs" ;;
+    *)      echo "FAIL harness: unknown lane $lane"; FAILED=$((FAILED + 1)) ;;
+  esac
+done
+
+if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+  harness_check "server still running after the lanes" 1 "log tail: $(tail -c 600 "$WORK/server.log" | tr '\n' ' ')"
+fi
+if [[ "$FAILED" != 0 ]]; then
+  log "server log tail:"
+  tail -n 40 "$WORK/server.log" >&2 || true
+fi
+
+finish
