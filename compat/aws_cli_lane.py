@@ -116,9 +116,9 @@ def run_lane(aws, work):
     ran_ok("s3 ls (buckets)", p)
     L.ok("s3 ls (buckets): lists the new bucket", BUCKET in p.stdout.split(), f"stdout {p.stdout!r}")
 
-    # a few-MiB single-part file and a file above the CLI's 8 MiB multipart threshold
+    # a few-MiB single-part file and a 100 MiB one, far above the CLI's 8 MiB multipart threshold
     files = {}
-    for name, size in (("small.bin", 3 * 1024 * 1024 + 17), ("large.bin", 12 * 1024 * 1024 + 5)):
+    for name, size in (("small.bin", 3 * 1024 * 1024 + 17), ("large.bin", 100 * 1024 * 1024 + 5)):
         path = os.path.join(work, name)
         with open(path, "wb") as f:
             f.write(os.urandom(size))

@@ -46,10 +46,7 @@ impl CofferService {
         let resource = resource(req.uri().path());
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let is_head = req.method() == http::Method::HEAD;
-        let has_body = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0")
+        let has_body = req.headers().get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
             || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut resp = if self.shutting_down.load(Ordering::SeqCst) {
             let mut r = error_response(

@@ -190,25 +190,33 @@ fn parts_stream(segments: Vec<Segment>, blobs: Arc<dyn BlobStore>, pin: PinGuard
 /// stream ends in an error, so the response is cut short and the client sees a failed
 /// read rather than a complete one with wrong bytes.
 fn verified(inner: ByteStream, expect: u32, len: u64) -> ByteStream {
-    let state = (inner, crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi), 0u64, false);
-    Box::pin(stream::unfold(state, move |(mut inner, mut crc, mut seen, done)| async move {
-        if done {
-            return None;
-        }
-        match inner.next().await {
-            Some(Ok(b)) => {
-                crc.update(&b);
-                seen += b.len() as u64;
-                if seen == len && crc.finalize() as u32 != expect {
-                    tracing::error!("stored data failed its CRC32C check; refusing to complete the read");
-                    let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "stored data failed its checksum");
-                    return Some((Err(e), (inner, crc, seen, true)));
-                }
-                Some((Ok(b), (inner, crc, seen, false)))
+    let state = (
+        inner,
+        crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi),
+        0u64,
+        false,
+    );
+    Box::pin(stream::unfold(
+        state,
+        move |(mut inner, mut crc, mut seen, done)| async move {
+            if done {
+                return None;
             }
-            other => other.map(|r| (r, (inner, crc, seen, true))),
-        }
-    }))
+            match inner.next().await {
+                Some(Ok(b)) => {
+                    crc.update(&b);
+                    seen += b.len() as u64;
+                    if seen == len && crc.finalize() as u32 != expect {
+                        tracing::error!("stored data failed its CRC32C check; refusing to complete the read");
+                        let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "stored data failed its checksum");
+                        return Some((Err(e), (inner, crc, seen, true)));
+                    }
+                    Some((Ok(b), (inner, crc, seen, false)))
+                }
+                other => other.map(|r| (r, (inner, crc, seen, true))),
+            }
+        },
+    ))
 }
 
 /// Makes a `Send` stream `Sync` (s3s bodies must be); polling takes `&mut`, so the mutex is

@@ -344,7 +344,13 @@ async fn service_unavailable_while_shutting_down() {
 async fn a_corrupted_blob_fails_loudly() {
     let (s, c, b) = setup().await;
     let data: Vec<u8> = (0..(400u32 << 10)).map(|i| (i % 251) as u8).collect();
-    c.put_object().bucket(&b).key("rot").body(ByteStream::from(data.clone())).send().await.unwrap();
+    c.put_object()
+        .bucket(&b)
+        .key("rot")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
     let mut files = Vec::new();
     for dir in std::fs::read_dir(s.dir.join("blobs")).unwrap() {
         for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
@@ -358,12 +364,28 @@ async fn a_corrupted_blob_fails_loudly() {
 
     let r = c.get_object().bucket(&b).key("rot").send().await.unwrap();
     let read = r.body.collect().await;
-    assert!(read.is_err(), "the read must fail, not return {} bytes", read.map(|b| b.into_bytes().len()).unwrap_or(0));
+    assert!(
+        read.is_err(),
+        "the read must fail, not return {} bytes",
+        read.map(|b| b.into_bytes().len()).unwrap_or(0)
+    );
     // A range that does not cover the whole object cannot be checked and is served.
-    let part = c.get_object().bucket(&b).key("rot").range("bytes=0-99").send().await.unwrap();
+    let part = c
+        .get_object()
+        .bucket(&b)
+        .key("rot")
+        .range("bytes=0-99")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(part.body.collect().await.unwrap().into_bytes().as_ref(), &data[..100]);
     check_sdk_error(
-        c.copy_object().bucket(&b).key("copy").copy_source(format!("{b}/rot")).send().await,
+        c.copy_object()
+            .bucket(&b)
+            .key("copy")
+            .copy_source(format!("{b}/rot"))
+            .send()
+            .await,
         500,
         "InternalError",
         &format!("/{b}/copy"),

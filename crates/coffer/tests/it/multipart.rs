@@ -687,3 +687,57 @@ async fn incomplete_uploads_are_aborted_after_their_expiry() {
         &format!("/{b}/k"),
     );
 }
+
+/// Parts still streaming when the upload is aborted either land before the abort (and are
+/// freed by it) or fail with NoSuchUpload (and their staged data is freed): nothing stays.
+#[tokio::test]
+async fn abort_while_parts_are_in_flight_leaves_nothing_behind() {
+    let (s, c, b) = setup().await;
+    let id = create(&c, &b, "k").await;
+    let uploads = (1..=6).map(|n| {
+        c.upload_part()
+            .bucket(&b)
+            .key("k")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(data(2 * MIB, n as u8)))
+            .send()
+    });
+    let abort = async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        c.abort_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .upload_id(&id)
+            .send()
+            .await
+    };
+    let (results, aborted) = tokio::join!(futures::future::join_all(uploads), abort);
+    aborted.unwrap();
+    let mut failed = 0;
+    for r in results {
+        if let Err(e) = r {
+            assert_eq!(e.into_service_error().meta().code(), Some("NoSuchUpload"));
+            failed += 1;
+        }
+    }
+    eprintln!("parts rejected after the abort: {failed} of 6");
+    let mut left = usize::MAX;
+    for _ in 0..40 {
+        left = blob_count(&s);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0, "blobs of aborted parts are freed");
+    assert!(
+        c.list_multipart_uploads()
+            .bucket(&b)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
+}
