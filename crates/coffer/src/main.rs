@@ -1,6 +1,7 @@
 //! coffer: an S3-compatible object store.
 
 mod admin;
+mod bench;
 mod server;
 use coffer::sigv4;
 
@@ -37,6 +38,8 @@ enum Command {
         #[arg(long, default_value_t = 7 * 24 * 3600, env = "COFFER_UPLOAD_EXPIRY_SECS")]
         upload_expiry_secs: u64,
     },
+    /// Load-test any S3 endpoint (warp-style): put, get, mixed, list, multipart, delete.
+    Bench(bench::BenchArgs),
     /// Manage users of a running server (authenticated with the root credentials).
     User {
         #[command(subcommand)]
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
                 })
                 .await
             }
+            Command::Bench(args) => bench::run(args).await,
             Command::User {
                 action,
                 endpoint,

@@ -1,5 +1,6 @@
 //! Integration tests: the real server binary, driven over loopback by real clients.
 
+mod bench;
 mod common;
 mod crash;
 mod errors;
