@@ -138,6 +138,7 @@ pub fn default_message(code: &str) -> &'static str {
         "InvalidRequest" => "Invalid Request",
         "InvalidURI" => "Couldn't parse the specified URI.",
         "KeyTooLongError" => "Your key is too long",
+        "MaxMessageLengthExceeded" => "Your request was too big.",
         "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema.",
         "MethodNotAllowed" => "The specified method is not allowed against this resource.",
         "NoSuchVersion" => "The specified version does not exist.",

@@ -48,7 +48,18 @@ impl CofferService {
         let is_head = req.method() == http::Method::HEAD;
         let has_body = req.headers().get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
             || req.headers().contains_key(http::header::TRANSFER_ENCODING);
-        let mut resp = if self.shutting_down.load(Ordering::SeqCst) {
+        let mut resp = if xml_body_too_large(&req) {
+            // Refused before a byte of the body is read; the connection cannot be reused.
+            let mut r = error_response(
+                StatusCode::BAD_REQUEST,
+                "MaxMessageLengthExceeded",
+                None,
+                &resource,
+                &request_id,
+            );
+            r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            r
+        } else if self.shutting_down.load(Ordering::SeqCst) {
             let mut r = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
@@ -98,6 +109,25 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
         let this = self.clone();
         Box::pin(async move { Ok(this.call(req.map(Body::from)).await) })
     }
+}
+
+/// A POST (DeleteObjects, CompleteMultipartUpload, ...) declaring an XML body over s3s's
+/// cap. s3s would read up to the cap before refusing; the declared length says it at once.
+/// Browser-form POST Object uploads (multipart/form-data) carry files and have their own limits.
+fn xml_body_too_large(req: &Request<Body>) -> bool {
+    let xml_max = s3s::config::S3Config::default().xml_max_body_size as u64;
+    req.method() == http::Method::POST
+        && !req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+        && req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > xml_max)
 }
 
 /// Rewrites an s3s error body into the seed's form (Code, Message, Resource, RequestId).

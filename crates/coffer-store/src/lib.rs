@@ -10,6 +10,7 @@ pub mod meta;
 pub mod model;
 mod multipart;
 mod object;
+mod scrub;
 mod users;
 mod version;
 
@@ -27,6 +28,7 @@ pub use model::{
 };
 pub use multipart::{CompletePart, UploadsPage, UploadsQuery};
 pub use object::{ObjectBody, ObjectHandle, PutCondition, Staged};
+pub use scrub::{Corruption, ScrubReport};
 pub use users::UserRecord;
 pub use version::{Deleted, VersionsPage, VersionsQuery};
 

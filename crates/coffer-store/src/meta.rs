@@ -7,8 +7,9 @@
 
 use std::any::Any;
 use std::ops::Bound;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
@@ -140,22 +141,71 @@ const CACHE_BYTES: usize = 32 << 20;
 const MAX_GROUP: usize = 512;
 
 pub struct RedbMeta {
-    db: Arc<Database>,
+    db: Arc<SharedDb>,
     queue: mpsc::Sender<WriteReq>,
+}
+
+/// The open database, or none while the writer reopens it. redb refuses every call after
+/// an I/O error (a full disk, say) until the database is reopened; reopening recovers the
+/// last committed state, so the server carries on once space returns.
+struct SharedDb {
+    path: PathBuf,
+    db: RwLock<Option<Arc<Database>>>,
+}
+
+/// How long a reopen waits for read transactions on the old database to end.
+const REOPEN_WAIT: Duration = Duration::from_secs(5);
+
+impl SharedDb {
+    fn get(&self) -> Option<Arc<Database>> {
+        self.db.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The open database, reopening it if a failed commit closed it.
+    fn get_or_reopen(&self) -> StoreResult<Arc<Database>> {
+        if let Some(db) = self.get() {
+            return Ok(db);
+        }
+        let started = std::time::Instant::now();
+        loop {
+            match open_db(&self.path) {
+                Ok(db) => {
+                    let db = Arc::new(db);
+                    *self.db.write().unwrap_or_else(|e| e.into_inner()) = Some(db.clone());
+                    tracing::warn!("metadata database reopened after a failed commit");
+                    return Ok(db);
+                }
+                // A reader still holds the old one: its transactions are short.
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < REOPEN_WAIT => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(StoreError::meta(e)),
+            }
+        }
+    }
+
+    fn close(&self) {
+        self.db.write().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+/// Every open, first or after a failure, uses the same settings.
+fn open_db(path: &Path) -> Result<Database, redb::DatabaseError> {
+    Database::builder().set_cache_size(CACHE_BYTES).create(path)
 }
 
 impl RedbMeta {
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(StoreError::meta)?;
+        let db = open_db(path).map_err(StoreError::meta)?;
         let txn = db.begin_write().map_err(StoreError::meta)?;
         for t in Table::ALL {
             txn.open_table(t.def()).map_err(StoreError::meta)?;
         }
         txn.commit().map_err(StoreError::meta)?;
-        let db = Arc::new(db);
+        let db = Arc::new(SharedDb {
+            path: path.to_owned(),
+            db: RwLock::new(Some(Arc::new(db))),
+        });
         let (queue, rx) = mpsc::channel(4 * MAX_GROUP);
         let writer_db = db.clone();
         std::thread::Builder::new()
@@ -168,7 +218,9 @@ impl RedbMeta {
 
 impl MetaStore for RedbMeta {
     fn read(&self) -> StoreResult<Box<dyn ReadTxn + '_>> {
-        Ok(Box::new(RedbRead(self.db.begin_read().map_err(StoreError::meta)?)))
+        // Only between a failed commit and the reopen right after it.
+        let db = self.db.get().ok_or(StoreError::ShuttingDown)?;
+        Ok(Box::new(RedbRead(db.begin_read().map_err(StoreError::meta)?)))
     }
 
     fn write(&self, f: WriteFn) -> oneshot::Receiver<StoreResult<AnyBox>> {
@@ -188,7 +240,7 @@ impl MetaStore for RedbMeta {
     }
 }
 
-fn writer_loop(db: &Database, mut rx: mpsc::Receiver<WriteReq>) {
+fn writer_loop(shared: &SharedDb, mut rx: mpsc::Receiver<WriteReq>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
@@ -198,11 +250,30 @@ fn writer_loop(db: &Database, mut rx: mpsc::Receiver<WriteReq>) {
                 Err(_) => break,
             }
         }
-        commit_group(db, &mut group);
+        let db = match shared.get_or_reopen() {
+            Ok(db) => db,
+            Err(e) => {
+                tracing::error!(error = %e, "metadata database cannot be reopened");
+                for req in group.drain(..) {
+                    let _ = req.tx.send(Err(e.duplicate()));
+                }
+                continue;
+            }
+        };
+        if !commit_group(&db, &mut group) {
+            // redb may be poisoned (an I/O error): drop every handle and reopen now, so
+            // readers are back at once and the next group finds a working database.
+            shared.close();
+            drop(db);
+            if let Err(e) = shared.get_or_reopen() {
+                tracing::error!(error = %e, "metadata database cannot be reopened");
+            }
+        }
     }
 }
 
-fn commit_group(db: &Database, group: &mut Vec<WriteReq>) {
+/// Commits one group and answers its writers; false if the commit itself failed.
+fn commit_group(db: &Database, group: &mut Vec<WriteReq>) -> bool {
     let mut results: Vec<(oneshot::Sender<StoreResult<AnyBox>>, StoreResult<AnyBox>)> = Vec::with_capacity(group.len());
     let outcome = (|| -> StoreResult<()> {
         let mut txn = db.begin_write().map_err(StoreError::meta)?;
@@ -225,6 +296,7 @@ fn commit_group(db: &Database, group: &mut Vec<WriteReq>) {
             for (tx, r) in results {
                 let _ = tx.send(r);
             }
+            true
         }
         Err(e) => {
             // The transaction is gone: nothing in this group was written.
@@ -238,6 +310,7 @@ fn commit_group(db: &Database, group: &mut Vec<WriteReq>) {
                     Err(own) => Err(own),
                 });
             }
+            false
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod scrub;
 mod server;
 use coffer::sigv4;
 
@@ -37,9 +38,21 @@ enum Command {
         /// Seconds after which an incomplete multipart upload is aborted (default 7 days).
         #[arg(long, default_value_t = 7 * 24 * 3600, env = "COFFER_UPLOAD_EXPIRY_SECS")]
         upload_expiry_secs: u64,
+        /// Connections served at once; more wait to be accepted.
+        #[arg(long, default_value_t = 1024, env = "COFFER_MAX_CONNECTIONS")]
+        max_connections: usize,
+        /// Seconds a client gets to send a complete header block (tests use a short one).
+        #[arg(long, default_value_t = 30, hide = true)]
+        header_timeout_secs: u64,
     },
     /// Load-test any S3 endpoint (warp-style): put, get, mixed, list, multipart, delete.
     Bench(bench::BenchArgs),
+    /// Check every stored object against its recorded MD5 (offline: stop the server
+    /// first); lists corrupted objects and exits non-zero if there are any.
+    Scrub {
+        #[arg(long, default_value = "./coffer-data", env = "COFFER_DATA")]
+        data: PathBuf,
+    },
     /// Manage users of a running server (authenticated with the root credentials).
     User {
         #[command(subcommand)]
@@ -97,6 +110,8 @@ fn main() -> ExitCode {
                 region,
                 domains,
                 upload_expiry_secs,
+                max_connections,
+                header_timeout_secs,
             } => {
                 server::run(server::ServerArgs {
                     data,
@@ -104,10 +119,17 @@ fn main() -> ExitCode {
                     region,
                     domains,
                     upload_expiry: std::time::Duration::from_secs(upload_expiry_secs),
+                    header_timeout: std::time::Duration::from_secs(header_timeout_secs),
+                    max_connections,
                 })
                 .await
             }
             Command::Bench(args) => bench::run(args).await,
+            Command::Scrub { data } => match scrub::run(&data).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("corrupted objects found".into()),
+                Err(e) => Err(e),
+            },
             Command::User {
                 action,
                 endpoint,

@@ -2,13 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_s3::{Coffer, Config, Identity, RootCredentials};
 use coffer_store::Store;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
+use tokio::sync::Semaphore;
 
 use crate::admin::{self, AdminRoute};
 
@@ -19,6 +21,11 @@ pub struct ServerArgs {
     pub domains: Vec<String>,
     /// Multipart uploads older than this are aborted and their parts freed.
     pub upload_expiry: Duration,
+    /// A client that sends no complete header block in this time is cut off (slowloris).
+    pub header_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's accept queue, so a flood costs
+    /// no memory or file descriptors beyond this.
+    pub max_connections: usize,
 }
 
 pub const CREDENTIALS_FILE: &str = "root-credentials.json";
@@ -101,8 +108,6 @@ pub mod anyhow_like {
 
 /// How long in-flight requests get to finish after SIGINT/SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// A client that sends no complete header block in this time is cut off (slowloris).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     std::fs::create_dir_all(&args.data)?;
@@ -120,7 +125,16 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
     let service = Coffer::new(store, identity, config).into_service(Some(route));
 
-    let listener = TcpListener::bind(args.listen).await?;
+    // A deep accept queue: past the connection cap, a flood waits there instead of in
+    // SYN retries (std's default backlog is 128).
+    let socket = if args.listen.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(args.listen)?;
+    let listener = socket.listen(4096)?;
     let addr = listener.local_addr()?;
     println!(
         "coffer listening on http://{addr} (data in {}, region {})",
@@ -130,11 +144,17 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(args.header_timeout)
         .keep_alive(true);
+    let slots = Arc::new(Semaphore::new(args.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
+        // Take a slot before accepting: at the cap, new connections wait in the backlog.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("never closed"),
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             conn = listener.accept() => {
                 let (stream, _) = match conn {
@@ -153,6 +173,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,

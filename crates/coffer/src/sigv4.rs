@@ -174,7 +174,9 @@ impl Request<'_> {
     }
 }
 
-fn parse_response(resp: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+/// Status and body (de-chunked) of a complete HTTP/1.1 response; public for the fuzzer.
+#[doc(hidden)]
+pub fn parse_response(resp: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed HTTP response");
     let split = resp.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(bad)?;
     let head = std::str::from_utf8(&resp[..split]).map_err(|_| bad())?;

@@ -3,11 +3,14 @@
 mod bench;
 mod common;
 mod crash;
+mod diskfull;
 mod errors;
+mod hostile;
 mod lifecycle;
 mod listing;
 mod multipart;
 mod objects;
+mod scrub;
 mod streaming;
 mod users;
 mod versioning;

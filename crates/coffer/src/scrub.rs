@@ -1,0 +1,29 @@
+//! `coffer scrub`: offline check of every stored byte against its recorded MD5.
+
+use std::path::Path;
+
+use coffer_store::Store;
+
+use crate::server::anyhow_like;
+
+/// Prints every corrupted object; `Ok(false)` if there was any.
+pub async fn run(data: &Path) -> anyhow_like::Result<bool> {
+    if !data.join("meta.redb").exists() {
+        return Err(format!("no coffer data in {}", data.display()).into());
+    }
+    // redb locks its file: a running server makes this fail rather than race it.
+    let store = Store::open(data)
+        .await
+        .map_err(|e| format!("cannot open {} (is a server running on it?): {e}", data.display()))?;
+    let report = store.scrub().await?;
+    for c in &report.corrupt {
+        println!("CORRUPT {}: {}", c.object, c.detail);
+    }
+    println!(
+        "scrubbed {} objects, {} bytes: {} corrupt",
+        report.objects,
+        report.bytes,
+        report.corrupt.len()
+    );
+    Ok(report.corrupt.is_empty())
+}
