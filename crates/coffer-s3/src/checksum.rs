@@ -99,8 +99,8 @@ impl ChecksumCheck {
     }
 }
 
-/// Fills the `checksum_*` fields of an output from stored checksums.
-macro_rules! set_checksums {
+/// Fills the `checksum_*` fields of an output or part from stored checksums.
+macro_rules! set_checksum_fields {
     ($out:expr, $sums:expr) => {
         for (alg, v) in $sums {
             let v = Some(v.clone());
@@ -113,6 +113,14 @@ macro_rules! set_checksums {
                 _ => {}
             }
         }
+    };
+}
+pub(crate) use set_checksum_fields;
+
+/// [`set_checksum_fields`] plus the checksum type, for object-level outputs.
+macro_rules! set_checksums {
+    ($out:expr, $sums:expr) => {
+        $crate::checksum::set_checksum_fields!($out, $sums);
         if let Some(t) = $crate::checksum::stored_type($sums) {
             $out.checksum_type = Some(s3s::dto::ChecksumType::from_static(t));
         }

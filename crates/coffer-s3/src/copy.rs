@@ -8,7 +8,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
 use crate::error::store_error;
-use crate::get::{Conditions, check_conditions, http_date, timestamp};
+use crate::get::{Conditions, check_copy_source, http_date, timestamp};
 use crate::put::user_metadata;
 
 pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
@@ -37,16 +37,14 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
         .await
         .map_err(store_error)?;
     let src = handle.record.clone();
-    // A failed copy-source condition is 412 whichever header it is (S3 does not answer 304 here).
-    check_conditions(
+    check_copy_source(
         &src,
-        &Conditions {
+        Conditions {
             if_match: input.copy_source_if_match.as_ref(),
             if_none_match: input.copy_source_if_none_match.as_ref(),
             if_modified_since: input.copy_source_if_modified_since.as_ref(),
             if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
         },
-        |_| s3_error!(PreconditionFailed),
     )?;
     let meta = if replace {
         ObjectMeta {

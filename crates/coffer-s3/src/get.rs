@@ -72,6 +72,12 @@ pub fn check_conditions(
     Ok(())
 }
 
+/// The `x-amz-copy-source-if-*` conditions of CopyObject and UploadPartCopy: a failed one
+/// is 412 whichever header it is (S3 does not answer 304 here).
+pub fn check_copy_source(rec: &ObjectRecord, c: Conditions<'_>) -> S3Result<()> {
+    check_conditions(rec, &c, |_| s3_error!(PreconditionFailed))
+}
+
 /// 304 for GET/HEAD, with the validators a cache needs.
 pub fn not_modified(rec: &ObjectRecord) -> S3Error {
     let mut e = s3_error!(NotModified);

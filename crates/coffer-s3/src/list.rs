@@ -10,12 +10,18 @@ use crate::get::timestamp;
 
 const MAX_KEYS: i32 = 1000;
 
-fn max_keys(v: Option<i32>) -> S3Result<usize> {
+/// A page size parameter (`max-keys`, `max-parts`, `max-uploads`): 1000 by default and at
+/// most, negative is InvalidArgument.
+pub fn page_size(v: Option<i32>, name: &str) -> S3Result<i32> {
     match v {
-        None => Ok(MAX_KEYS as usize),
-        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must be a non-negative integer")),
-        Some(n) => Ok(n.min(MAX_KEYS) as usize),
+        None => Ok(MAX_KEYS),
+        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "{name} must be a non-negative integer")),
+        Some(n) => Ok(n.min(MAX_KEYS)),
     }
+}
+
+fn max_keys(v: Option<i32>) -> S3Result<usize> {
+    page_size(v, "max-keys").map(|n| n as usize)
 }
 
 fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {

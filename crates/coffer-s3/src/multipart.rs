@@ -3,16 +3,14 @@
 
 use coffer_store::{CompletePart, ObjectMeta, PartRecord, StoreError, UploadRecord, UploadsQuery};
 use s3s::dto::*;
-use s3s::stream::ByteStream as _;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
-use crate::checksum::{ChecksumCheck, set_checksums};
+use crate::checksum::{set_checksum_fields, set_checksums};
 use crate::error::store_error;
-use crate::get::{Conditions, check_conditions, http_date, timestamp};
-use crate::put::{MAX_PUT_SIZE, decode_md5, put_condition, user_metadata};
-
-const MAX_PARTS: i32 = 1000;
+use crate::get::{Conditions, check_copy_source, http_date, timestamp};
+use crate::list::page_size;
+use crate::put::{MAX_PUT_SIZE, put_condition, stage_body, user_metadata};
 
 fn part_number(n: i32) -> S3Result<u32> {
     match u32::try_from(n) {
@@ -98,27 +96,16 @@ pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Resul
     c.store
         .upload(&input.bucket, &input.key, &input.upload_id)
         .map_err(store_error)?;
-    let body = input.body.ok_or_else(|| s3_error!(MissingContentLength))?;
-    let declared = match input.content_length {
-        Some(n) => Some(u64::try_from(n).map_err(|_| s3_error!(InvalidArgument, "Content-Length is negative."))?),
-        None => body.remaining_length().exact().map(|n| n as u64),
-    };
-    let declared = declared.ok_or_else(|| s3_error!(MissingContentLength))?;
-    if declared > MAX_PUT_SIZE {
-        return Err(s3_error!(EntityTooLarge));
-    }
-    let md5 = input.content_md5.as_deref().map(decode_md5).transpose()?;
-    let mut check = ChecksumCheck::from_request(&headers, input.checksum_algorithm.as_ref())?;
-    let staged = c
-        .store
-        .stage(body, Some(declared), &mut |b| check.update(b))
-        .await
-        .map_err(store_error)?;
-    if md5.is_some_and(|m| m != staged.md5) {
-        return Err(s3_error!(BadDigest));
-    }
-    let trailers = trailing_headers.and_then(|t| t.take());
-    let checksums = check.finish(trailers.as_ref())?;
+    let (staged, checksums) = stage_body(
+        c,
+        input.body,
+        input.content_length,
+        input.content_md5.as_deref(),
+        &headers,
+        input.checksum_algorithm.as_ref(),
+        trailing_headers,
+    )
+    .await?;
     let part = c
         .store
         .put_part(&input.bucket, &input.key, &input.upload_id, number, staged, checksums)
@@ -128,21 +115,8 @@ pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Resul
         e_tag: Some(ETag::Strong(part.etag)),
         ..Default::default()
     };
-    set_part_checksums(&mut out, &part.checksums);
+    set_checksum_fields!(out, &part.checksums);
     Ok(S3Response::new(out))
-}
-
-fn set_part_checksums(out: &mut UploadPartOutput, sums: &[(String, String)]) {
-    for (alg, v) in sums {
-        let v = Some(v.clone());
-        match alg.as_str() {
-            "CRC32" => out.checksum_crc32 = v,
-            "CRC32C" => out.checksum_crc32c = v,
-            "SHA1" => out.checksum_sha1 = v,
-            "SHA256" => out.checksum_sha256 = v,
-            _ => out.checksum_crc64nvme = v,
-        }
-    }
 }
 
 /// `bytes=first-last`, both required, within the source.
@@ -190,15 +164,14 @@ pub async fn upload_part_copy(
         .get_object(src_bucket, src_key, version_id.as_deref())
         .await
         .map_err(store_error)?;
-    check_conditions(
+    check_copy_source(
         &handle.record,
-        &Conditions {
+        Conditions {
             if_match: input.copy_source_if_match.as_ref(),
             if_none_match: input.copy_source_if_none_match.as_ref(),
             if_modified_since: input.copy_source_if_modified_since.as_ref(),
             if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
         },
-        |_| s3_error!(PreconditionFailed),
     )?;
     let (offset, len) = copy_range(input.copy_source_range.as_deref(), handle.record.size)?;
     if len > MAX_PUT_SIZE {
@@ -301,9 +274,6 @@ pub async fn complete_multipart_upload(
         ..Default::default()
     };
     set_checksums!(out, &rec.meta.checksums);
-    if let Some(t) = crate::checksum::stored_type(&rec.meta.checksums) {
-        out.checksum_type = Some(ChecksumType::from(t.to_owned()));
-    }
     Ok(S3Response::new(out))
 }
 
@@ -321,11 +291,7 @@ pub async fn abort_multipart_upload(
 
 pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
     let input = req.input;
-    let max = match input.max_parts {
-        None => MAX_PARTS,
-        Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-parts must be a non-negative integer")),
-        Some(n) => n.min(MAX_PARTS),
-    };
+    let max = page_size(input.max_parts, "max-parts")?;
     let marker = match input.part_number_marker {
         None => 0,
         Some(m) => u32::try_from(m)
@@ -347,16 +313,7 @@ pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<
                 last_modified: Some(timestamp(p.last_modified_ms)),
                 ..Default::default()
             };
-            for (alg, v) in p.checksums {
-                let v = Some(v);
-                match alg.as_str() {
-                    "CRC32" => part.checksum_crc32 = v,
-                    "CRC32C" => part.checksum_crc32c = v,
-                    "SHA1" => part.checksum_sha1 = v,
-                    "SHA256" => part.checksum_sha256 = v,
-                    _ => part.checksum_crc64nvme = v,
-                }
-            }
+            set_checksum_fields!(part, &p.checksums);
             part
         })
         .collect();
@@ -386,11 +343,7 @@ pub async fn list_multipart_uploads(
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
     let input = req.input;
-    let max = match input.max_uploads {
-        None => 1000,
-        Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-uploads must be a non-negative integer")),
-        Some(n) => n.min(1000),
-    };
+    let max = page_size(input.max_uploads, "max-uploads")?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let q = UploadsQuery {
         prefix: &prefix,

@@ -1,6 +1,6 @@
 //! PutObject.
 
-use coffer_store::{ObjectMeta, PutCondition};
+use coffer_store::{ObjectMeta, PutCondition, Staged};
 use s3s::dto::*;
 use s3s::stream::ByteStream as _;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -19,16 +19,6 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         trailing_headers,
         ..
     } = req;
-    let body = input.body.ok_or_else(|| s3_error!(MissingContentLength))?;
-    let declared = match input.content_length {
-        Some(n) => Some(u64::try_from(n).map_err(|_| s3_error!(InvalidArgument, "Content-Length is negative."))?),
-        None => body.remaining_length().exact().map(|n| n as u64),
-    };
-    let declared = declared.ok_or_else(|| s3_error!(MissingContentLength))?;
-    if declared > MAX_PUT_SIZE {
-        return Err(s3_error!(EntityTooLarge));
-    }
-    let md5 = input.content_md5.as_deref().map(decode_md5).transpose()?;
     let cond = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let (retention, legal_hold) = crate::versioning::lock_headers(
         c,
@@ -47,19 +37,17 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         user: user_metadata(input.metadata)?,
         checksums: Vec::new(),
     };
-    let mut check = ChecksumCheck::from_request(&headers, input.checksum_algorithm.as_ref())?;
-    let staged = c
-        .store
-        .stage(body, Some(declared), &mut |b| check.update(b))
-        .await
-        .map_err(store_error)?;
-    if md5.is_some_and(|m| m != staged.md5) {
-        return Err(s3_error!(BadDigest));
-    }
-    let trailers = trailing_headers.and_then(|t| t.take());
-    let checksums = check.finish(trailers.as_ref())?;
+    let (mut staged, checksums) = stage_body(
+        c,
+        input.body,
+        input.content_length,
+        input.content_md5.as_deref(),
+        &headers,
+        input.checksum_algorithm.as_ref(),
+        trailing_headers,
+    )
+    .await?;
     let meta = ObjectMeta { checksums, ..meta };
-    let mut staged = staged;
     let rec = c
         .store
         .put_object_locked(
@@ -81,6 +69,42 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
     };
     set_checksums!(out, &rec.meta.checksums);
     Ok(S3Response::new(out))
+}
+
+/// Reads a request body to its end into the store: its declared length (411 without one),
+/// S3's single-request size cap, Content-MD5 and any additional checksums all checked.
+/// Returns the staged body and the checksums to store.
+pub async fn stage_body(
+    c: &Coffer,
+    body: Option<StreamingBlob>,
+    content_length: Option<i64>,
+    content_md5: Option<&str>,
+    headers: &http::HeaderMap,
+    checksum_algorithm: Option<&ChecksumAlgorithm>,
+    trailing_headers: Option<s3s::TrailingHeaders>,
+) -> S3Result<(Staged, Vec<(String, String)>)> {
+    let body = body.ok_or_else(|| s3_error!(MissingContentLength))?;
+    let declared = match content_length {
+        Some(n) => Some(u64::try_from(n).map_err(|_| s3_error!(InvalidArgument, "Content-Length is negative."))?),
+        None => body.remaining_length().exact().map(|n| n as u64),
+    };
+    let declared = declared.ok_or_else(|| s3_error!(MissingContentLength))?;
+    if declared > MAX_PUT_SIZE {
+        return Err(s3_error!(EntityTooLarge));
+    }
+    let md5 = content_md5.map(decode_md5).transpose()?;
+    let mut check = ChecksumCheck::from_request(headers, checksum_algorithm)?;
+    let staged = c
+        .store
+        .stage(body, Some(declared), &mut |b| check.update(b))
+        .await
+        .map_err(store_error)?;
+    if md5.is_some_and(|m| m != staged.md5) {
+        return Err(s3_error!(BadDigest));
+    }
+    let trailers = trailing_headers.and_then(|t| t.take());
+    let checksums = check.finish(trailers.as_ref())?;
+    Ok((staged, checksums))
 }
 
 pub fn decode_md5(b64: &str) -> S3Result<[u8; 16]> {

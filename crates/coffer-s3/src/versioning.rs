@@ -80,11 +80,7 @@ pub async fn list_object_versions(
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
     let input = req.input;
-    let max = match input.max_keys {
-        None => 1000,
-        Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-keys must be a non-negative integer")),
-        Some(n) => n.min(1000),
-    };
+    let max = crate::list::page_size(input.max_keys, "max-keys")?;
     if input.version_id_marker.as_deref().is_some_and(|v| !v.is_empty())
         && input.key_marker.as_deref().unwrap_or("").is_empty()
     {
