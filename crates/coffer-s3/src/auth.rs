@@ -97,9 +97,9 @@ impl Identity {
         }
         let id = self
             .store
-            .list_users()
+            .user_by_name(name)
             .ok()
-            .and_then(|users| users.into_iter().find(|u| u.name == name))
+            .flatten()
             .map(|u| u.canonical_user_id);
         Owner {
             display_name: Some(name.to_owned()),

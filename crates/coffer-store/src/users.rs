@@ -72,6 +72,14 @@ impl Store {
             .transpose()
     }
 
+    pub fn user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
+        let txn = self.meta.read()?;
+        match txn.get(Table::UserNames, name.as_bytes())? {
+            Some(key) => txn.get(Table::Users, &key)?.map(|v| model::decode(&v)).transpose(),
+            None => Ok(None),
+        }
+    }
+
     /// Users in name order.
     pub fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
         let txn = self.meta.read()?;
