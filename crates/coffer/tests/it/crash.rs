@@ -93,16 +93,29 @@ async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool)>>)
             got.as_ref().map_or(0, Vec::len)
         );
     }
-    // Listings agree with reads.
-    let listed = c.list_objects_v2().bucket(b).send().await.unwrap();
+    // Listings agree with reads, across every page.
     let mut blobs_expected = 0;
-    for o in listed.contents() {
-        let key = o.key().unwrap();
-        let r = c.get_object().bucket(b).key(key).send().await.unwrap();
-        let body = r.body.collect().await.unwrap().into_bytes();
-        assert_eq!(body.len() as i64, o.size().unwrap(), "{key}");
-        if body.len() > 128 << 10 {
-            blobs_expected += 1;
+    let mut token = None;
+    loop {
+        let listed = c
+            .list_objects_v2()
+            .bucket(b)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        for o in listed.contents() {
+            let key = o.key().unwrap();
+            let r = c.get_object().bucket(b).key(key).send().await.unwrap();
+            let body = r.body.collect().await.unwrap().into_bytes();
+            assert_eq!(body.len() as i64, o.size().unwrap(), "{key}");
+            if body.len() > 128 << 10 {
+                blobs_expected += 1;
+            }
+        }
+        token = listed.next_continuation_token.clone();
+        if token.is_none() {
+            break;
         }
     }
     // Every blob file belongs to a listed object: orphans were swept at startup.
