@@ -175,6 +175,12 @@ fn lock_bucket(c: &Coffer, bucket: &str) -> S3Result<coffer_store::BucketRecord>
     }
 }
 
+/// A version of an object in a lock-enabled bucket, for the retention and legal-hold reads.
+fn locked_version(c: &Coffer, bucket: &str, key: &str, version_id: Option<&str>) -> S3Result<ObjectRecord> {
+    lock_bucket(c, bucket)?;
+    c.store.head_object(bucket, key, version_id).map_err(store_error)
+}
+
 fn mode(m: &str) -> S3Result<String> {
     match m {
         ObjectLockRetentionMode::GOVERNANCE | ObjectLockRetentionMode::COMPLIANCE => Ok(m.to_owned()),
@@ -355,11 +361,7 @@ pub async fn get_object_retention(
     req: S3Request<GetObjectRetentionInput>,
 ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
     let input = req.input;
-    lock_bucket(c, &input.bucket)?;
-    let rec = c
-        .store
-        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-        .map_err(store_error)?;
+    let rec = locked_version(c, &input.bucket, &input.key, input.version_id.as_deref())?;
     let r = rec.retention.ok_or_else(|| {
         s3_error!(
             NoSuchObjectLockConfiguration,
@@ -400,11 +402,7 @@ pub async fn get_object_legal_hold(
     req: S3Request<GetObjectLegalHoldInput>,
 ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
     let input = req.input;
-    lock_bucket(c, &input.bucket)?;
-    let rec = c
-        .store
-        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-        .map_err(store_error)?;
+    let rec = locked_version(c, &input.bucket, &input.key, input.version_id.as_deref())?;
     let status = if rec.legal_hold {
         ObjectLockLegalHoldStatus::ON
     } else {

@@ -74,6 +74,18 @@ impl Server {
         }
     }
 
+    /// Paths of the blob files under `blobs/xx/`: objects and parts stored outside the
+    /// metadata records.
+    pub fn blob_paths(&self) -> Vec<PathBuf> {
+        let Ok(dirs) = std::fs::read_dir(self.dir.join("blobs")) else {
+            return Vec::new();
+        };
+        dirs.flatten()
+            .filter(|d| d.path().is_dir())
+            .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten().map(|f| f.path()))
+            .collect()
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

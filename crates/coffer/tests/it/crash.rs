@@ -119,10 +119,7 @@ async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool)>>)
         }
     }
     // Every blob file belongs to a listed object: orphans were swept at startup.
-    let blobs: usize = std::fs::read_dir(s.dir.join("blobs"))
-        .unwrap()
-        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
-        .sum();
+    let blobs = s.blob_paths().len();
     assert_eq!(blobs, blobs_expected, "blob files on disk vs objects stored as blobs");
     acked
 }

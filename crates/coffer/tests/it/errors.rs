@@ -288,14 +288,9 @@ async fn internal_error_does_not_leak_internals() {
         .await
         .unwrap();
     // Destroy the object's blob behind the server's back.
-    let mut removed = 0;
-    for dir in std::fs::read_dir(s.dir.join("blobs")).unwrap() {
-        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
-            std::fs::remove_file(f.unwrap().path()).unwrap();
-            removed += 1;
-        }
-    }
-    assert_eq!(removed, 1);
+    let blobs = s.blob_paths();
+    assert_eq!(blobs.len(), 1);
+    std::fs::remove_file(&blobs[0]).unwrap();
     let r = s.raw("GET", &format!("/{b}/big"), &[], &[], b"").await;
     r.check_error(500, "InternalError", &format!("/{b}/big"));
     let text = r.text();
@@ -351,12 +346,7 @@ async fn a_corrupted_blob_fails_loudly() {
         .send()
         .await
         .unwrap();
-    let mut files = Vec::new();
-    for dir in std::fs::read_dir(s.dir.join("blobs")).unwrap() {
-        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
-            files.push(f.unwrap().path());
-        }
-    }
+    let files = s.blob_paths();
     assert_eq!(files.len(), 1);
     let mut bytes = std::fs::read(&files[0]).unwrap();
     bytes[1234] ^= 0x40;

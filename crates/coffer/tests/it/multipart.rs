@@ -50,13 +50,6 @@ async fn get_all(c: &Client, b: &str, k: &str) -> Vec<u8> {
     r.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
-fn blob_count(s: &Server) -> usize {
-    std::fs::read_dir(s.dir.join("blobs"))
-        .unwrap()
-        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
-        .sum()
-}
-
 async fn setup() -> (Server, Client, String) {
     let s = Server::start();
     let c = s.client();
@@ -141,10 +134,10 @@ async fn a_part_uploaded_again_replaces_the_first_and_frees_it() {
     let (s, c, b) = setup().await;
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(300 << 10, 1)).await;
-    let before = blob_count(&s);
+    let before = s.blob_paths().len();
     let second = data(300 << 10, 9);
     let p1 = part(&c, &b, "k", &id, 1, second.clone()).await;
-    assert_eq!(blob_count(&s), before, "the replaced part's blob is freed");
+    assert_eq!(s.blob_paths().len(), before, "the replaced part's blob is freed");
     c.complete_multipart_upload()
         .bucket(&b)
         .key("k")
@@ -242,11 +235,11 @@ async fn completion_errors() {
 #[tokio::test]
 async fn abort_frees_parts_and_ends_the_upload() {
     let (s, c, b) = setup().await;
-    let before = blob_count(&s);
+    let before = s.blob_paths().len();
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(MIB, 1)).await;
     part(&c, &b, "k", &id, 2, data(MIB, 2)).await;
-    assert_eq!(blob_count(&s), before + 2);
+    assert_eq!(s.blob_paths().len(), before + 2);
     c.abort_multipart_upload()
         .bucket(&b)
         .key("k")
@@ -254,7 +247,7 @@ async fn abort_frees_parts_and_ends_the_upload() {
         .send()
         .await
         .unwrap();
-    assert_eq!(blob_count(&s), before);
+    assert_eq!(s.blob_paths().len(), before);
     check_sdk_error(
         c.abort_multipart_upload()
             .bucket(&b)
@@ -662,7 +655,7 @@ async fn incomplete_uploads_are_aborted_after_their_expiry() {
     c.create_bucket().bucket(&b).send().await.unwrap();
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(MIB, 1)).await;
-    assert_eq!(blob_count(&s), 1);
+    assert_eq!(s.blob_paths().len(), 1);
     let mut gone = false;
     for _ in 0..40 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -679,7 +672,7 @@ async fn incomplete_uploads_are_aborted_after_their_expiry() {
         }
     }
     assert!(gone, "the upload was not aborted within 4 s of a 1 s expiry");
-    assert_eq!(blob_count(&s), 0, "its part was freed");
+    assert_eq!(s.blob_paths().len(), 0, "its part was freed");
     check_sdk_error(
         c.list_parts().bucket(&b).key("k").upload_id(&id).send().await,
         404,
@@ -724,7 +717,7 @@ async fn abort_while_parts_are_in_flight_leaves_nothing_behind() {
     eprintln!("parts rejected after the abort: {failed} of 6");
     let mut left = usize::MAX;
     for _ in 0..40 {
-        left = blob_count(&s);
+        left = s.blob_paths().len();
         if left == 0 {
             break;
         }

@@ -63,17 +63,6 @@ async fn get_body(c: &Client, b: &str, k: &str) -> Vec<u8> {
     got.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
-/// Files under `blobs/xx/`: objects stored outside the metadata records.
-fn blob_files(s: &Server) -> usize {
-    let Ok(dirs) = std::fs::read_dir(s.dir.join("blobs")) else {
-        return 0;
-    };
-    dirs.flatten()
-        .filter(|d| d.path().is_dir())
-        .map(|d| std::fs::read_dir(d.path()).unwrap().count())
-        .sum()
-}
-
 /// Sends a presigned request as any HTTP client would: its URL, its headers, `body`.
 async fn send_presigned(s: &Server, p: &PresignedRequest, body: &[u8]) -> Raw {
     let uri: http::Uri = p.uri().parse().unwrap();
@@ -250,9 +239,9 @@ async fn object_just_above_inline_threshold_goes_to_a_blob_file() {
     let small = pattern(128 << 10, 1);
     let big = pattern((128 << 10) + 1, 2);
     let e_small = put(&c, &b, "small", &small).await;
-    assert_eq!(blob_files(&s), 0, "128 KiB is stored inline");
+    assert_eq!(s.blob_paths().len(), 0, "128 KiB is stored inline");
     let e_big = put(&c, &b, "big", &big).await;
-    assert_eq!(blob_files(&s), 1, "128 KiB + 1 goes to a blob file");
+    assert_eq!(s.blob_paths().len(), 1, "128 KiB + 1 goes to a blob file");
     assert_ne!(e_small, e_big);
     assert_eq!(get_body(&c, &b, "small").await, small);
     assert_eq!(get_body(&c, &b, "big").await, big);
@@ -310,7 +299,7 @@ async fn overwrite_replaces_body_and_metadata() {
         .send()
         .await
         .unwrap();
-    assert_eq!(blob_files(&s), 1);
+    assert_eq!(s.blob_paths().len(), 1);
     let e2 = c
         .put_object()
         .bucket(&b)
@@ -914,7 +903,7 @@ async fn copy_of_a_multi_mib_object_is_byte_exact() {
         .await
         .unwrap();
     assert_eq!(out.copy_object_result().unwrap().e_tag(), Some(etag.as_str()));
-    assert_eq!(blob_files(&s), 2, "the copy has its own blob");
+    assert_eq!(s.blob_paths().len(), 2, "the copy has its own blob");
     // Deleting the source leaves the copy whole.
     c.delete_object().bucket(&b).key("big").send().await.unwrap();
     let got = get_body(&c, &b, "big-copy").await;

@@ -16,17 +16,6 @@ fn scrub(dir: &std::path::Path) -> Output {
         .expect("run coffer scrub")
 }
 
-/// Every blob file, largest last.
-fn blob_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out: Vec<_> = std::fs::read_dir(dir.join("blobs"))
-        .unwrap()
-        .flatten()
-        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten().map(|f| f.path()))
-        .collect();
-    out.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
-    out
-}
-
 fn flip_byte(path: &std::path::Path, at: usize) {
     let mut b = std::fs::read(path).unwrap();
     b[at] ^= 0x01;
@@ -94,7 +83,8 @@ async fn scrub_reports_a_flipped_byte_in_a_blob_and_in_a_part() {
     assert!(text.contains("scrubbed 3 objects"), "{text}");
 
     // Blobs by size: the 300 KiB object, then part 1 (5 MiB), then part 2 (6 MiB).
-    let blobs = blob_files(&dir);
+    let mut blobs = s.blob_paths();
+    blobs.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
     assert_eq!(blobs.len(), 3, "{blobs:?}");
     flip_byte(&blobs[0], 1234);
     flip_byte(&blobs[2], 6 << 19);
