@@ -46,6 +46,7 @@ impl CofferService {
         let resource = resource(req.uri().path());
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let is_head = req.method() == http::Method::HEAD;
+        let presigned = req.uri().query().is_some_and(|q| q.contains("X-Amz-Signature="));
         let has_body = req.headers().get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
             || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut resp = if xml_body_too_large(&req) {
@@ -71,7 +72,7 @@ impl CofferService {
             r
         } else {
             match self.inner.call(req).await {
-                Ok(r) => finish_error(r, &resource, &request_id),
+                Ok(r) => finish_error(r, &resource, &request_id, presigned),
                 Err(e) => {
                     tracing::error!(error = ?e, "s3s failed to answer");
                     error_response(
@@ -131,7 +132,7 @@ fn xml_body_too_large(req: &Request<Body>) -> bool {
 }
 
 /// Rewrites an s3s error body into the seed's form (Code, Message, Resource, RequestId).
-fn finish_error(mut resp: Response<Body>, resource: &str, request_id: &str) -> Response<Body> {
+fn finish_error(mut resp: Response<Body>, resource: &str, request_id: &str, presigned: bool) -> Response<Body> {
     let status = resp.status();
     if status == StatusCode::NOT_MODIFIED {
         // 304 has no body (RFC 9110 15.4.5).
@@ -149,7 +150,14 @@ fn finish_error(mut resp: Response<Body>, resource: &str, request_id: &str) -> R
         return resp;
     };
     // s3s messages are written for clients, except on internal errors.
-    let message = xml_field(&text, "Message").filter(|_| code != "InternalError");
+    let mut message = xml_field(&text, "Message").filter(|_| code != "InternalError");
+    let mut code = code;
+    // A presigned URL dated in the future is not yet valid: S3 says AccessDenied, where s3s
+    // reuses the clock-skew error of header-signed requests.
+    if presigned && code == "RequestTimeTooSkewed" {
+        code = "AccessDenied".into();
+        message = Some("Request is not yet valid".into());
+    }
     let fresh = error_response(status, &code, message.as_deref(), resource, request_id);
     let (parts, body) = fresh.into_parts();
     *resp.body_mut() = body;
