@@ -108,6 +108,29 @@ pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
 
+/// `create_dir_all`, then fsync the parent of every directory it made: a new directory's
+/// entry is not durable until its parent is synced, and everything below hangs on it.
+pub fn create_dir_all_durable(path: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut p = path;
+    while !p.exists() {
+        missing.push(p.to_owned());
+        match p.parent() {
+            Some(q) if !q.as_os_str().is_empty() => p = q,
+            _ => break,
+        }
+    }
+    fs::create_dir_all(path)?;
+    for dir in &missing {
+        sync_dir(
+            dir.parent()
+                .filter(|q| !q.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )?;
+    }
+    Ok(())
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> StoreResult<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(StoreError::from),

@@ -48,9 +48,11 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the embedded store in `dir`: redb metadata and blob files.
     pub async fn open(dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(dir)?;
+        blob::create_dir_all_durable(dir)?;
         let blobs = FsBlobStore::open(dir)?;
         let meta = RedbMeta::open(&dir.join("meta.redb"))?;
+        // redb syncs the file it creates, not the directory entry naming it.
+        blob::sync_dir(dir)?;
         let store = Self::with_engines(Arc::new(meta), Arc::new(blobs), DEFAULT_INLINE_MAX);
         let swept = store.sweep_orphans().await?;
         if swept > 0 {

@@ -110,7 +110,7 @@ pub mod anyhow_like {
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
-    std::fs::create_dir_all(&args.data)?;
+    coffer_store::blob::create_dir_all_durable(&args.data)?;
     let root = root_credentials(&args.data)?;
     let store = Store::open(&args.data).await?;
     let identity = Identity::new(store.clone(), root);

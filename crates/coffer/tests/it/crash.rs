@@ -1,25 +1,31 @@
-//! Crash consistency: kill -9 the server while clients put, overwrite and delete, restart
-//! on the same data, and check that every acknowledged write survived byte-exact, nothing
-//! partial is visible, listings agree with reads, and no orphan blob outlives the restart.
+//! Crash consistency: kill -9 the server while clients put, complete multipart uploads,
+//! overwrite and delete, restart on the same data, and check that every acknowledged write
+//! survived byte-exact, nothing partial is visible, listings agree with reads, and no orphan
+//! blob outlives the restart. `powerloss.rs` runs the same writers and checks across a
+//! simulated power cut.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::common::*;
 
 #[derive(Clone, Copy, Debug)]
-enum Op {
+pub enum Op {
     Put(u64),
+    /// A multipart upload completed with the parts of `parts(seed)`.
+    Multipart(u64),
     Delete,
 }
 
-/// Deterministic content: sizes span inline objects and blob files.
-fn content(seed: u64) -> Vec<u8> {
-    let sizes = [0usize, 1, 4 << 10, 100 << 10, 129 << 10, 700 << 10, 2 << 20];
-    let len = sizes[(seed % sizes.len() as u64) as usize];
+/// Objects above this are blob files; at or below it they live in the metadata.
+const INLINE_MAX: usize = 128 << 10;
+const MIN_PART: usize = 5 << 20;
+
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {
@@ -31,14 +37,75 @@ fn content(seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// Per key: every op sent, in order, and whether the server acknowledged it.
-type Journal = Arc<Mutex<HashMap<String, Vec<(Op, bool)>>>>;
+/// Deterministic content: sizes span inline objects and blob files.
+pub fn content(seed: u64) -> Vec<u8> {
+    let sizes = [0usize, 1, 4 << 10, 100 << 10, 129 << 10, 700 << 10, 2 << 20];
+    bytes(seed, sizes[(seed % sizes.len() as u64) as usize])
+}
 
-async fn writer(s_client: aws_sdk_s3::Client, b: String, task: u64, journal: Journal) {
+/// A multipart object's parts: one part, or a minimum-size part and a last one.
+fn parts(seed: u64) -> Vec<Vec<u8>> {
+    match seed % 2 {
+        0 => vec![content(seed)],
+        _ => vec![bytes(seed ^ 0xFF, MIN_PART), content(seed)],
+    }
+}
+
+fn expected(op: Op) -> Option<Vec<u8>> {
+    match op {
+        Op::Put(seed) => Some(content(seed)),
+        Op::Multipart(seed) => Some(parts(seed).concat()),
+        Op::Delete => None,
+    }
+}
+
+/// Per key: every op sent, in order, and whether the server acknowledged it.
+pub type Journal = Arc<Mutex<HashMap<String, Vec<(Op, bool)>>>>;
+
+async fn multipart_put(c: &aws_sdk_s3::Client, b: &str, key: &str, seed: u64) -> Result<(), ()> {
+    let up = c
+        .create_multipart_upload()
+        .bucket(b)
+        .key(key)
+        .send()
+        .await
+        .map_err(drop)?;
+    let id = up.upload_id().ok_or(())?;
+    let mut done = Vec::new();
+    for (n, body) in (1..).zip(parts(seed)) {
+        let r = c
+            .upload_part()
+            .bucket(b)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(drop)?;
+        done.push(CompletedPart::builder().part_number(n).set_e_tag(r.e_tag).build());
+    }
+    c.complete_multipart_upload()
+        .bucket(b)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .send()
+        .await
+        .map_err(drop)?;
+    Ok(())
+}
+
+/// Writes, overwrites and deletes four keys of its own until the server stops answering.
+pub async fn writer(c: aws_sdk_s3::Client, b: String, task: u64, journal: Journal) {
     for i in 0u64.. {
         let key = format!("t{task}/k{}", i % 4);
         let seed = task * 1_000_000 + i;
-        let op = if i % 7 == 6 { Op::Delete } else { Op::Put(seed) };
+        let op = match i % 11 {
+            6 => Op::Delete,
+            3 | 9 => Op::Multipart(seed),
+            _ => Op::Put(seed),
+        };
         let idx = {
             let mut j = journal.lock().unwrap();
             let ops = j.entry(key.clone()).or_default();
@@ -46,7 +113,7 @@ async fn writer(s_client: aws_sdk_s3::Client, b: String, task: u64, journal: Jou
             ops.len() - 1
         };
         let ok = match op {
-            Op::Put(seed) => s_client
+            Op::Put(seed) => c
                 .put_object()
                 .bucket(&b)
                 .key(&key)
@@ -54,7 +121,8 @@ async fn writer(s_client: aws_sdk_s3::Client, b: String, task: u64, journal: Jou
                 .send()
                 .await
                 .is_ok(),
-            Op::Delete => s_client.delete_object().bucket(&b).key(&key).send().await.is_ok(),
+            Op::Multipart(seed) => multipart_put(&c, &b, &key, seed).await.is_ok(),
+            Op::Delete => c.delete_object().bucket(&b).key(&key).send().await.is_ok(),
         };
         if !ok {
             return; // the server is gone
@@ -63,7 +131,33 @@ async fn writer(s_client: aws_sdk_s3::Client, b: String, task: u64, journal: Jou
     }
 }
 
-async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool)>>) -> usize {
+/// Blob files an object listed with `etag` and `size` holds: multipart objects one per
+/// part above the inline limit.
+fn blob_count(etag: &str, size: usize) -> usize {
+    let part_sizes = if etag.trim_matches('"').ends_with("-2") {
+        vec![MIN_PART, size - MIN_PART]
+    } else {
+        vec![size]
+    };
+    part_sizes.into_iter().filter(|s| *s > INLINE_MAX).count()
+}
+
+/// Aborts the uploads a crash left open, so their parts' blob files are freed.
+async fn abort_open_uploads(c: &aws_sdk_s3::Client, b: &str) {
+    let r = c.list_multipart_uploads().bucket(b).send().await.unwrap();
+    assert_ne!(r.is_truncated, Some(true), "more open uploads than one page");
+    for u in r.uploads() {
+        c.abort_multipart_upload()
+            .bucket(b)
+            .key(u.key().unwrap())
+            .upload_id(u.upload_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+pub async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool)>>) -> usize {
     let c = s.client();
     let mut acked = 0;
     for (key, ops) in journal {
@@ -81,10 +175,7 @@ async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool)>>)
         let from = last_acked.unwrap_or(0);
         let candidates: Vec<Option<Vec<u8>>> = ops[from..]
             .iter()
-            .map(|(op, _)| match op {
-                Op::Put(seed) => Some(content(*seed)),
-                Op::Delete => None,
-            })
+            .map(|(op, _)| expected(*op))
             .chain(last_acked.is_none().then_some(None))
             .collect();
         assert!(
@@ -93,6 +184,7 @@ async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool)>>)
             got.as_ref().map_or(0, Vec::len)
         );
     }
+    abort_open_uploads(&c, b).await;
     // Listings agree with reads, across every page.
     let mut blobs_expected = 0;
     let mut token = None;
@@ -109,9 +201,7 @@ async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool)>>)
             let r = c.get_object().bucket(b).key(key).send().await.unwrap();
             let body = r.body.collect().await.unwrap().into_bytes();
             assert_eq!(body.len() as i64, o.size().unwrap(), "{key}");
-            if body.len() > 128 << 10 {
-                blobs_expected += 1;
-            }
+            blobs_expected += blob_count(o.e_tag().unwrap(), body.len());
         }
         token = listed.next_continuation_token.clone();
         if token.is_none() {
