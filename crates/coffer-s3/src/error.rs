@@ -151,6 +151,9 @@ pub fn default_message(code: &str) -> &'static str {
         }
         "NotImplemented" => "A header you provided implies functionality that is not implemented.",
         "PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        "RequestTimeout" => {
+            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
+        }
         "RequestTimeTooSkewed" => "The difference between the request time and the current time is too large.",
         "ServiceUnavailable" => "The server is shutting down or overloaded; please retry.",
         "SignatureDoesNotMatch" => {

@@ -2,8 +2,12 @@
 //! while shutting down, and virtual-hosted-style bucket addressing.
 
 use std::fmt::Write as _;
+use std::future::Future as _;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -26,14 +30,24 @@ pub struct RequestId(pub String);
 pub struct CofferService {
     inner: S3Service,
     shutting_down: Arc<AtomicBool>,
+    body_timeout: Duration,
 }
+
+/// How long a request body may stall before the request fails with RequestTimeout.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl CofferService {
     pub fn new(inner: S3Service) -> Self {
         Self {
             inner,
             shutting_down: Arc::new(AtomicBool::new(false)),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
+    }
+
+    pub fn with_body_timeout(mut self, idle: Duration) -> Self {
+        self.body_timeout = idle;
+        self
     }
 
     /// From now on requests get 503 ServiceUnavailable; those in flight finish.
@@ -47,6 +61,7 @@ impl CofferService {
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let is_head = req.method() == http::Method::HEAD;
         let presigned = req.uri().query().is_some_and(|q| q.contains("X-Amz-Signature="));
+        let stalled = req.extensions().get::<BodyStalled>().cloned();
         let has_body = req.headers().get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
             || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut resp = if xml_body_too_large(&req) {
@@ -72,6 +87,11 @@ impl CofferService {
             r
         } else {
             match self.inner.call(req).await {
+                // Whatever error the stalled body caused inside (s3s calls a failed XML
+                // body an InternalError), the client's problem is the stall.
+                Ok(r) if stalled.is_some_and(|s| s.0.load(Ordering::SeqCst)) && !r.status().is_success() => {
+                    error_response(StatusCode::BAD_REQUEST, "RequestTimeout", None, &resource, &request_id)
+                }
                 Ok(r) => finish_error(r, &resource, &request_id, presigned),
                 Err(e) => {
                     tracing::error!(error = ?e, "s3s failed to answer");
@@ -108,7 +128,88 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { Ok(this.call(req.map(Body::from)).await) })
+        let (idle, stalled) = (self.body_timeout, BodyStalled::default());
+        let flag = stalled.clone();
+        let mut req = req.map(|b| Body::http_body(IdleTimeout::new(b, idle, flag)));
+        req.extensions_mut().insert(stalled);
+        Box::pin(async move { Ok(this.call(req).await) })
+    }
+}
+
+/// Set when a request's body stalled past the timeout.
+#[derive(Clone, Default)]
+struct BodyStalled(Arc<AtomicBool>);
+
+/// A request body that fails once no bytes arrived for `idle`: a client trickling its body
+/// (or stalling) cannot hold a connection and its buffers forever. AWS answers such a
+/// request 400 RequestTimeout, which `CofferService::call` does when `stalled` is set.
+struct IdleTimeout {
+    inner: hyper::body::Incoming,
+    idle: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    armed: bool,
+    stalled: BodyStalled,
+}
+
+impl IdleTimeout {
+    fn new(inner: hyper::body::Incoming, idle: Duration, stalled: BodyStalled) -> Self {
+        Self {
+            inner,
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+            armed: false,
+            stalled,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct BodyIdleTimeout(Duration);
+
+impl std::fmt::Display for BodyIdleTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BodyIdleTimeout: no request body bytes for {:?}", self.0)
+    }
+}
+
+impl std::error::Error for BodyIdleTimeout {}
+
+impl http_body::Body for IdleTimeout {
+    type Data = Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.armed = false;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                if !this.armed {
+                    this.timer.as_mut().reset(tokio::time::Instant::now() + this.idle);
+                    this.armed = true;
+                }
+                match this.timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        this.stalled.0.store(true, Ordering::SeqCst);
+                        Poll::Ready(Some(Err(Box::new(BodyIdleTimeout(this.idle)))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -44,6 +44,9 @@ enum Command {
         /// Seconds a client gets to send a complete header block (tests use a short one).
         #[arg(long, default_value_t = 30, hide = true)]
         header_timeout_secs: u64,
+        /// Seconds a request body may stall before the request gets 400 RequestTimeout.
+        #[arg(long, default_value_t = 30, hide = true)]
+        body_timeout_secs: u64,
     },
     /// Load-test any S3 endpoint (warp-style): put, get, mixed, list, multipart, delete.
     Bench(bench::BenchArgs),
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
                 upload_expiry_secs,
                 max_connections,
                 header_timeout_secs,
+                body_timeout_secs,
             } => {
                 server::run(server::ServerArgs {
                     data,
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
                     domains,
                     upload_expiry: std::time::Duration::from_secs(upload_expiry_secs),
                     header_timeout: std::time::Duration::from_secs(header_timeout_secs),
+                    body_timeout: std::time::Duration::from_secs(body_timeout_secs),
                     max_connections,
                 })
                 .await

@@ -23,6 +23,8 @@ pub struct ServerArgs {
     pub upload_expiry: Duration,
     /// A client that sends no complete header block in this time is cut off (slowloris).
     pub header_timeout: Duration,
+    /// A request body that stalls this long fails with RequestTimeout.
+    pub body_timeout: Duration,
     /// Connections served at once; more wait in the kernel's accept queue, so a flood costs
     /// no memory or file descriptors beyond this.
     pub max_connections: usize,
@@ -123,7 +125,9 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         domains: args.domains.clone(),
     };
     tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
-    let service = Coffer::new(store, identity, config).into_service(Some(route));
+    let service = Coffer::new(store, identity, config)
+        .into_service(Some(route))
+        .with_body_timeout(args.body_timeout);
 
     // A deep accept queue: past the connection cap, a flood waits there instead of in
     // SYN retries (std's default backlog is 128).

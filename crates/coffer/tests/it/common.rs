@@ -238,6 +238,11 @@ pub async fn raw_send(
     }
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
+    parse_response(&buf)
+}
+
+/// A whole HTTP/1.1 response as read off the socket.
+pub fn parse_response(buf: &[u8]) -> Raw {
     let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("response head");
     let head = String::from_utf8_lossy(&buf[..split]).into_owned();
     let mut lines = head.split("\r\n");

@@ -12,14 +12,22 @@ use tokio::net::TcpStream;
 
 use crate::common::*;
 
-/// Signs `method path` as root at `now` and returns the headers to send.
-fn signed_at(s: &Server, method: &str, path: &str, body: &[u8], now: time::OffsetDateTime) -> Vec<(String, String)> {
+/// Signs `method path[?query]` as root at `now` and returns the headers to send.
+fn signed_at(s: &Server, method: &str, target: &str, body: &[u8], now: time::OffsetDateTime) -> Vec<(String, String)> {
     let addr = s.addr();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut req = sigv4::Request {
         method,
         host: &addr,
         path,
-        query: vec![],
+        query: query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect(),
         headers: vec![],
         body: body.to_vec(),
     };
@@ -599,5 +607,44 @@ async fn a_client_sending_headers_a_byte_a_second_is_cut_off() {
         .await
         .expect("an idle connection is closed")
         .ok();
+    assert_serving(&s).await;
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_gets_request_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&tmp.path().join("data"), &["--body-timeout-secs", "2"]);
+    let b = bucket("stall");
+    s.client().create_bucket().bucket(&b).send().await.unwrap();
+    // An object body, and an XML body that s3s reads itself.
+    let delete_xml = format!("<Delete><Object><Key>slow</Key></Object>{}</Delete>", " ".repeat(500));
+    for (method, target, body) in [
+        ("PUT", format!("/{b}/slow"), vec![b'x'; 1000]),
+        ("POST", format!("/{b}?delete"), delete_xml.into_bytes()),
+    ] {
+        let mut head = format!("{method} {target} HTTP/1.1\r\ncontent-length: {}\r\n", body.len());
+        for (k, v) in signed_at(&s, method, &target, &body, time::OffsetDateTime::now_utc()) {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut st = TcpStream::connect(s.addr()).await.unwrap();
+        st.write_all(head.as_bytes()).await.unwrap();
+        st.write_all(&body[..10]).await.unwrap();
+        let t = Instant::now();
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(15), st.read_to_end(&mut buf))
+            .await
+            .expect("the server answers a stalled body")
+            .unwrap();
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(1500),
+            "{method}: answered after {took:?}, before the timeout"
+        );
+        let resource = target.split('?').next().unwrap();
+        parse_response(&buf).check_error(400, "RequestTimeout", resource);
+    }
+    let missing = s.client().head_object().bucket(&b).key("slow").send().await;
+    assert!(missing.is_err(), "a timed-out upload stored nothing");
     assert_serving(&s).await;
 }
