@@ -26,7 +26,8 @@ pub enum Scenario {
     Put,
     /// GET objects uploaded first (--objects of them).
     Get,
-    /// 45% GET, 25% HEAD, 20% PUT, 10% DELETE over uploaded objects.
+    /// 45% GET, 25% HEAD of uploaded objects; 20% PUT, 10% DELETE of keys each connection
+    /// creates (up to 64, then its PUTs overwrite them, so long runs stay bounded on disk).
     Mixed,
     /// Fill a bucket with --objects keys, then list it again and again in pages of --max-keys.
     List,
@@ -548,6 +549,9 @@ impl Rng {
     }
 }
 
+/// Keys a mixed-workload worker creates before its PUTs turn into overwrites.
+const MIXED_OWN_KEYS: usize = 64;
+
 async fn worker(mut conns: Vec<Conn>, ctx: Arc<Ctx>, phase: Phase, id: u64) -> (Vec<Conn>, Vec<Stats>) {
     let mut stats: Vec<Stats> = OPS.iter().map(|_| Stats::default()).collect();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (id + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
@@ -604,12 +608,19 @@ async fn worker(mut conns: Vec<Conn>, ctx: Arc<Ctx>, phase: Phase, id: u64) -> (
                         let r = head(conn, &existing).await;
                         ctx.record(&mut stats, Op::Head, started, r);
                     } else if dice < 90 || own_keys.is_empty() {
-                        // New keys, so GETs of the prepared ones never miss.
-                        let n = ctx.next_key.fetch_add(1, Ordering::Relaxed);
-                        let r = put(conn, &ctx, &ctx.key(n)).await;
-                        if r.is_ok() {
-                            own_keys.push(n);
-                        }
+                        // Keys of its own, so GETs of the prepared ones never miss; past
+                        // MIXED_OWN_KEYS it overwrites them, so a long run's data stays bounded.
+                        let r = if own_keys.len() < MIXED_OWN_KEYS {
+                            let n = ctx.next_key.fetch_add(1, Ordering::Relaxed);
+                            let r = put(conn, &ctx, &ctx.key(n)).await;
+                            if r.is_ok() {
+                                own_keys.push(n);
+                            }
+                            r
+                        } else {
+                            let n = own_keys[(rng.next() % own_keys.len() as u64) as usize];
+                            put(conn, &ctx, &ctx.key(n)).await
+                        };
                         ctx.record(&mut stats, Op::Put, started, r);
                     } else {
                         let n = own_keys.swap_remove((rng.next() % own_keys.len() as u64) as usize);

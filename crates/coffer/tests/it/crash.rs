@@ -254,17 +254,82 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
 }
 
 /// Acknowledged versioned ops: key, version id, and the put's seed (None for a marker).
-type Acked = Arc<Mutex<Vec<(String, String, Option<u64>)>>>;
+pub type Acked = Arc<Mutex<Vec<(String, String, Option<u64>)>>>;
+/// Per key, the seeds of every put sent, acknowledged or not.
+pub type Tried = Arc<Mutex<HashMap<String, Vec<u64>>>>;
+
+pub async fn create_versioned_bucket(c: &aws_sdk_s3::Client, b: &str) {
+    c.create_bucket().bucket(b).send().await.unwrap();
+    c.put_bucket_versioning()
+        .bucket(b)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Every acknowledged version and marker is listed as what it was, and every listed version
+/// of a key written in this round reads back as the whole body of some put sent for it.
+pub async fn verify_versions(
+    s: &Server,
+    b: &str,
+    acked: &[(String, String, Option<u64>)],
+    tried: &HashMap<String, Vec<u64>>,
+) -> usize {
+    let c = s.client();
+    let mut listed: HashMap<(String, String), bool> = HashMap::new();
+    let (mut km, mut vm) = (None::<String>, None::<String>);
+    loop {
+        let r = c
+            .list_object_versions()
+            .bucket(b)
+            .set_key_marker(km.clone())
+            .set_version_id_marker(vm.clone())
+            .send()
+            .await
+            .unwrap();
+        for v in r.versions() {
+            listed.insert((v.key().unwrap().into(), v.version_id().unwrap().into()), false);
+        }
+        for m in r.delete_markers() {
+            listed.insert((m.key().unwrap().into(), m.version_id().unwrap().into()), true);
+        }
+        if r.is_truncated != Some(true) {
+            break;
+        }
+        km = r.next_key_marker.clone();
+        vm = r.next_version_id_marker.clone();
+    }
+    for (key, v, seed) in acked {
+        let marker = listed.get(&(key.clone(), v.clone()));
+        assert_eq!(
+            marker,
+            Some(&seed.is_none()),
+            "acknowledged {key}@{v} listed as what it was"
+        );
+    }
+    for ((key, v), marker) in &listed {
+        // Keys of earlier rounds were checked in their round.
+        let Some(seeds) = tried.get(key).filter(|_| !*marker) else {
+            continue;
+        };
+        let r = c.get_object().bucket(b).key(key).version_id(v).send().await.unwrap();
+        let body = r.body.collect().await.unwrap().into_bytes().to_vec();
+        assert!(
+            seeds.iter().any(|s| content(*s) == body),
+            "{key}@{v} is no whole body that was sent"
+        );
+    }
+    acked.len()
+}
 
 /// Versioned writer: every acknowledged put returns a version id, every acknowledged
 /// delete a marker id; all of them must survive the crash.
-async fn versioned_writer(
-    c: aws_sdk_s3::Client,
-    b: String,
-    task: u64,
-    acked: Acked,
-    tried: Arc<Mutex<HashMap<String, Vec<u64>>>>,
-) {
+pub async fn versioned_writer(c: aws_sdk_s3::Client, b: String, task: u64, acked: Acked, tried: Tried) {
     for i in 0u64.. {
         let key = format!("v{task}/k{}", i % 3);
         let seed = task * 1_000_000 + i;
@@ -307,21 +372,11 @@ async fn kill_9_during_versioned_writes_keeps_every_acknowledged_version() {
     let mut verified = 0;
     for round in 0..rounds {
         let acked: Acked = Arc::default();
-        let tried: Arc<Mutex<HashMap<String, Vec<u64>>>> = Arc::default();
+        let tried: Tried = Arc::default();
         let mut s = Server::start_in(&dir);
         let c = s.client();
         if round == 0 {
-            c.create_bucket().bucket(&b).send().await.unwrap();
-            c.put_bucket_versioning()
-                .bucket(&b)
-                .versioning_configuration(
-                    aws_sdk_s3::types::VersioningConfiguration::builder()
-                        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
+            create_versioned_bucket(&c, &b).await;
         }
         let tasks: Vec<_> = (0..8u64)
             .map(|t| {
@@ -341,53 +396,8 @@ async fn kill_9_during_versioned_writes_keeps_every_acknowledged_version() {
             t.await.unwrap();
         }
         let s = Server::start_in(&dir);
-        let c = s.client();
-        let mut listed: HashMap<(String, String), bool> = HashMap::new();
-        let (mut km, mut vm) = (None::<String>, None::<String>);
-        loop {
-            let r = c
-                .list_object_versions()
-                .bucket(&b)
-                .set_key_marker(km.clone())
-                .set_version_id_marker(vm.clone())
-                .send()
-                .await
-                .unwrap();
-            for v in r.versions() {
-                listed.insert((v.key().unwrap().into(), v.version_id().unwrap().into()), false);
-            }
-            for m in r.delete_markers() {
-                listed.insert((m.key().unwrap().into(), m.version_id().unwrap().into()), true);
-            }
-            if r.is_truncated != Some(true) {
-                break;
-            }
-            km = r.next_key_marker.clone();
-            vm = r.next_version_id_marker.clone();
-        }
-        for (key, v, seed) in acked.lock().unwrap().iter() {
-            let marker = listed.get(&(key.clone(), v.clone()));
-            assert_eq!(
-                marker,
-                Some(&seed.is_none()),
-                "acknowledged {key}@{v} listed as what it was"
-            );
-            verified += 1;
-        }
-        // Every listed version reads back whole: the content of some put tried for its key.
-        let tried = tried.lock().unwrap().clone();
-        for ((key, v), marker) in &listed {
-            // Keys of earlier rounds were checked in their round.
-            let Some(seeds) = tried.get(key).filter(|_| !*marker) else {
-                continue;
-            };
-            let r = c.get_object().bucket(&b).key(key).version_id(v).send().await.unwrap();
-            let body = r.body.collect().await.unwrap().into_bytes().to_vec();
-            assert!(
-                seeds.iter().any(|s| content(*s) == body),
-                "{key}@{v} is no whole body that was sent"
-            );
-        }
+        let (acked, tried) = (acked.lock().unwrap().clone(), tried.lock().unwrap().clone());
+        verified += verify_versions(&s, &b, &acked, &tried).await;
     }
     eprintln!("versioned crash rounds: {rounds}, acknowledged versions verified: {verified}, violations: 0");
 }

@@ -10,38 +10,74 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use powercut::{Cut, Image, PowerCut};
+use tokio::task::JoinHandle;
 
 use crate::common::*;
-use crate::crash::{Journal, verify, writer};
+use crate::crash::{Acked, Journal, Tried, create_versioned_bucket, verify, verify_versions, versioned_writer, writer};
+
+/// What one round's writers did, to check after the reboot.
+enum Log {
+    /// Puts, multipart completes and deletes on an unversioned bucket.
+    Plain(Journal),
+    /// Puts and deletes on a versioned bucket: every acknowledged version id must survive.
+    Versioned(Acked, Tried),
+}
+
+impl Log {
+    fn spawn(&self, c: &aws_sdk_s3::Client, b: &str, task: u64) -> JoinHandle<()> {
+        let (c, b) = (c.clone(), b.to_owned());
+        match self {
+            Log::Plain(j) => tokio::spawn(writer(c, b, task, j.clone())),
+            Log::Versioned(a, t) => tokio::spawn(versioned_writer(c, b, task, a.clone(), t.clone())),
+        }
+    }
+
+    fn acked(&self) -> usize {
+        match self {
+            Log::Plain(j) => j.lock().unwrap().values().flatten().filter(|(_, a)| *a).count(),
+            Log::Versioned(a, _) => a.lock().unwrap().len(),
+        }
+    }
+
+    async fn verify(&self, s: &Server, b: &str) -> usize {
+        match self {
+            Log::Plain(j) => {
+                let j = j.lock().unwrap().clone();
+                verify(s, b, &j).await
+            }
+            Log::Versioned(a, t) => {
+                let (a, t) = (a.lock().unwrap().clone(), t.lock().unwrap().clone());
+                verify_versions(s, b, &a, &t).await
+            }
+        }
+    }
+}
 
 fn mount(mnt: &std::path::Path, image: Option<Image>) -> PowerCut {
     PowerCut::mount(mnt, image)
         .unwrap_or_else(|e| panic!("cannot mount the power-cut filesystem ({e}); it needs /dev/fuse and root"))
 }
 
-#[tokio::test]
-async fn power_cut_during_writes_loses_nothing_acknowledged() {
+async fn power_cuts(versioned: bool, default_rounds: usize) {
     let rounds: usize = std::env::var("COFFER_POWERCUT_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(default_rounds);
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
     // The server makes its data directory itself: its entry must be made durable too.
     let dir = mnt.join("data");
-    let b = bucket("power");
-    let (mut image, mut journal): (Option<Image>, Option<Journal>) = (None, None);
+    let b = bucket(if versioned { "vpower" } else { "power" });
+    let (mut image, mut log): (Option<Image>, Option<Log>) = (None, None);
     let (mut verified, mut torn, mut syncs) = (0, 0, 0);
     for round in 0..=rounds {
         let fs = mount(&mnt, image.take());
         let mut s = Server::start_in(&dir);
         let c = s.client();
-        match journal.take() {
-            Some(j) => {
-                let j = j.lock().unwrap().clone();
-                verified += verify(&s, &b, &j).await;
-            }
+        match log.take() {
+            Some(l) => verified += l.verify(&s, &b).await,
+            None if versioned => create_versioned_bucket(&c, &b).await,
             None => {
                 c.create_bucket().bucket(&b).send().await.unwrap();
             }
@@ -49,10 +85,12 @@ async fn power_cut_during_writes_loses_nothing_acknowledged() {
         if round == rounds {
             break;
         }
-        let j: Journal = Arc::default();
-        let tasks: Vec<_> = (0..8u64)
-            .map(|t| tokio::spawn(writer(c.clone(), b.clone(), round as u64 * 100 + t, j.clone())))
-            .collect();
+        let l = if versioned {
+            Log::Versioned(Arc::default(), Arc::default())
+        } else {
+            Log::Plain(Arc::default())
+        };
+        let tasks: Vec<_> = (0..8u64).map(|t| l.spawn(&c, &b, round as u64 * 100 + t)).collect();
         tokio::time::sleep(Duration::from_millis(400 + rand::random_range(0..1200))).await;
         let how = if round % 2 == 1 {
             torn += 1;
@@ -66,13 +104,23 @@ async fn power_cut_during_writes_loses_nothing_acknowledged() {
         for t in tasks {
             t.await.unwrap();
         }
-        let acked: usize = j.lock().unwrap().values().flatten().filter(|(_, a)| *a).count();
-        assert!(acked > 0, "round {round}: no write was acknowledged before the cut");
+        assert!(l.acked() > 0, "round {round}: no write was acknowledged before the cut");
         syncs += fs.stats().file_syncs + fs.stats().dir_syncs;
         fs.unmount().unwrap();
-        journal = Some(j);
+        log = Some(l);
     }
+    let what = if versioned { "versioned" } else { "plain" };
     eprintln!(
-        "power-cut rounds: {rounds} ({torn} torn), acknowledged ops verified: {verified}, fsyncs seen: {syncs}, violations: 0"
+        "{what} power-cut rounds: {rounds} ({torn} torn), acknowledged ops verified: {verified}, fsyncs seen: {syncs}, violations: 0"
     );
+}
+
+#[tokio::test]
+async fn power_cut_during_writes_loses_nothing_acknowledged() {
+    power_cuts(false, 4).await;
+}
+
+#[tokio::test]
+async fn power_cut_during_versioned_writes_keeps_every_acknowledged_version() {
+    power_cuts(true, 2).await;
 }
