@@ -12,6 +12,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::common::*;
+use crate::versioning::{all_versions, set_state};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Op {
@@ -260,16 +261,7 @@ pub type Tried = Arc<Mutex<HashMap<String, Vec<u64>>>>;
 
 pub async fn create_versioned_bucket(c: &aws_sdk_s3::Client, b: &str) {
     c.create_bucket().bucket(b).send().await.unwrap();
-    c.put_bucket_versioning()
-        .bucket(b)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_state(c, b, aws_sdk_s3::types::BucketVersioningStatus::Enabled).await;
 }
 
 /// Every acknowledged version and marker is listed as what it was, and every listed version
@@ -281,29 +273,12 @@ pub async fn verify_versions(
     tried: &HashMap<String, Vec<u64>>,
 ) -> usize {
     let c = s.client();
-    let mut listed: HashMap<(String, String), bool> = HashMap::new();
-    let (mut km, mut vm) = (None::<String>, None::<String>);
-    loop {
-        let r = c
-            .list_object_versions()
-            .bucket(b)
-            .set_key_marker(km.clone())
-            .set_version_id_marker(vm.clone())
-            .send()
-            .await
-            .unwrap();
-        for v in r.versions() {
-            listed.insert((v.key().unwrap().into(), v.version_id().unwrap().into()), false);
-        }
-        for m in r.delete_markers() {
-            listed.insert((m.key().unwrap().into(), m.version_id().unwrap().into()), true);
-        }
-        if r.is_truncated != Some(true) {
-            break;
-        }
-        km = r.next_key_marker.clone();
-        vm = r.next_version_id_marker.clone();
-    }
+    // (key, version id) -> is a delete marker
+    let listed: HashMap<(String, String), bool> = all_versions(&c, b, 1000)
+        .await
+        .into_iter()
+        .map(|(k, v, _, marker)| ((k, v), marker))
+        .collect();
     for (key, v, seed) in acked {
         let marker = listed.get(&(key.clone(), v.clone()));
         assert_eq!(

@@ -21,7 +21,7 @@ async fn setup(name: &str) -> (Server, Client, String) {
     (s, c, b)
 }
 
-async fn set_state(c: &Client, b: &str, status: BucketVersioningStatus) {
+pub async fn set_state(c: &Client, b: &str, status: BucketVersioningStatus) {
     c.put_bucket_versioning()
         .bucket(b)
         .versioning_configuration(VersioningConfiguration::builder().status(status).build())
@@ -54,7 +54,7 @@ async fn get(c: &Client, b: &str, k: &str, v: Option<&str>) -> String {
 }
 
 /// (key, version id, is latest, is marker) in listing order, across every page.
-async fn all_versions(c: &Client, b: &str, page: i32) -> Vec<(String, String, bool, bool)> {
+pub async fn all_versions(c: &Client, b: &str, page: i32) -> Vec<(String, String, bool, bool)> {
     let mut out = Vec::new();
     let (mut km, mut vm) = (None::<String>, None::<String>);
     loop {
