@@ -9,11 +9,12 @@
 //! that survives, which [`PowerCut::mount`] serves again after the "reboot".
 //!
 //! A cut can also be torn ([`Cut::Torn`]): as on a real disk, some writes that were not
-//! yet synced may have reached it anyway. Each unsynced page of a file, the file's length
-//! and each directory's unsynced entries survive or not at random. Correct software
-//! must cope with both extremes and everything between.
+//! yet synced may have reached it anyway. Each unsynced 4 KiB page of a file, the file's
+//! length and each unsynced change of a directory entry survive or not at random, by a
+//! seed that reproduces the cut. Correct software must cope with both extremes and
+//! everything between.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,8 @@ use fuser::{
     ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
-const PAGE: usize = 16 << 10;
+/// The unit a torn cut keeps or loses: a disk sector group, and redb's page size.
+const PAGE: usize = 4 << 10;
 const ROOT: u64 = 1;
 /// Entries and attributes change only through this filesystem, so the kernel may cache them.
 const TTL: Duration = Duration::from_secs(1);
@@ -180,6 +182,9 @@ struct State {
     nodes: HashMap<u64, Inode>,
     next_ino: u64,
     next_fh: u64,
+    /// Each open directory handle lists the entries it saw at opendir, so entries removed
+    /// while a program walks the directory do not shift the rest past its offset.
+    listings: HashMap<u64, Vec<(u64, FileType, OsString)>>,
     dead: bool,
     stats: Stats,
 }
@@ -448,7 +453,19 @@ impl State {
                     ImageNode::File(d, node.perm)
                 }
                 Kind::Dir { cur, dur } => {
-                    let entries = if cur != dur && coin() { cur.clone() } else { dur.clone() };
+                    // Each unsynced change of an entry (created, removed, renamed to or
+                    // from) reached the disk or not on its own.
+                    let mut entries = dur.clone();
+                    let names: BTreeSet<&OsString> = cur.keys().chain(dur.keys()).collect();
+                    for name in names {
+                        let (c, d) = (cur.get(name), dur.get(name));
+                        if c != d && coin() {
+                            match c {
+                                Some(ino) => entries.insert(name.clone(), *ino),
+                                None => entries.remove(name),
+                            };
+                        }
+                    }
                     for child in entries.values() {
                         if seen.insert(*child) {
                             todo.push(*child);
@@ -713,14 +730,7 @@ impl Filesystem for Fs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.live().and_then(|st| st.entries(ino.0).map(|_| ())) {
-            Ok(()) => reply.opened(FileHandle(0), FopenFlags::empty()),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        let r = self.live().and_then(|st| {
+        let r = self.live().and_then(|mut st| {
             let mut list = vec![
                 (ino.0, FileType::Directory, OsString::from(".")),
                 (ino.0, FileType::Directory, OsString::from("..")),
@@ -732,19 +742,36 @@ impl Filesystem for Fs {
                 };
                 list.push((*child, kind, name.clone()));
             }
-            Ok(list)
+            st.next_fh += 1;
+            let fh = st.next_fh;
+            st.listings.insert(fh, list);
+            Ok(fh)
         });
         match r {
-            Ok(list) => {
-                for (i, (child, kind, name)) in list.into_iter().enumerate().skip(offset as usize) {
-                    if reply.add(INodeNo(child), i as u64 + 1, kind, &name) {
-                        break;
-                    }
-                }
-                reply.ok();
-            }
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(e),
         }
+    }
+
+    fn readdir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let st = match self.live() {
+            Ok(st) => st,
+            Err(e) => return reply.error(e),
+        };
+        let Some(list) = st.listings.get(&fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        for (i, (child, kind, name)) in list.iter().enumerate().skip(offset as usize) {
+            if reply.add(INodeNo(*child), i as u64 + 1, *kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).listings.remove(&fh.0);
+        reply.ok();
     }
 
     fn fsyncdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {

@@ -131,3 +131,17 @@ fn torn_cuts_never_lose_synced_state() {
         }
     }
 }
+
+#[test]
+fn removing_entries_while_listing_skips_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs1 = PowerCut::mount(tmp.path(), None).unwrap();
+    for i in 0..3000 {
+        fs::write(tmp.path().join(format!("f{i:04}")), b"x").unwrap();
+    }
+    for entry in fs::read_dir(tmp.path()).unwrap() {
+        fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+    fs1.unmount().unwrap();
+}
