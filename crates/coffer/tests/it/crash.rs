@@ -11,6 +11,8 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
+use md5::{Digest, Md5};
+
 use crate::common::*;
 use crate::versioning::{all_versions, set_state};
 
@@ -158,7 +160,23 @@ async fn abort_open_uploads(c: &aws_sdk_s3::Client, b: &str) {
     }
 }
 
-pub async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool)>>) -> usize {
+/// What verifications found so far: per key, the MD5 of its body, or None if it was absent.
+/// Keys belong to one round's writers, so every later restart must show the same.
+pub type Confirmed = HashMap<String, Option<[u8; 16]>>;
+
+fn md5(b: &[u8]) -> [u8; 16] {
+    Md5::digest(b).into()
+}
+
+/// Checks this round's journal, then that listings agree with reads and with every state
+/// confirmed in earlier rounds, and that no orphan blob is left. Adds this round's states
+/// to `confirmed`.
+pub async fn verify(
+    s: &Server,
+    b: &str,
+    journal: &HashMap<String, Vec<(Op, bool)>>,
+    confirmed: &mut Confirmed,
+) -> usize {
     let c = s.client();
     let mut acked = 0;
     for (key, ops) in journal {
@@ -184,9 +202,11 @@ pub async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool
             "{key}: state after restart is no outcome of an op at or after the last acknowledged one ({} bytes read)",
             got.as_ref().map_or(0, Vec::len)
         );
+        confirmed.insert(key.clone(), got.as_deref().map(md5));
     }
     abort_open_uploads(&c, b).await;
     // Listings agree with reads, across every page.
+    let mut seen = HashMap::new();
     let mut blobs_expected = 0;
     let mut token = None;
     loop {
@@ -203,12 +223,20 @@ pub async fn verify(s: &Server, b: &str, journal: &HashMap<String, Vec<(Op, bool
             let body = r.body.collect().await.unwrap().into_bytes();
             assert_eq!(body.len() as i64, o.size().unwrap(), "{key}");
             blobs_expected += blob_count(o.e_tag().unwrap(), body.len());
+            seen.insert(key.to_owned(), md5(&body));
         }
         token = listed.next_continuation_token.clone();
         if token.is_none() {
             break;
         }
     }
+    for (key, state) in confirmed.iter() {
+        assert_eq!(seen.get(key), state.as_ref(), "{key}: changed since it was verified");
+    }
+    assert!(
+        seen.keys().all(|k| confirmed.contains_key(k)),
+        "a listed key that no writer wrote"
+    );
     // Every blob file belongs to a listed object: orphans were swept at startup.
     let blobs = s.blob_paths().len();
     assert_eq!(blobs, blobs_expected, "blob files on disk vs objects stored as blobs");
@@ -227,6 +255,7 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
     let dir = tmp.path().join("data");
     let b = bucket("crash");
     let mut total_acked = 0;
+    let mut confirmed = Confirmed::new();
     for round in 0..rounds {
         let journal: Journal = Arc::default();
         let mut s = Server::start_in(&dir);
@@ -245,7 +274,7 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
         }
         let s = Server::start_in(&dir);
         let journal = journal.lock().unwrap().clone();
-        let acked = verify(&s, &b, &journal).await;
+        let acked = verify(&s, &b, &journal, &mut confirmed).await;
         assert!(acked > 0, "round {round}: no write was acknowledged before the kill");
         total_acked += acked;
         // Leave the bucket as verified for the next round's writers.
@@ -264,13 +293,16 @@ pub async fn create_versioned_bucket(c: &aws_sdk_s3::Client, b: &str) {
     set_state(c, b, aws_sdk_s3::types::BucketVersioningStatus::Enabled).await;
 }
 
-/// Every acknowledged version and marker is listed as what it was, and every listed version
-/// of a key written in this round reads back as the whole body of some put sent for it.
+/// Every acknowledged version and marker, of this round and of earlier ones (`history`), is
+/// listed as what it was; this round's acknowledged puts (and a sample of earlier ones)
+/// read back their own bytes; every other listed version of a key written this round is
+/// the whole body of some put sent for it. Adds this round's to `history`.
 pub async fn verify_versions(
     s: &Server,
     b: &str,
     acked: &[(String, String, Option<u64>)],
     tried: &HashMap<String, Vec<u64>>,
+    history: &mut Vec<(String, String, Option<u64>)>,
 ) -> usize {
     let c = s.client();
     // (key, version id) -> is a delete marker
@@ -279,13 +311,20 @@ pub async fn verify_versions(
         .into_iter()
         .map(|(k, v, _, marker)| ((k, v), marker))
         .collect();
-    for (key, v, seed) in acked {
+    for (key, v, seed) in history.iter().chain(acked) {
         let marker = listed.get(&(key.clone(), v.clone()));
         assert_eq!(
             marker,
             Some(&seed.is_none()),
             "acknowledged {key}@{v} listed as what it was"
         );
+    }
+    let sample = (0..20.min(history.len())).map(|_| &history[rand::random_range(0..history.len())]);
+    for (key, v, seed) in acked.iter().chain(sample) {
+        let Some(seed) = seed else { continue };
+        let r = c.get_object().bucket(b).key(key).version_id(v).send().await.unwrap();
+        let body = r.body.collect().await.unwrap().into_bytes();
+        assert!(body == content(*seed), "acknowledged {key}@{v} reads back other bytes");
     }
     for ((key, v), marker) in &listed {
         // Keys of earlier rounds were checked in their round.
@@ -299,6 +338,7 @@ pub async fn verify_versions(
             "{key}@{v} is no whole body that was sent"
         );
     }
+    history.extend_from_slice(acked);
     acked.len()
 }
 
@@ -345,6 +385,7 @@ async fn kill_9_during_versioned_writes_keeps_every_acknowledged_version() {
     let dir = tmp.path().join("data");
     let b = bucket("vcrash");
     let mut verified = 0;
+    let mut history = Vec::new();
     for round in 0..rounds {
         let acked: Acked = Arc::default();
         let tried: Tried = Arc::default();
@@ -372,7 +413,7 @@ async fn kill_9_during_versioned_writes_keeps_every_acknowledged_version() {
         }
         let s = Server::start_in(&dir);
         let (acked, tried) = (acked.lock().unwrap().clone(), tried.lock().unwrap().clone());
-        verified += verify_versions(&s, &b, &acked, &tried).await;
+        verified += verify_versions(&s, &b, &acked, &tried, &mut history).await;
     }
     eprintln!("versioned crash rounds: {rounds}, acknowledged versions verified: {verified}, violations: 0");
 }
