@@ -140,8 +140,9 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
 #[derive(Clone, Default)]
 struct BodyStalled(Arc<AtomicBool>);
 
-/// A request body that fails once no bytes arrived for `idle`: a client trickling its body
-/// (or stalling) cannot hold a connection and its buffers forever. AWS answers such a
+/// A request body that fails once no bytes arrived for `idle`: a client that stops sending
+/// its body cannot hold a connection and its buffers forever (one that keeps sending,
+/// however slowly, is not cut; the connection cap bounds how many there can be). AWS answers such a
 /// request 400 RequestTimeout, which `CofferService::call` does when `stalled` is set.
 struct IdleTimeout {
     inner: hyper::body::Incoming,

@@ -108,8 +108,10 @@ pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
 
-/// `create_dir_all`, then fsync the parent of every directory it made: a new directory's
-/// entry is not durable until its parent is synced, and everything below hangs on it.
+/// `create_dir_all`, then fsync the parent of `path` and of every directory it made: a new
+/// directory's entry is not durable until its parent is synced, and everything below hangs
+/// on it. `path`'s parent is synced even if `path` existed: an earlier start may have died
+/// between making it and syncing.
 pub fn create_dir_all_durable(path: &Path) -> io::Result<()> {
     let mut missing = Vec::new();
     let mut p = path;
@@ -121,6 +123,9 @@ pub fn create_dir_all_durable(path: &Path) -> io::Result<()> {
         }
     }
     fs::create_dir_all(path)?;
+    if missing.is_empty() {
+        missing.push(path.to_owned());
+    }
     for dir in &missing {
         sync_dir(
             dir.parent()

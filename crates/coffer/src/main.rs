@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, default_value_t = 30, hide = true)]
         header_timeout_secs: u64,
         /// Seconds a request body may stall before the request gets 400 RequestTimeout.
-        #[arg(long, default_value_t = 30, hide = true)]
+        #[arg(long, default_value_t = 30, hide = true, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         body_timeout_secs: u64,
     },
     /// Load-test any S3 endpoint (warp-style): put, get, mixed, list, multipart, delete.
