@@ -151,6 +151,7 @@ pub fn default_message(code: &str) -> &'static str {
         }
         "NotImplemented" => "A header you provided implies functionality that is not implemented.",
         "PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        "RequestHeaderSectionTooLarge" => "Your request header section exceeds the maximum allowed size.",
         "RequestTimeout" => {
             "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
         }

@@ -64,7 +64,17 @@ impl CofferService {
         let stalled = req.extensions().get::<BodyStalled>().cloned();
         let has_body = req.headers().get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
             || req.headers().contains_key(http::header::TRANSFER_ENCODING);
-        let mut resp = if xml_body_too_large(&req) {
+        let mut resp = if header_section_len(&req) > MAX_HEADER_SECTION {
+            let mut r = error_response(
+                StatusCode::BAD_REQUEST,
+                "RequestHeaderSectionTooLarge",
+                None,
+                &resource,
+                &request_id,
+            );
+            r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            r
+        } else if xml_body_too_large(&req) {
             // Refused before a byte of the body is read; the connection cannot be reused.
             let mut r = error_response(
                 StatusCode::BAD_REQUEST,
@@ -212,6 +222,16 @@ impl http_body::Body for IdleTimeout {
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// S3 refuses a request whose header section is over 8 KiB with RequestHeaderSectionTooLarge.
+/// Larger blocks than hyper buffers (about 400 KiB, or over 100 headers) never reach us:
+/// hyper answers those 431 itself.
+const MAX_HEADER_SECTION: usize = 8 << 10;
+
+/// Bytes of the header section as sent: `name: value\r\n` per header.
+fn header_section_len(req: &Request<Body>) -> usize {
+    req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum()
 }
 
 /// A POST (DeleteObjects, CompleteMultipartUpload, ...) declaring an XML body over s3s's

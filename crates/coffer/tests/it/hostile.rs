@@ -648,3 +648,18 @@ async fn a_body_that_stalls_gets_request_timeout() {
     assert!(missing.is_err(), "a timed-out upload stored nothing");
     assert_serving(&s).await;
 }
+
+#[tokio::test]
+async fn a_header_section_over_8_kib_is_request_header_section_too_large() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&tmp.path().join("data"));
+    let b = bucket("hdrs");
+    s.client().create_bucket().bucket(&b).send().await.unwrap();
+    let path = format!("/{b}/k");
+    let big = |n: usize| vec![("x-amz-meta-pad".to_owned(), "p".repeat(n))];
+    let r = raw_send(&s.addr(), "GET", &path, &big(9 << 10), Some(b"")).await;
+    r.check_error(400, "RequestHeaderSectionTooLarge", &path);
+    // Just under the limit the request goes on to its own answer (unsigned: AccessDenied).
+    let r = raw_send(&s.addr(), "GET", &path, &big(7 << 10), Some(b"")).await;
+    r.check_error(403, "AccessDenied", &path);
+}
