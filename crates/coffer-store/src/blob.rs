@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::stream;
 
 use crate::error::{StoreError, StoreResult};
@@ -156,7 +156,11 @@ impl BlobStore for FsBlobStore {
             file: Some(file),
             tmp,
             fin,
-            buf: BytesMut::new(),
+            buf: {
+                let mut buf = WRITE_BUFS.take();
+                buf.clear();
+                buf
+            },
             done: false,
             written: 0,
             flushed: 0,
@@ -201,7 +205,9 @@ struct FsWriter {
     file: Option<File>,
     tmp: PathBuf,
     fin: PathBuf,
-    buf: BytesMut,
+    /// Bytes not yet written, in a pooled buffer kept for the blob's whole life (it travels
+    /// to the blocking write and back).
+    buf: Vec<u8>,
     done: bool,
     /// Bytes written so far, and how far writeback has been started.
     written: u64,
@@ -213,19 +219,21 @@ impl FsWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let data = self.buf.split().freeze();
-        let len = data.len() as u64;
+        let data = std::mem::take(&mut self.buf);
+        let len = data.len();
         let mut file = self.file.take().expect("blob file");
-        let (from, to) = (self.flushed, self.written + len);
+        let (from, to) = (self.flushed, self.written + len as u64);
         let start_writeback = to - from >= WRITEBACK_EVERY;
-        let file = blocking(move || {
+        let (file, mut data) = blocking(move || {
             file.write_all(&data)?;
             if start_writeback {
                 start_writeback_range(&file, from, to - from);
             }
-            Ok(file)
+            Ok((file, data))
         })
         .await?;
+        data.clear();
+        self.buf = data;
         self.file = Some(file);
         self.written = to;
         if start_writeback {
@@ -238,6 +246,10 @@ impl FsWriter {
 #[async_trait::async_trait]
 impl BlobWriter for FsWriter {
     async fn write(&mut self, chunk: Bytes) -> StoreResult<()> {
+        // Flushing before the buffer would grow keeps it at its pooled size.
+        if self.buf.len() + chunk.len() > self.buf.capacity() {
+            self.flush_buf().await?;
+        }
         self.buf.extend_from_slice(&chunk);
         if self.buf.len() >= WRITE_BUF {
             self.flush_buf().await?;
@@ -263,6 +275,7 @@ impl BlobWriter for FsWriter {
 
 impl Drop for FsWriter {
     fn drop(&mut self) {
+        WRITE_BUFS.put(std::mem::take(&mut self.buf));
         if !self.done {
             let _ = fs::remove_file(&self.tmp);
         }
@@ -281,19 +294,77 @@ impl BlobReader for FsReader {
             }
             let want = left.min(READ_CHUNK as u64) as usize;
             let r = tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0u8; want];
-                file.read_exact_at(&mut buf, pos)?;
-                Ok::<_, io::Error>((file, buf))
+                let mut buf = READ_BUFS.take();
+                // Zeroed once, when first made; later reads overwrite what they return.
+                buf.resize(READ_CHUNK, 0);
+                file.read_exact_at(&mut buf[..want], pos)?;
+                Ok::<_, io::Error>((file, Chunk { buf, len: want }))
             })
             .await
             .unwrap_or_else(|e| Err(io::Error::other(e)));
             match r {
                 Ok((file, buf)) => Some((
-                    Ok(Bytes::from(buf)),
+                    Ok(Bytes::from_owner(buf)),
                     (Some(file), pos + want as u64, left - want as u64),
                 )),
                 Err(e) => Some((Err(e), (None, pos, 0))),
             }
         }))
+    }
+}
+
+/// Buffers of one size, recycled. Large bodies would otherwise allocate and free a buffer
+/// per chunk or per blob, and glibc keeps such freed buffers in per-thread arenas: RSS
+/// stayed high long after the large transfers ended.
+struct BufPool {
+    size: usize,
+    keep: usize,
+    bufs: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl BufPool {
+    const fn new(size: usize, keep: usize) -> Self {
+        BufPool {
+            size,
+            keep,
+            bufs: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A buffer with room for `size` bytes, holding whatever its last user left.
+    fn take(&self) -> Vec<u8> {
+        let pooled = self.bufs.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        pooled.unwrap_or_else(|| Vec::with_capacity(self.size))
+    }
+
+    fn put(&self, buf: Vec<u8>) {
+        let mut bufs = self.bufs.lock().unwrap_or_else(|e| e.into_inner());
+        if bufs.len() < self.keep && buf.capacity() == self.size {
+            bufs.push(buf);
+        }
+    }
+}
+
+/// 64 read chunks (16 MiB) and 16 write buffers (16 MiB) are kept; more in flight at once
+/// are allocated and freed.
+static READ_BUFS: BufPool = BufPool::new(READ_CHUNK, 64);
+static WRITE_BUFS: BufPool = BufPool::new(WRITE_BUF, 16);
+
+/// `len` bytes read into a pooled buffer; dropping it (once hyper has sent the bytes)
+/// returns the buffer.
+struct Chunk {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        READ_BUFS.put(std::mem::take(&mut self.buf));
     }
 }
