@@ -18,6 +18,12 @@ pub use coffer::sigv4;
 
 pub const ROOT_KEY: &str = "CKTESTROOTKEY0000001";
 pub const ROOT_SECRET: &str = "test-root-secret-0123456789abcdefghijklmn";
+/// The root credentials, for requests signed by hand with `sigv4`.
+pub const ROOT_CREDS: sigv4::Credentials<'static> = sigv4::Credentials {
+    access_key_id: ROOT_KEY,
+    secret_access_key: ROOT_SECRET,
+    region: "us-east-1",
+};
 
 pub struct Server {
     child: Option<Child>,
@@ -273,6 +279,21 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[size + 2..];
     }
     out
+}
+
+/// Sends a presigned request as any HTTP client would: its URL, its headers, `body`.
+pub async fn send_presigned(s: &Server, p: &aws_sdk_s3::presigning::PresignedRequest, body: &[u8]) -> Raw {
+    let uri: http::Uri = p.uri().parse().unwrap();
+    assert_eq!(uri.authority().unwrap().as_str(), s.addr());
+    let target = uri.path_and_query().unwrap().as_str().to_owned();
+    let mut headers: Vec<(String, String)> = p
+        .headers()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    if !headers.iter().any(|(k, _)| k == "host") {
+        headers.push(("host".into(), s.addr()));
+    }
+    raw_send(&s.addr(), p.method(), &target, &headers, Some(body)).await
 }
 
 /// The text of `<name>` in an XML body.

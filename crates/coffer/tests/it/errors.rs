@@ -207,14 +207,7 @@ async fn missing_content_length() {
         headers: vec![("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into())],
         body: vec![],
     };
-    req.sign(
-        &sigv4::Credentials {
-            access_key_id: ROOT_KEY,
-            secret_access_key: ROOT_SECRET,
-            region: "us-east-1",
-        },
-        time::OffsetDateTime::now_utc(),
-    );
+    req.sign(&ROOT_CREDS, time::OffsetDateTime::now_utc());
     let r = raw_send(&addr, "PUT", &req.target(), &req.headers, None).await;
     r.check_error(411, "MissingContentLength", &path);
     let path = format!("/{b}/streamed");

@@ -81,14 +81,7 @@ async fn sigterm_lets_an_upload_in_flight_finish() {
         headers: vec![],
         body: data.clone(),
     };
-    req.sign(
-        &sigv4::Credentials {
-            access_key_id: ROOT_KEY,
-            secret_access_key: ROOT_SECRET,
-            region: "us-east-1",
-        },
-        time::OffsetDateTime::now_utc(),
-    );
+    req.sign(&ROOT_CREDS, time::OffsetDateTime::now_utc());
     let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let mut head = format!("PUT {path} HTTP/1.1\r\n");
     for (k, v) in &req.headers {

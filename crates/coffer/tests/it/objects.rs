@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{ChecksumMode, Delete, MetadataDirective, ObjectIdentifier};
 
@@ -63,21 +63,6 @@ async fn get_body(c: &Client, b: &str, k: &str) -> Vec<u8> {
     got.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
-/// Sends a presigned request as any HTTP client would: its URL, its headers, `body`.
-async fn send_presigned(s: &Server, p: &PresignedRequest, body: &[u8]) -> Raw {
-    let uri: http::Uri = p.uri().parse().unwrap();
-    assert_eq!(uri.authority().unwrap().as_str(), s.addr());
-    let target = uri.path_and_query().unwrap().as_str().to_owned();
-    let mut headers: Vec<(String, String)> = p
-        .headers()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
-        .collect();
-    if !headers.iter().any(|(k, _)| k == "host") {
-        headers.push(("host".into(), s.addr()));
-    }
-    raw_send(&s.addr(), p.method(), &target, &headers, Some(body)).await
-}
-
 /// A root-signed request whose Host (signed and sent) is `host`, over `s`'s socket.
 async fn raw_with_host(s: &Server, host: &str, method: &str, path: &str, query: &[(&str, &str)], body: &[u8]) -> Raw {
     let mut req = sigv4::Request {
@@ -88,14 +73,7 @@ async fn raw_with_host(s: &Server, host: &str, method: &str, path: &str, query: 
         headers: vec![],
         body: body.to_vec(),
     };
-    req.sign(
-        &sigv4::Credentials {
-            access_key_id: ROOT_KEY,
-            secret_access_key: ROOT_SECRET,
-            region: "us-east-1",
-        },
-        time::OffsetDateTime::now_utc(),
-    );
+    req.sign(&ROOT_CREDS, time::OffsetDateTime::now_utc());
     raw_send(&s.addr(), req.method, &req.target(), &req.headers, Some(&req.body)).await
 }
 

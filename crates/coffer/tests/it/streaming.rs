@@ -35,14 +35,7 @@ async fn signed_chunked_put(s: &Server, path: &str, data: &[u8], tamper: bool) -
         ],
         body: vec![],
     };
-    let mut signed = req.sign(
-        &sigv4::Credentials {
-            access_key_id: ROOT_KEY,
-            secret_access_key: ROOT_SECRET,
-            region: "us-east-1",
-        },
-        time::OffsetDateTime::now_utc(),
-    );
+    let mut signed = req.sign(&ROOT_CREDS, time::OffsetDateTime::now_utc());
     let mut wire = Vec::with_capacity(encoded_len);
     for c in chunks.iter().copied().chain([&[][..]]) {
         let sig = signed.chunk(c);
@@ -85,14 +78,7 @@ async fn unsigned_trailer_put(s: &Server, path: &str, data: &[u8], crc: &str) ->
         ],
         body: vec![],
     };
-    req.sign(
-        &sigv4::Credentials {
-            access_key_id: ROOT_KEY,
-            secret_access_key: ROOT_SECRET,
-            region: "us-east-1",
-        },
-        time::OffsetDateTime::now_utc(),
-    );
+    req.sign(&ROOT_CREDS, time::OffsetDateTime::now_utc());
     raw_send(&addr, "PUT", path, &req.headers, Some(&wire)).await
 }
 
