@@ -10,8 +10,10 @@ use std::sync::OnceLock;
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use coffer_s3::{Coffer, CofferService, Config, Identity, RootCredentials};
-use coffer_store::Store;
 use libfuzzer_sys::fuzz_target;
+
+mod common;
+use common::TempStore;
 
 const KEY: &str = "FUZZROOTKEY000000001";
 const SECRET: &str = "fuzz-root-secret-0123456789";
@@ -47,25 +49,17 @@ impl s3s::route::S3Route for NoRoute {
 }
 
 struct Env {
-    rt: tokio::runtime::Runtime,
+    store: TempStore,
     service: CofferService,
-    _dir: tempfile::TempDir,
 }
 
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        // On tmpfs when there is one: fsyncs there are free, so inputs run faster.
-        let dir = tempfile::tempdir_in("/dev/shm")
-            .or_else(|_| tempfile::tempdir())
-            .unwrap();
-        let store = rt.block_on(Store::open(dir.path())).unwrap();
-        rt.block_on(store.create_bucket("fuzz", "root-canonical", false))
+        let ts = TempStore::new();
+        let store = ts.store.clone();
+        ts.rt
+            .block_on(store.create_bucket("fuzz", "root-canonical", false))
             .unwrap();
         let root = RootCredentials {
             access_key_id: KEY.into(),
@@ -78,7 +72,7 @@ fn env() -> &'static Env {
             domains: vec!["localhost".into()],
         };
         let service = Coffer::new(store, identity, config).into_service(None::<NoRoute>);
-        Env { rt, service, _dir: dir }
+        Env { store: ts, service }
     })
 }
 
@@ -154,7 +148,7 @@ fuzz_target!(|input: Input| {
     };
     let Some(req) = req else { return };
     let env = env();
-    env.rt.block_on(async {
+    env.store.rt.block_on(async {
         let resp = env.service.call(req).await;
         let rid = resp
             .headers()

@@ -10,8 +10,11 @@ use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use bytes::Bytes;
-use coffer_store::{ListQuery, ObjectMeta, PutCondition, Store};
+use coffer_store::{ListQuery, ObjectMeta, PutCondition};
 use libfuzzer_sys::fuzz_target;
+
+mod common;
+use common::TempStore;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -25,27 +28,9 @@ enum Op {
     },
 }
 
-struct Env {
-    rt: tokio::runtime::Runtime,
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
-fn env() -> &'static Env {
-    static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        // On tmpfs when there is one: fsyncs there are free, so inputs run faster.
-        let dir = tempfile::tempdir_in("/dev/shm")
-            .or_else(|_| tempfile::tempdir())
-            .unwrap();
-        let store = rt.block_on(Store::open(dir.path())).unwrap();
-        Env { rt, store, _dir: dir }
-    })
+fn env() -> &'static TempStore {
+    static ENV: OnceLock<TempStore> = OnceLock::new();
+    ENV.get_or_init(TempStore::new)
 }
 
 fn model_list(model: &BTreeMap<String, Vec<u8>>, prefix: &str, delim: Option<&str>) -> (Vec<String>, Vec<String>) {
