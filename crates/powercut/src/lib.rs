@@ -145,19 +145,6 @@ enum ImageNode {
     Dir(BTreeMap<OsString, u64>, u16),
 }
 
-impl Image {
-    /// Bytes of file data in the image.
-    pub fn bytes(&self) -> u64 {
-        self.nodes
-            .values()
-            .map(|n| match n {
-                ImageNode::File(d, _) => d.len,
-                ImageNode::Dir(..) => 0,
-            })
-            .sum()
-    }
-}
-
 /// How a cut treats writes that were never synced.
 #[derive(Clone, Copy, Debug)]
 pub enum Cut {
@@ -170,7 +157,6 @@ pub enum Cut {
 /// Counters of what the filesystem was asked to do.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
-    pub writes: u64,
     pub file_syncs: u64,
     pub dir_syncs: u64,
     /// Requests refused with EIO after the cut.
@@ -691,7 +677,6 @@ impl Filesystem for Fs {
         let r = self.live().and_then(|mut st| {
             st.data_mut(ino.0)?.write(offset, data);
             st.touch(ino.0);
-            st.stats.writes += 1;
             Ok(())
         });
         match r {

@@ -119,7 +119,8 @@ async fn power_cuts(versioned: bool, default_rounds: usize) {
             t.await.unwrap();
         }
         assert!(l.acked() > 0, "round {round}: no write was acknowledged before the cut");
-        syncs += fs.stats().file_syncs + fs.stats().dir_syncs;
+        let st = fs.stats();
+        syncs += st.file_syncs + st.dir_syncs;
         fs.unmount().unwrap();
         log = Some(l);
     }
