@@ -1,9 +1,11 @@
 //! Integration tests: the real server binary, driven over loopback by real clients.
 
+mod auth;
 mod bench;
 mod common;
 mod crash;
 mod diskfull;
+mod encryption;
 mod errors;
 mod hostile;
 mod lifecycle;

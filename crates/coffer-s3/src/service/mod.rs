@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,6 +18,8 @@ use s3s::service::S3Service;
 use s3s::{Body, HttpError, S3Result};
 
 use crate::error::default_message;
+
+mod guard;
 
 pub const REQUEST_ID: &str = "x-amz-request-id";
 pub const HOST_ID: &str = "x-amz-id-2";
@@ -61,7 +63,8 @@ impl CofferService {
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let is_head = req.method() == http::Method::HEAD;
         let presigned = req.uri().query().is_some_and(|q| q.contains("X-Amz-Signature="));
-        let stalled = req.extensions().get::<BodyStalled>().cloned();
+        let watch = req.extensions().get::<BodyWatch>().cloned();
+        let xml_body = carries_xml(&req);
         let has_body = req.headers().get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
             || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut resp = if header_section_len(&req) > MAX_HEADER_SECTION {
@@ -85,6 +88,14 @@ impl CofferService {
             );
             r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             r
+        } else if let Err(refusal) = guard::check(&req, time::OffsetDateTime::now_utc()) {
+            error_response(
+                refusal.status,
+                refusal.code,
+                Some(&escape(refusal.message)),
+                &resource,
+                &request_id,
+            )
         } else if self.shutting_down.load(Ordering::SeqCst) {
             let mut r = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -99,8 +110,27 @@ impl CofferService {
             match self.inner.call(req).await {
                 // Whatever error the stalled body caused inside (s3s calls a failed XML
                 // body an InternalError), the client's problem is the stall.
-                Ok(r) if stalled.is_some_and(|s| s.0.load(Ordering::SeqCst)) && !r.status().is_success() => {
+                Ok(r)
+                    if watch.as_ref().is_some_and(|w| w.stalled.load(Ordering::SeqCst)) && !r.status().is_success() =>
+                {
                     error_response(StatusCode::BAD_REQUEST, "RequestTimeout", None, &resource, &request_id)
+                }
+                // s3s reports an XML body over its cap as InternalError when the body has no
+                // declared length; SDKs would retry that.
+                Ok(r)
+                    if xml_body
+                        && r.status() == StatusCode::INTERNAL_SERVER_ERROR
+                        && watch
+                            .as_ref()
+                            .is_some_and(|w| w.bytes.load(Ordering::SeqCst) > xml_max()) =>
+                {
+                    error_response(
+                        StatusCode::BAD_REQUEST,
+                        "MaxMessageLengthExceeded",
+                        None,
+                        &resource,
+                        &request_id,
+                    )
                 }
                 Ok(r) => finish_error(r, &resource, &request_id, presigned),
                 Err(e) => {
@@ -138,17 +168,21 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let this = self.clone();
-        let (idle, stalled) = (self.body_timeout, BodyStalled::default());
-        let flag = stalled.clone();
+        let (idle, watch) = (self.body_timeout, BodyWatch::default());
+        let flag = watch.clone();
         let mut req = req.map(|b| Body::http_body(IdleTimeout::new(b, idle, flag)));
-        req.extensions_mut().insert(stalled);
+        req.extensions_mut().insert(watch);
         Box::pin(async move { Ok(this.call(req).await) })
     }
 }
 
-/// Set when a request's body stalled past the timeout.
+/// What became of a request's body: whether it stalled past the timeout, and how many
+/// bytes arrived.
 #[derive(Clone, Default)]
-struct BodyStalled(Arc<AtomicBool>);
+struct BodyWatch {
+    stalled: Arc<AtomicBool>,
+    bytes: Arc<AtomicU64>,
+}
 
 /// A request body that fails once no bytes arrived for `idle`: a client that stops sending
 /// its body cannot hold a connection and its buffers forever (one that keeps sending,
@@ -159,17 +193,17 @@ struct IdleTimeout {
     idle: Duration,
     timer: Pin<Box<tokio::time::Sleep>>,
     armed: bool,
-    stalled: BodyStalled,
+    watch: BodyWatch,
 }
 
 impl IdleTimeout {
-    fn new(inner: hyper::body::Incoming, idle: Duration, stalled: BodyStalled) -> Self {
+    fn new(inner: hyper::body::Incoming, idle: Duration, watch: BodyWatch) -> Self {
         Self {
             inner,
             idle,
             timer: Box::pin(tokio::time::sleep(idle)),
             armed: false,
-            stalled,
+            watch,
         }
     }
 }
@@ -197,6 +231,10 @@ impl http_body::Body for IdleTimeout {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.armed = false;
+                if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(http_body::Frame::data_ref)) {
+                    let n = data.map_or(0, |d| d.len() as u64);
+                    this.watch.bytes.fetch_add(n, Ordering::Relaxed);
+                }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
@@ -206,7 +244,7 @@ impl http_body::Body for IdleTimeout {
                 }
                 match this.timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
-                        this.stalled.0.store(true, Ordering::SeqCst);
+                        this.watch.stalled.store(true, Ordering::SeqCst);
                         Poll::Ready(Some(Err(Box::new(BodyIdleTimeout(this.idle)))))
                     }
                     Poll::Pending => Poll::Pending,
@@ -234,23 +272,44 @@ fn header_section_len(req: &Request<Body>) -> usize {
     req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum()
 }
 
-/// A POST (DeleteObjects, CompleteMultipartUpload, ...) declaring an XML body over s3s's
+/// A request (DeleteObjects, PutBucketVersioning, ...) declaring an XML body over s3s's
 /// cap. s3s would read up to the cap before refusing; the declared length says it at once.
-/// Browser-form POST Object uploads (multipart/form-data) carry files and have their own limits.
 fn xml_body_too_large(req: &Request<Body>) -> bool {
-    let xml_max = s3s::config::S3Config::default().xml_max_body_size as u64;
-    req.method() == http::Method::POST
-        && !req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+    carries_xml(req)
         && req
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|n| n > xml_max)
+            .is_some_and(|n| n > xml_max())
+}
+
+fn xml_max() -> u64 {
+    s3s::config::S3Config::default().xml_max_body_size as u64
+}
+
+/// Whether the body of this request is an XML document (capped by s3s) rather than object
+/// data: any POST but a form upload, and any PUT addressed to a subresource other than a
+/// part upload's `partNumber`/`uploadId` (and the SDKs' `x-id` tag).
+fn carries_xml(req: &Request<Body>) -> bool {
+    match *req.method() {
+        http::Method::POST => !is_form(req),
+        http::Method::PUT => req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+                .any(|k| !matches!(k, "partNumber" | "uploadId" | "x-id"))
+        }),
+        _ => false,
+    }
+}
+
+/// A browser-form upload (POST Object).
+pub(crate) fn is_form(req: &Request<Body>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
 /// Rewrites an s3s error body into the seed's form (Code, Message, Resource, RequestId).

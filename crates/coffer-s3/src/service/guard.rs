@@ -1,0 +1,207 @@
+//! Checks on a request's signature scheme that s3s leaves out, made on the headers and query
+//! alone, before s3s reads a byte of the body.
+//!
+//! - SigV2 signs its `Date` but s3s never checks it, so a captured request could be replayed
+//!   forever: more than 15 minutes off the server clock is `RequestTimeTooSkewed`, a missing
+//!   or unparsable date `AccessDenied`, as on AWS.
+//! - SigV2 signs only the subresources on its list; a signature made for one operation must
+//!   not carry another (a signed PutObject reused as `?retention` until 2120). Operations
+//!   routed on a parameter SigV2 does not sign need SigV4, as AWS answers SigV4-only features.
+//! - A presigned SigV4 URL lives at most seven days (`X-Amz-Expires` <= 604800).
+
+use http::{Request, StatusCode};
+use s3s::Body;
+use s3s::dto::{Timestamp, TimestampFormat};
+
+/// Why a request is refused before s3s sees it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+/// SigV2 requests more than this far from the server clock are refused, as on AWS.
+const MAX_SKEW_SECS: i64 = 15 * 60;
+
+/// AWS's cap on a presigned URL's lifetime, in seconds.
+pub const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
+
+/// Query parameters s3s routes on that SigV2's string to sign leaves out (its list is
+/// `s3s::sig_v2::INCLUDED_QUERY`, private to s3s). `id` selects one of several analytics,
+/// inventory or metrics configurations.
+const SIGV2_UNSIGNED_SUBRESOURCES: &[&str] = &[
+    "attributes",
+    "encryption",
+    "id",
+    "intelligent-tiering",
+    "legal-hold",
+    "metadataTable",
+    "ownershipControls",
+    "policyStatus",
+    "publicAccessBlock",
+    "retention",
+    "session",
+];
+
+pub fn check(req: &Request<Body>, now: time::OffsetDateTime) -> Result<(), Refusal> {
+    let query = req.uri().query().unwrap_or("");
+    let params = || {
+        query.split('&').filter(|p| !p.is_empty()).map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k, v)
+        })
+    };
+    if let Some((_, v)) = params().find(|(k, _)| *k == "X-Amz-Expires")
+        && v.parse::<u64>().is_ok_and(|n| n > MAX_PRESIGNED_EXPIRES)
+    {
+        return Err(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "AuthorizationQueryParametersError",
+            message: "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        });
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let v2_header = header("authorization").is_some_and(|a| a.starts_with("AWS ") && !a.starts_with("AWS4-"));
+    let v2_query = params().any(|(k, _)| k == "Signature") && params().any(|(k, _)| k == "AWSAccessKeyId");
+    if !(v2_header || v2_query) {
+        return Ok(());
+    }
+    if params().any(|(k, _)| SIGV2_UNSIGNED_SUBRESOURCES.contains(&k)) {
+        return Err(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidRequest",
+            message: "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        });
+    }
+    if v2_header {
+        // With x-amz-date present, SigV2 signs it and not Date.
+        let date = header("x-amz-date").or_else(|| header("date"));
+        let Some(t) = date.and_then(parse_date) else {
+            return Err(Refusal {
+                status: StatusCode::FORBIDDEN,
+                code: "AccessDenied",
+                message: "AWS authentication requires a valid Date or x-amz-date header",
+            });
+        };
+        if (now - t).whole_seconds().abs() > MAX_SKEW_SECS {
+            return Err(Refusal {
+                status: StatusCode::FORBIDDEN,
+                code: "RequestTimeTooSkewed",
+                message: "The difference between the request time and the current time is too large.",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An HTTP date (RFC 9110's preferred form), or ISO 8601 basic (`20130524T000000Z`),
+/// which some SigV2 clients put in `x-amz-date`.
+fn parse_date(s: &str) -> Option<time::OffsetDateTime> {
+    if let Ok(t) = Timestamp::parse(TimestampFormat::HttpDate, s.trim()) {
+        return Some(t.into());
+    }
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(s.trim(), fmt)
+        .ok()
+        .map(|t| t.assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(target: &str, headers: &[(&str, &str)]) -> Request<Body> {
+        let mut b = Request::builder().uri(target);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    const NOW: &str = "Mon, 30 Nov 2026 04:00:00 GMT";
+
+    fn now() -> time::OffsetDateTime {
+        parse_date(NOW).unwrap()
+    }
+
+    fn code(r: Result<(), Refusal>) -> Option<&'static str> {
+        r.err().map(|r| r.code)
+    }
+
+    #[test]
+    fn sigv2_dates_must_be_present_valid_and_recent() {
+        let auth = ("authorization", "AWS AKID:c2ln");
+        assert_eq!(code(check(&req("/b/k", &[auth, ("date", NOW)]), now())), None);
+        assert_eq!(
+            code(check(&req("/b/k", &[auth, ("x-amz-date", "20261130T041400Z")]), now())),
+            None
+        );
+        assert_eq!(
+            code(check(
+                &req("/b/k", &[auth, ("date", "Mon, 30 Nov 2026 03:44:59 GMT")]),
+                now()
+            )),
+            Some("RequestTimeTooSkewed")
+        );
+        assert_eq!(
+            code(check(
+                &req("/b/k", &[auth, ("date", "Thu, 01 Jan 1970 00:00:00 GMT")]),
+                now()
+            )),
+            Some("RequestTimeTooSkewed")
+        );
+        assert_eq!(
+            code(check(&req("/b/k", &[auth, ("date", "not a date at all")]), now())),
+            Some("AccessDenied")
+        );
+        assert_eq!(code(check(&req("/b/k", &[auth]), now())), Some("AccessDenied"));
+        // x-amz-date is what SigV2 signs when both are present.
+        assert_eq!(
+            code(check(
+                &req(
+                    "/b/k",
+                    &[auth, ("date", NOW), ("x-amz-date", "Tue, 01 Jan 2019 00:00:00 GMT")]
+                ),
+                now()
+            )),
+            Some("RequestTimeTooSkewed")
+        );
+    }
+
+    #[test]
+    fn sigv2_cannot_carry_subresources_it_does_not_sign() {
+        let h = [("authorization", "AWS AKID:c2ln"), ("date", NOW)];
+        for sub in ["retention", "legal-hold", "attributes", "publicAccessBlock"] {
+            assert_eq!(
+                code(check(&req(&format!("/b/k?{sub}"), &h), now())),
+                Some("InvalidRequest"),
+                "{sub}"
+            );
+        }
+        assert_eq!(code(check(&req("/b/k?tagging", &h), now())), None);
+        assert_eq!(code(check(&req("/b/k?object-lock", &h), now())), None);
+        let presigned = "/b/k?retention&AWSAccessKeyId=AKID&Expires=1&Signature=c2ln";
+        assert_eq!(code(check(&req(presigned, &[]), now())), Some("InvalidRequest"));
+        // SigV4 signs the whole query.
+        let v4 = [(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/20261130/us-east-1/s3/aws4_request",
+        )];
+        assert_eq!(code(check(&req("/b/k?retention", &v4), now())), None);
+    }
+
+    #[test]
+    fn presigned_urls_live_at_most_a_week() {
+        let url = |n: u64| format!("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires={n}&X-Amz-Signature=00");
+        assert_eq!(code(check(&req(&url(604_800), &[]), now())), None);
+        assert_eq!(
+            code(check(&req(&url(604_801), &[]), now())),
+            Some("AuthorizationQueryParametersError")
+        );
+        assert_eq!(
+            code(check(&req(&url(4_294_967_295), &[]), now())),
+            Some("AuthorizationQueryParametersError")
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Signatures as an attacker would reuse them: SigV2 dates and subresources, and the
+//! lifetime of presigned URLs.
+
+use aws_sdk_s3::primitives::ByteStream;
+use hmac::{Hmac, KeyInit, Mac};
+
+use crate::common::*;
+
+/// A SigV2 `Authorization` for `method` on `resource` (path plus the subresources SigV2
+/// signs) with `date` in the `Date` header.
+fn sigv2(method: &str, resource: &str, date: &str) -> String {
+    let to_sign = format!("{method}\n\n\n{date}\n{resource}");
+    let mut m = Hmac::<sha1::Sha1>::new_from_slice(ROOT_SECRET.as_bytes()).unwrap();
+    m.update(to_sign.as_bytes());
+    let sig = base64_simd::STANDARD.encode_to_string(m.finalize().into_bytes());
+    format!("AWS {ROOT_KEY}:{sig}")
+}
+
+fn http_date(t: time::OffsetDateTime) -> String {
+    let f = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.format(f).unwrap()
+}
+
+async fn v2_send(s: &Server, method: &str, target: &str, auth: &str, date: &str, body: &[u8]) -> Raw {
+    let headers = vec![
+        ("host".to_owned(), s.addr()),
+        ("date".to_owned(), date.to_owned()),
+        ("authorization".to_owned(), auth.to_owned()),
+    ];
+    raw_send(&s.addr(), method, target, &headers, Some(body)).await
+}
+
+async fn setup() -> (Server, aws_sdk_s3::Client, String) {
+    let s = Server::start();
+    let c = s.client();
+    let b = bucket("auth");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    c.put_object()
+        .bucket(&b)
+        .key("doc")
+        .body(ByteStream::from_static(b"original"))
+        .send()
+        .await
+        .unwrap();
+    (s, c, b)
+}
+
+async fn body_of(c: &aws_sdk_s3::Client, b: &str, k: &str) -> Vec<u8> {
+    let o = c.get_object().bucket(b).key(k).send().await.unwrap();
+    o.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn sigv2_requests_must_be_dated_now() {
+    let (s, c, b) = setup().await;
+    let path = format!("/{b}/doc");
+    let now = time::OffsetDateTime::now_utc();
+
+    let date = http_date(now);
+    let r = v2_send(&s, "GET", &path, &sigv2("GET", &path, &date), &date, b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // A captured PUT, replayed a week later with another body.
+    let old = http_date(now - time::Duration::days(7));
+    let r = v2_send(&s, "PUT", &path, &sigv2("PUT", &path, &old), &old, b"replayed").await;
+    r.check_error(403, "RequestTimeTooSkewed", &path);
+    let epoch = "Thu, 01 Jan 1970 00:00:00 GMT";
+    let r = v2_send(&s, "DELETE", &path, &sigv2("DELETE", &path, epoch), epoch, b"").await;
+    r.check_error(403, "RequestTimeTooSkewed", &path);
+    let bad = "not a date at all";
+    let r = v2_send(&s, "DELETE", &path, &sigv2("DELETE", &path, bad), bad, b"").await;
+    r.check_error(403, "AccessDenied", &path);
+    assert_eq!(body_of(&c, &b, "doc").await, b"original");
+}
+
+#[tokio::test]
+async fn sigv2_signatures_cannot_carry_unsigned_subresources() {
+    let (s, c, b) = setup().await;
+    let lock = bucket("authlock");
+    c.create_bucket()
+        .bucket(&lock)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    c.put_object()
+        .bucket(&lock)
+        .key("doc")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let path = format!("/{lock}/doc");
+    let date = http_date(time::OffsetDateTime::now_utc());
+    // The signature of a PutObject, which SigV2 makes over `/bucket/key` alone.
+    let auth = sigv2("PUT", &path, &date);
+    let retention =
+        b"<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>2120-01-01T00:00:00Z</RetainUntilDate></Retention>";
+    let r = v2_send(&s, "PUT", &format!("{path}?retention"), &auth, &date, retention).await;
+    r.check_error(400, "InvalidRequest", &path);
+    let hold = b"<LegalHold><Status>ON</Status></LegalHold>";
+    let r = v2_send(&s, "PUT", &format!("{path}?legal-hold"), &auth, &date, hold).await;
+    r.check_error(400, "InvalidRequest", &path);
+    // A SigV2 presigned upload URL likewise.
+    let expires = (time::OffsetDateTime::now_utc().unix_timestamp() + 600).to_string();
+    let to_sign = format!("PUT\n\n\n{expires}\n{path}");
+    let mut m = Hmac::<sha1::Sha1>::new_from_slice(ROOT_SECRET.as_bytes()).unwrap();
+    m.update(to_sign.as_bytes());
+    let sig = base64_simd::STANDARD.encode_to_string(m.finalize().into_bytes());
+    let sig = sigv4::uri_encode(&sig, false);
+    let target = format!("{path}?retention&AWSAccessKeyId={ROOT_KEY}&Expires={expires}&Signature={sig}");
+    let r = raw_send(&s.addr(), "PUT", &target, &[("host".into(), s.addr())], Some(retention)).await;
+    r.check_error(400, "InvalidRequest", &path);
+    // Nothing was locked: the version deletes.
+    let v = c.head_object().bucket(&lock).key("doc").send().await.unwrap();
+    assert!(v.object_lock_mode.is_none() && v.object_lock_legal_hold_status.is_none());
+    c.delete_object()
+        .bucket(&lock)
+        .key("doc")
+        .set_version_id(v.version_id)
+        .send()
+        .await
+        .unwrap();
+    // The presigned form itself works where SigV2 signs everything.
+    let target = format!("{path}?AWSAccessKeyId={ROOT_KEY}&Expires={expires}&Signature={sig}");
+    let r = raw_send(&s.addr(), "PUT", &target, &[("host".into(), s.addr())], Some(b"y")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let _ = b;
+}
+
+/// A SigV4 presigned GET, valid in every respect but its lifetime.
+fn presign_v4(s: &Server, path: &str, expires: u64) -> String {
+    type H = Hmac<sha2::Sha256>;
+    let mac = |k: &[u8], d: &str| {
+        let mut m = H::new_from_slice(k).unwrap();
+        m.update(d.as_bytes());
+        m.finalize().into_bytes().to_vec()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let date = format!("{:04}{:02}{:02}", now.year(), u8::from(now.month()), now.day());
+    let amz_date = format!("{date}T{:02}{:02}{:02}Z", now.hour(), now.minute(), now.second());
+    let scope = format!("{date}/us-east-1/s3/aws4_request");
+    let cred = sigv4::uri_encode(&format!("{ROOT_KEY}/{scope}"), false);
+    let query = format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={cred}&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host"
+    );
+    let canonical = format!("GET\n{path}\n{query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD", s.addr());
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        sigv4::sha256_hex(canonical.as_bytes())
+    );
+    let mut key = mac(format!("AWS4{ROOT_SECRET}").as_bytes(), &date);
+    for part in ["us-east-1", "s3", "aws4_request"] {
+        key = mac(&key, part);
+    }
+    format!("{path}?{query}&X-Amz-Signature={}", hex::encode(mac(&key, &to_sign)))
+}
+
+#[tokio::test]
+async fn presigned_urls_live_at_most_seven_days() {
+    let (s, _c, b) = setup().await;
+    let path = format!("/{b}/doc");
+    let host = [("host".to_owned(), s.addr())];
+    let r = raw_send(&s.addr(), "GET", &presign_v4(&s, &path, 604_800), &host, Some(b"")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    for expires in [604_801, 4_294_967_295] {
+        let r = raw_send(&s.addr(), "GET", &presign_v4(&s, &path, expires), &host, Some(b"")).await;
+        r.check_error(400, "AuthorizationQueryParametersError", &path);
+    }
+}
