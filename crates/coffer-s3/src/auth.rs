@@ -130,6 +130,18 @@ impl Identity {
     }
 }
 
+/// Until coffer encrypts, a request that asks for server-side encryption (SSE-S3, SSE-KMS
+/// or SSE-C, for itself or a copy source) is refused rather than stored in plain text.
+pub(crate) fn refuse_encryption(headers: &http::HeaderMap) -> S3Result<()> {
+    if headers.keys().any(|k| {
+        let k = k.as_str();
+        k.starts_with("x-amz-server-side-encryption") || k.starts_with("x-amz-copy-source-server-side-encryption")
+    }) {
+        return Err(s3_error!(NotImplemented, "Server-side encryption is not implemented."));
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl S3Auth for Identity {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
@@ -152,6 +164,7 @@ impl S3Access for Identity {
         let caller = self
             .by_access_key(&cred.access_key)?
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+        refuse_encryption(cx.headers())?;
         // Creating a bucket someone else owns is BucketAlreadyExists, answered by the operation.
         if cx.s3_op().name() == "CreateBucket" {
             return Ok(());
