@@ -5,6 +5,8 @@ use std::ops::Bound;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Op, Scan, Table};
 use crate::model::{self, BucketRecord, Versioning};
+use crate::multipart;
+use crate::object::Released;
 use crate::{Store, now_ms};
 
 impl Store {
@@ -64,9 +66,12 @@ impl Store {
 
     /// Deletes an empty bucket; the emptiness check and the delete are one transaction,
     /// so a concurrent PUT either lands first (BucketNotEmpty) or finds no bucket.
+    /// Multipart uploads in progress do not count as content, as on AWS: they and their
+    /// parts go in the same commit, so nothing of them outlives the bucket's name.
     pub async fn delete_bucket(&self, name: &str) -> StoreResult<()> {
         let name = name.to_owned();
-        self.meta
+        let released = self
+            .meta
             .commit(move |txn| {
                 if txn.get(Table::Buckets, name.as_bytes())?.is_none() {
                     return Err(StoreError::NoSuchBucket);
@@ -81,8 +86,15 @@ impl Store {
                         return Err(StoreError::BucketNotEmpty);
                     }
                 }
-                Ok((vec![Op::Delete(Table::Buckets, name.into_bytes())], ()))
+                let (mut ops, mut released) = (Vec::new(), Released::default());
+                for (_, v) in txn.range(Table::Uploads, Bound::Included(&prefix), end.as_deref(), usize::MAX)? {
+                    multipart::drop_upload(txn, &model::decode(&v)?, &mut ops, &mut released)?;
+                }
+                ops.push(Op::Delete(Table::Buckets, name.into_bytes()));
+                Ok((ops, released))
             })
-            .await
+            .await?;
+        self.free(released).await;
+        Ok(())
     }
 }

@@ -49,11 +49,35 @@ fn get_upload(txn: &dyn ReadTxn, bucket: &str, key: &str, upload_id: &str) -> St
     if upload_id.len() != 32 || !upload_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(StoreError::NoSuchUpload);
     }
+    // The bucket first: no upload is reachable through a bucket that is gone.
+    if txn.get(Table::Buckets, bucket.as_bytes())?.is_none() {
+        return Err(StoreError::NoSuchBucket);
+    }
     match txn.get(Table::Uploads, &model::upload_key(bucket, key, upload_id))? {
         Some(v) => model::decode(&v),
-        None if txn.get(Table::Buckets, bucket.as_bytes())?.is_none() => Err(StoreError::NoSuchBucket),
         None => Err(StoreError::NoSuchUpload),
     }
+}
+
+/// Deletes an upload and its parts in `ops`, releasing their data.
+pub(crate) fn drop_upload(
+    txn: &dyn ReadTxn,
+    upload: &UploadRecord,
+    ops: &mut Vec<Op>,
+    released: &mut Released,
+) -> StoreResult<()> {
+    ops.push(Op::Delete(
+        Table::Uploads,
+        model::upload_key(&upload.bucket, &upload.key, &upload.upload_id),
+    ));
+    for p in parts(txn, &upload.upload_id, 0, usize::MAX)? {
+        release(txn, p.data, ops, released)?;
+        ops.push(Op::Delete(
+            Table::Parts,
+            model::part_key(&upload.upload_id, p.part_number),
+        ));
+    }
+    Ok(())
 }
 
 fn parts(txn: &dyn ReadTxn, upload_id: &str, after: u32, limit: usize) -> StoreResult<Vec<PartRecord>> {
@@ -169,13 +193,9 @@ impl Store {
         let released = self
             .meta
             .commit(move |txn| {
-                get_upload(txn, &bucket, &key, &upload_id)?;
-                let mut ops = vec![Op::Delete(Table::Uploads, model::upload_key(&bucket, &key, &upload_id))];
-                let mut released = Released::default();
-                for p in parts(txn, &upload_id, 0, usize::MAX)? {
-                    release(txn, p.data, &mut ops, &mut released)?;
-                    ops.push(Op::Delete(Table::Parts, model::part_key(&upload_id, p.part_number)));
-                }
+                let upload = get_upload(txn, &bucket, &key, &upload_id)?;
+                let (mut ops, mut released) = (Vec::new(), Released::default());
+                drop_upload(txn, &upload, &mut ops, &mut released)?;
                 Ok((ops, released))
             })
             .await?;

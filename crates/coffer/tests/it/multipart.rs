@@ -269,6 +269,59 @@ async fn abort_frees_parts_and_ends_the_upload() {
     c.delete_bucket().bucket(&b).send().await.unwrap();
 }
 
+/// AWS deletes a bucket whose only content is uploads in progress; nothing of them may be
+/// reached afterwards, through the old name or by whoever creates it next.
+#[tokio::test]
+async fn delete_bucket_takes_its_uploads_and_parts_with_it() {
+    let (s, c, b) = setup().await;
+    let before = s.blob_paths().len();
+    let id = create(&c, &b, "k").await;
+    part(&c, &b, "k", &id, 1, data(MIB, 1)).await;
+    part(&c, &b, "k", &id, 2, data(1000, 2)).await;
+    assert_eq!(s.blob_paths().len(), before + 1);
+    c.delete_bucket().bucket(&b).send().await.unwrap();
+    assert_eq!(s.blob_paths().len(), before, "the part's blob is freed");
+
+    let (key, secret) = s.add_user("mallory").await;
+    let m = s.client_as(&key, &secret);
+    check_sdk_error(
+        m.list_parts().bucket(&b).key("k").upload_id(&id).send().await,
+        404,
+        "NoSuchBucket",
+        &format!("/{b}/k"),
+    );
+    check_sdk_error(
+        m.upload_part()
+            .bucket(&b)
+            .key("k")
+            .upload_id(&id)
+            .part_number(3)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        404,
+        "NoSuchBucket",
+        &format!("/{b}/k"),
+    );
+    m.create_bucket().bucket(&b).send().await.unwrap();
+    let ups = m.list_multipart_uploads().bucket(&b).send().await.unwrap();
+    assert!(ups.uploads().is_empty());
+    check_sdk_error(
+        m.complete_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .upload_id(&id)
+            .multipart_upload(done(vec![
+                CompletedPart::builder().part_number(1).e_tag("\"00\"").build(),
+            ]))
+            .send()
+            .await,
+        404,
+        "NoSuchUpload",
+        &format!("/{b}/k"),
+    );
+}
+
 #[tokio::test]
 async fn list_parts_pages_with_the_part_number_marker() {
     let (_s, c, b) = setup().await;
