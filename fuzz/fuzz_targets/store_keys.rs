@@ -70,7 +70,7 @@ fuzz_target!(|ops: Vec<Op>| {
                     model.insert(key, body);
                 }
                 Op::Delete(key) => {
-                    s.delete_object(&bucket, &key, None, false).await.unwrap();
+                    s.delete_object(&bucket, &key, None, false, coffer_store::PutCondition::None).await.unwrap();
                     model.remove(&key);
                 }
                 Op::List {
@@ -115,7 +115,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 got.extend_from_slice(&c.unwrap());
             }
             assert_eq!(&got, body, "{k:?} reads back its own bytes");
-            s.delete_object(&bucket, k, None, false).await.unwrap();
+            s.delete_object(&bucket, k, None, false, coffer_store::PutCondition::None).await.unwrap();
         }
         s.delete_bucket(&bucket).await.unwrap();
     });

@@ -6,27 +6,22 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
 use crate::error::store_error;
+use coffer_store::PutCondition;
 
 /// S3's limit on keys in one DeleteObjects request.
 const MAX_DELETE_KEYS: usize = 1000;
 
 pub async fn delete_object(c: &Coffer, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
     let input = req.input;
-    if let Some(m) = &input.if_match {
-        let rec = c
-            .store
-            .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-            .map_err(store_error)?;
-        if let ETagCondition::ETag(e) = m
-            && e.value() != rec.etag
-        {
-            return Err(s3_error!(PreconditionFailed));
-        }
-    }
+    let cond = match &input.if_match {
+        Some(ETagCondition::ETag(e)) => PutCondition::IfMatch(e.value().to_owned()),
+        Some(_) => PutCondition::IfExists,
+        None => PutCondition::None,
+    };
     let bypass = input.bypass_governance_retention.unwrap_or(false);
     let d = c
         .store
-        .delete_object(&input.bucket, &input.key, input.version_id.as_deref(), bypass)
+        .delete_object(&input.bucket, &input.key, input.version_id.as_deref(), bypass, cond)
         .await
         .map_err(store_error)?;
     Ok(S3Response::new(DeleteObjectOutput {
@@ -53,7 +48,13 @@ pub async fn delete_objects(
     // Issued together so the group commit folds them into few transactions.
     let results = join_all(objects.iter().map(|o| async {
         c.store
-            .delete_object(&input.bucket, &o.key, o.version_id.as_deref(), bypass)
+            .delete_object(
+                &input.bucket,
+                &o.key,
+                o.version_id.as_deref(),
+                bypass,
+                PutCondition::None,
+            )
             .await
             .map_err(|e| {
                 let e = store_error(e);

@@ -478,18 +478,24 @@ impl Store {
 
     /// DeleteObject: without a version id, removes the current version or adds a delete
     /// marker as the bucket's versioning state says; with one, removes that version for
-    /// good. Deleting what does not exist succeeds, as in S3.
+    /// good. Deleting what does not exist succeeds, as in S3, unless `cond` (checked against the
+    /// version to delete, in the same transaction) asks for it to exist.
     pub async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
         bypass_governance: bool,
+        cond: PutCondition,
     ) -> StoreResult<Deleted> {
         let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
         let (deleted, released) = self
             .meta
             .commit(move |txn| {
+                if cond != PutCondition::None {
+                    let target = version::lookup(txn, &bucket, &key, version_id.as_deref())?;
+                    check_condition(Some(&target), &cond)?;
+                }
                 let mut ops = Vec::new();
                 let mut released = Released::default();
                 let d = match &version_id {

@@ -601,6 +601,47 @@ async fn delete_object_removes_it_and_a_missing_key_is_still_204() {
     );
 }
 
+/// DeleteObject with If-Match deletes only the version it names, checked in the delete's
+/// own commit: racing an overwrite, it either goes first (and the new version stays) or
+/// fails 412; never does it check one version and delete the next.
+#[tokio::test]
+async fn conditional_delete_is_atomic_with_overwrites() {
+    let (_s, c, b) = setup("conddelete").await;
+    let etag = put(&c, &b, "k", b"first").await;
+    check_sdk_error(
+        c.delete_object().bucket(&b).key("k").if_match("\"0000\"").send().await,
+        412,
+        "PreconditionFailed",
+        &format!("/{b}/k"),
+    );
+    assert_eq!(get_body(&c, &b, "k").await, b"first");
+    check_sdk_error(
+        c.delete_object().bucket(&b).key("missing").if_match("*").send().await,
+        404,
+        "NoSuchKey",
+        &format!("/{b}/missing"),
+    );
+    c.delete_object()
+        .bucket(&b)
+        .key("k")
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap();
+    for round in 0..40 {
+        let old = put(&c, &b, "k", format!("old {round}").as_bytes()).await;
+        let new = format!("new {round}");
+        let (_, del) = tokio::join!(
+            put(&c, &b, "k", new.as_bytes()),
+            c.delete_object().bucket(&b).key("k").if_match(&old).send()
+        );
+        if let Err(e) = del {
+            assert_eq!(sdk_status(Err::<(), _>(e)), 412);
+        }
+        assert_eq!(get_body(&c, &b, "k").await, new.as_bytes(), "round {round}");
+    }
+}
+
 fn ids(keys: &[&str]) -> Delete {
     Delete::builder()
         .set_objects(Some(
