@@ -34,6 +34,9 @@ pub async fn list_buckets(c: &Coffer, req: S3Request<ListBucketsInput>) -> S3Res
 pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
     let caller = c.identity.caller(&req)?;
     let input = req.input;
+    if is_reserved_bucket_name(&input.bucket) {
+        return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid."));
+    }
     if let Some(lc) = input
         .create_bucket_configuration
         .as_ref()
@@ -87,4 +90,33 @@ pub async fn get_bucket_location(
     let location_constraint =
         (c.config.region != "us-east-1").then(|| BucketLocationConstraint::from(c.config.region.clone()));
     Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+}
+
+/// Names AWS keeps for its own features (access point aliases, Object Lambda, multi-region
+/// access points, directory and table buckets, examples), which clients treat specially.
+fn is_reserved_bucket_name(name: &str) -> bool {
+    const PREFIXES: &[&str] = &["xn--", "sthree-", "amzn-s3-demo-"];
+    const SUFFIXES: &[&str] = &["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn aws_reserved_names_are_refused() {
+        for n in [
+            "sthree-x",
+            "amzn-s3-demo-bucket",
+            "a-s3alias",
+            "a--ol-s3",
+            "a.mrap",
+            "a--x-s3",
+            "a--table-s3",
+        ] {
+            assert!(super::is_reserved_bucket_name(n), "{n}");
+        }
+        for n in ["sthree", "my-s3alias-data", "mrap", "bucket"] {
+            assert!(!super::is_reserved_bucket_name(n), "{n}");
+        }
+    }
 }

@@ -21,6 +21,8 @@ pub struct ChecksumCheck {
     hasher: ChecksumHasher,
     /// (algorithm, header, value sent in a header if any)
     wanted: Vec<(&'static str, &'static str, Option<String>)>,
+    /// The checksum header `x-amz-trailer` announced, which the trailer must carry.
+    announced: Option<&'static str>,
 }
 
 impl ChecksumCheck {
@@ -29,6 +31,7 @@ impl ChecksumCheck {
     pub fn from_request(headers: &HeaderMap, algorithm: Option<&ChecksumAlgorithm>) -> S3Result<Self> {
         let trailer = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()).unwrap_or("");
         let mut wanted = Vec::new();
+        let mut announced = None;
         for (alg, header) in ALGORITHMS {
             let sent = headers.get(header).map(|v| v.to_str().map(str::to_owned));
             let sent = match sent {
@@ -37,7 +40,10 @@ impl ChecksumCheck {
                 None => None,
             };
             let named = algorithm.is_some_and(|a| a.as_str().eq_ignore_ascii_case(alg));
-            if sent.is_some() || trailer.eq_ignore_ascii_case(header) || named {
+            if trailer.eq_ignore_ascii_case(header) {
+                announced = Some(header);
+            }
+            if sent.is_some() || announced == Some(header) || named {
                 wanted.push((alg, header, sent));
             }
         }
@@ -57,7 +63,11 @@ impl ChecksumCheck {
                 _ => hasher.crc64nvme = Some(Crc64Nvme::new()),
             }
         }
-        Ok(Self { hasher, wanted })
+        Ok(Self {
+            hasher,
+            wanted,
+            announced,
+        })
     }
 
     pub fn update(&mut self, data: &[u8]) {
@@ -69,6 +79,16 @@ impl ChecksumCheck {
     /// Verifies every checksum sent (in headers or `trailers`) and returns what to store.
     pub fn finish(self, trailers: Option<&HeaderMap>) -> S3Result<Vec<(String, String)>> {
         let sums = self.hasher.finalize();
+        if let Some(header) = self.announced
+            && trailers.is_none_or(|t| !t.contains_key(header))
+        {
+            // Stored unverified otherwise: the client promised a checksum and sent none.
+            return Err(crate::error::custom_with(
+                "MalformedTrailerError",
+                http::StatusCode::BAD_REQUEST,
+                "The request contained trailing data that was not well-formed or did not conform to our published schema.",
+            ));
+        }
         let mut out = Vec::new();
         for (alg, header, sent) in self.wanted {
             let computed = match alg {

@@ -77,6 +77,13 @@ pub fn custom(code: &'static str, status: http::StatusCode) -> S3Error {
     err
 }
 
+/// A code s3s has no variant for, with its message.
+pub fn custom_with(code: &'static str, status: http::StatusCode, message: &'static str) -> S3Error {
+    let mut err = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
+    err.set_status_code(status);
+    err
+}
+
 /// A request body failed mid-stream. s3s keeps its stream error types private, so the
 /// verification failures it raises are told apart by their names.
 fn body_error(src: coffer_store::BoxError) -> S3Error {

@@ -52,8 +52,9 @@ async fn signed_chunked_put(s: &Server, path: &str, data: &[u8], tamper: bool) -
     raw_send(&addr, "PUT", path, &headers, Some(&wire)).await
 }
 
-/// STREAMING-UNSIGNED-PAYLOAD-TRAILER with `x-amz-checksum-crc32` in the trailer.
-async fn unsigned_trailer_put(s: &Server, path: &str, data: &[u8], crc: &str) -> Raw {
+/// STREAMING-UNSIGNED-PAYLOAD-TRAILER with `x-amz-checksum-crc32` announced, and sent in
+/// the trailer when `crc` is given.
+async fn unsigned_trailer_put(s: &Server, path: &str, data: &[u8], crc: Option<&str>) -> Raw {
     let addr = s.addr();
     let mut wire = Vec::new();
     for c in data.chunks(64 << 10) {
@@ -61,7 +62,10 @@ async fn unsigned_trailer_put(s: &Server, path: &str, data: &[u8], crc: &str) ->
         wire.extend_from_slice(c);
         wire.extend_from_slice(b"\r\n");
     }
-    wire.extend_from_slice(format!("0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n").as_bytes());
+    match crc {
+        Some(crc) => wire.extend_from_slice(format!("0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n").as_bytes()),
+        None => wire.extend_from_slice(b"0\r\n\r\n"),
+    }
     let mut req = sigv4::Request {
         method: "PUT",
         host: &addr,
@@ -117,7 +121,7 @@ async fn unsigned_chunks_with_a_trailing_checksum() {
     let (s, b) = setup().await;
     let data = body(150 << 10);
     let crc = base64_simd::STANDARD.encode_to_string(Crc32::checksum(&data));
-    let r = unsigned_trailer_put(&s, &format!("/{b}/trailer"), &data, &crc).await;
+    let r = unsigned_trailer_put(&s, &format!("/{b}/trailer"), &data, Some(&crc)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("x-amz-checksum-crc32"), Some(crc.as_str()));
     assert_eq!(read(&s, &b, "trailer").await, Some(data));
@@ -138,7 +142,16 @@ async fn a_wrong_trailing_checksum_is_bad_digest_and_nothing_stored() {
     let (s, b) = setup().await;
     let path = format!("/{b}/badtrailer");
     let wrong = base64_simd::STANDARD.encode_to_string(Crc32::checksum(b"something else"));
-    let r = unsigned_trailer_put(&s, &path, &body(10 << 10), &wrong).await;
+    let r = unsigned_trailer_put(&s, &path, &body(10 << 10), Some(&wrong)).await;
     r.check_error(400, "BadDigest", &path);
     assert_eq!(read(&s, &b, "badtrailer").await, None);
+}
+
+#[tokio::test]
+async fn an_announced_trailer_that_never_comes_is_refused_and_nothing_stored() {
+    let (s, b) = setup().await;
+    let path = format!("/{b}/notrailer");
+    let r = unsigned_trailer_put(&s, &path, &body(10 << 10), None).await;
+    r.check_error(400, "MalformedTrailerError", &path);
+    assert_eq!(read(&s, &b, "notrailer").await, None);
 }
