@@ -59,12 +59,12 @@ fn env() -> &'static Env {
         let ts = TempStore::new();
         let store = ts.store.clone();
         ts.rt
-            .block_on(store.create_bucket("fuzz", "root-canonical", false))
+            .block_on(store.create_bucket("fuzz", coffer_store::CanonicalId([1; 32]), false))
             .unwrap();
         let root = RootCredentials {
             access_key_id: KEY.into(),
             secret_access_key: SECRET.into(),
-            canonical_user_id: "root-canonical".into(),
+            canonical_user_id: coffer_store::CanonicalId([1; 32]),
         };
         let identity = Identity::new(store.clone(), root);
         let config = Config {

@@ -53,7 +53,7 @@ fuzz_target!(|ops: Vec<Op>| {
     let bucket = format!("b{:016x}", rand_id());
     env.rt.block_on(async {
         let s = &env.store;
-        s.create_bucket(&bucket, "owner", false).await.unwrap();
+        s.create_bucket(&bucket, coffer_store::CanonicalId([1; 32]), false).await.unwrap();
         let mut model: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         for op in ops.into_iter().take(64) {
             match op {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use coffer_store::Store;
+use coffer_store::{CanonicalId, Store};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{CopyObjectInput, CopySource, Owner, UploadPartCopyInput};
@@ -21,14 +21,14 @@ pub const ROOT_USER: &str = "root";
 pub struct RootCredentials {
     pub access_key_id: String,
     pub secret_access_key: String,
-    pub canonical_user_id: String,
+    pub canonical_user_id: CanonicalId,
 }
 
-/// An authenticated caller.
+/// An authenticated caller: its immutable id, and its name for display.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub name: String,
-    pub canonical_user_id: String,
+    pub canonical_user_id: CanonicalId,
 }
 
 impl Caller {
@@ -39,7 +39,7 @@ impl Caller {
     pub fn owner(&self) -> Owner {
         Owner {
             display_name: Some(self.name.clone()),
-            id: Some(self.canonical_user_id.clone()),
+            id: Some(self.canonical_user_id.to_string()),
         }
     }
 }
@@ -79,7 +79,7 @@ impl Identity {
     fn root_caller(&self) -> Caller {
         Caller {
             name: ROOT_USER.into(),
-            canonical_user_id: self.root.canonical_user_id.clone(),
+            canonical_user_id: self.root.canonical_user_id,
         }
     }
 
@@ -90,20 +90,16 @@ impl Identity {
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))
     }
 
-    /// The owner of a bucket as S3 shows it, by user name.
-    pub fn owner_named(&self, name: &str) -> Owner {
-        if name == ROOT_USER {
+    /// An owner as S3 shows it: its id, and the name of the user who has it (none once the
+    /// user is removed).
+    pub fn owner_of(&self, id: &CanonicalId) -> Owner {
+        if *id == self.root.canonical_user_id {
             return self.root_caller().owner();
         }
-        let id = self
-            .store
-            .user_by_name(name)
-            .ok()
-            .flatten()
-            .map(|u| u.canonical_user_id);
+        let name = self.store.user_by_id(id).ok().flatten().map(|u| u.name);
         Owner {
-            display_name: Some(name.to_owned()),
-            id,
+            display_name: name,
+            id: Some(id.to_string()),
         }
     }
 
@@ -114,7 +110,7 @@ impl Identity {
             return Ok(());
         }
         match self.store.bucket(bucket).map_err(store_error)? {
-            Some(b) if b.owner != caller.name => Err(s3_error!(AccessDenied)),
+            Some(b) if b.owner != caller.canonical_user_id => Err(s3_error!(AccessDenied)),
             _ => Ok(()),
         }
     }

@@ -9,7 +9,7 @@ use crate::get::timestamp;
 
 pub async fn list_buckets(c: &Coffer, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let caller = c.identity.caller(&req)?;
-    let owner = (!caller.is_root()).then_some(caller.name.as_str());
+    let owner = (!caller.is_root()).then_some(&caller.canonical_user_id);
     let prefix = req.input.prefix.as_deref().unwrap_or("");
     let buckets = c
         .store
@@ -52,7 +52,7 @@ pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3R
     c.store
         .create_bucket(
             &input.bucket,
-            &caller.name,
+            caller.canonical_user_id,
             input.object_lock_enabled_for_bucket == Some(true),
         )
         .await

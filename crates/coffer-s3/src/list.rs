@@ -68,7 +68,7 @@ fn contents(
             .bucket(bucket)
             .map_err(store_error)?
             .ok_or_else(|| s3_error!(NoSuchBucket))?;
-        Some(c.identity.owner_named(&b.owner))
+        Some(c.identity.owner_of(&b.owner))
     } else {
         None
     };

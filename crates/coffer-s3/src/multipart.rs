@@ -71,7 +71,14 @@ pub async fn create_multipart_upload(
     };
     let up = c
         .store
-        .create_upload(&input.bucket, &input.key, &caller.name, meta, algorithm, ctype)
+        .create_upload(
+            &input.bucket,
+            &input.key,
+            caller.canonical_user_id,
+            meta,
+            algorithm,
+            ctype,
+        )
         .await
         .map_err(store_error)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -301,7 +308,7 @@ pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<
         .store
         .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max as usize)
         .map_err(store_error)?;
-    let owner = c.identity.owner_named(&up.owner);
+    let owner = c.identity.owner_of(&up.owner);
     let next = parts.last().map(|p| p.part_number as i32);
     let parts = parts
         .into_iter()
@@ -361,7 +368,7 @@ pub async fn list_multipart_uploads(
         .uploads
         .into_iter()
         .map(|u| {
-            let owner = c.identity.owner_named(&u.owner);
+            let owner = c.identity.owner_of(&u.owner);
             MultipartUpload {
                 key: Some(u.key),
                 upload_id: Some(u.upload_id),

@@ -103,7 +103,7 @@ pub async fn list_object_versions(
         .bucket(&input.bucket)
         .map_err(store_error)?
         .ok_or_else(|| s3_error!(NoSuchBucket))?;
-    let owner = c.identity.owner_named(&b.owner);
+    let owner = c.identity.owner_of(&b.owner);
     let mut versions = Vec::new();
     let mut markers = Vec::new();
     for (key, rec, latest) in page.versions {

@@ -41,8 +41,11 @@ async fn fill(store: &Store, bucket: &str, n: usize, concurrency: usize, key: im
 fn commit(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let store = rt.block_on(Store::open(dir.path())).unwrap();
-    rt.block_on(store.create_bucket("b", "owner", false)).unwrap();
+    let store = rt
+        .block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32])))
+        .unwrap();
+    rt.block_on(store.create_bucket("b", coffer_store::CanonicalId([1; 32]), false))
+        .unwrap();
     let data = Bytes::from(vec![7u8; 4096]);
     let next = AtomicU64::new(0);
     let mut g = c.benchmark_group("commit");
@@ -72,11 +75,19 @@ fn commit(c: &mut Criterion) {
 fn list(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let store = rt.block_on(Store::open(dir.path())).unwrap();
+    let store = rt
+        .block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32])))
+        .unwrap();
     const KEYS: usize = 10_000;
     rt.block_on(async {
-        store.create_bucket("flat", "owner", false).await.unwrap();
-        store.create_bucket("tree", "owner", false).await.unwrap();
+        store
+            .create_bucket("flat", coffer_store::CanonicalId([1; 32]), false)
+            .await
+            .unwrap();
+        store
+            .create_bucket("tree", coffer_store::CanonicalId([1; 32]), false)
+            .await
+            .unwrap();
         fill(&store, "flat", KEYS, 256, |i| format!("obj/{i:08}")).await;
         fill(&store, "tree", KEYS, 256, |i| format!("dir{:02}/{i:08}", i % 20)).await;
     });
@@ -128,7 +139,9 @@ fn list(c: &mut Criterion) {
 fn stage(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let store = rt.block_on(Store::open(dir.path())).unwrap();
+    let store = rt
+        .block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32])))
+        .unwrap();
     const SIZE: usize = 16 << 20;
     const CHUNK: usize = 64 << 10;
     let data = Bytes::from((0..SIZE).map(|i| (i * 31 % 251) as u8).collect::<Vec<_>>());

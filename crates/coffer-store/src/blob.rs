@@ -86,12 +86,13 @@ impl FsBlobStore {
     pub fn open(root: &Path) -> StoreResult<Self> {
         let blobs = root.join("blobs");
         let tmp = root.join("tmp");
-        fs::create_dir_all(&tmp)?;
+        private_dir(&tmp)?;
         for entry in fs::read_dir(&tmp)? {
             let _ = fs::remove_file(entry?.path());
         }
+        private_dir(&blobs)?;
         for i in 0..=255u8 {
-            fs::create_dir_all(blobs.join(format!("{i:02x}")))?;
+            private_dir(&blobs.join(format!("{i:02x}")))?;
         }
         sync_dir(&blobs)?;
         sync_dir(root)?;
@@ -115,6 +116,7 @@ fn create_blob_file(path: &Path) -> io::Result<(File, bool)> {
         match fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .custom_flags(libc::O_DIRECT)
             .open(path)
         {
@@ -123,7 +125,21 @@ fn create_blob_file(path: &Path) -> io::Result<(File, bool)> {
             Err(e) => return Err(e),
         }
     }
-    Ok((File::create_new(path)?, false))
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    Ok((f, false))
+}
+
+/// Makes `path` (and missing parents) a directory only the server's user can enter, and
+/// takes that right from others on one an older release made 0755.
+pub fn private_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
 }
 
 /// Turns direct I/O off for the unaligned tail of a blob.
@@ -147,7 +163,8 @@ pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
 
-/// `create_dir_all`, then fsync the parent of `path` and of every directory it made: a new
+/// Creates `path` private to the server's user (see [`private_dir`]), then fsyncs the parent
+/// of `path` and of every directory it made: a new
 /// directory's entry is not durable until its parent is synced, and everything below hangs
 /// on it. `path`'s parent is synced even if `path` existed: an earlier start may have died
 /// between making it and syncing.
@@ -161,7 +178,7 @@ pub fn create_dir_all_durable(path: &Path) -> io::Result<()> {
             _ => break,
         }
     }
-    fs::create_dir_all(path)?;
+    private_dir(path)?;
     if missing.is_empty() {
         missing.push(path.to_owned());
     }

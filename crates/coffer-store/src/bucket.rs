@@ -4,15 +4,15 @@ use std::ops::Bound;
 
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Op, Scan, Table};
-use crate::model::{self, BucketRecord, Versioning};
+use crate::model::{self, BucketRecord, CanonicalId, Versioning};
 use crate::multipart;
 use crate::object::Released;
 use crate::{Store, now_ms};
 
 impl Store {
     /// Creates `name` for `owner`; a name is global, as in S3.
-    pub async fn create_bucket(&self, name: &str, owner: &str, object_lock: bool) -> StoreResult<BucketRecord> {
-        let (name, owner) = (name.to_owned(), owner.to_owned());
+    pub async fn create_bucket(&self, name: &str, owner: CanonicalId, object_lock: bool) -> StoreResult<BucketRecord> {
+        let name = name.to_owned();
         self.meta
             .commit(move |txn| {
                 if let Some(v) = txn.get(Table::Buckets, name.as_bytes())? {
@@ -51,12 +51,12 @@ impl Store {
     }
 
     /// Buckets in name order; only `owner`'s when given.
-    pub fn list_buckets(&self, owner: Option<&str>) -> StoreResult<Vec<(String, BucketRecord)>> {
+    pub fn list_buckets(&self, owner: Option<&CanonicalId>) -> StoreResult<Vec<(String, BucketRecord)>> {
         let txn = self.meta.read()?;
         let mut out = Vec::new();
         txn.scan(Table::Buckets, Bound::Unbounded, None, &mut |k, v| {
             let rec: BucketRecord = model::decode(v)?;
-            if owner.is_none_or(|o| o == rec.owner) {
+            if owner.is_none_or(|o| *o == rec.owner) {
                 out.push((String::from_utf8_lossy(k).into_owned(), rec));
             }
             Ok(Scan::Next)

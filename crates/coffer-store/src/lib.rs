@@ -10,6 +10,7 @@ pub mod meta;
 pub mod model;
 mod multipart;
 mod object;
+pub mod record;
 mod scrub;
 mod users;
 mod version;
@@ -24,7 +25,8 @@ pub use error::{BoxError, StoreError, StoreResult};
 pub use list::{ListPage, ListQuery};
 pub use meta::{MetaStore, RedbMeta};
 pub use model::{
-    BucketRecord, DataRef, DefaultRetention, ObjectMeta, ObjectRecord, PartRecord, Retention, UploadRecord, Versioning,
+    BucketRecord, CanonicalId, DataRef, DefaultRetention, ObjectMeta, ObjectRecord, PartRecord, Retention,
+    UploadRecord, Versioning,
 };
 pub use multipart::{CompletePart, UploadsPage, UploadsQuery};
 pub use object::{ObjectBody, ObjectHandle, PutCondition, Staged};
@@ -47,13 +49,21 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the embedded store in `dir`: redb metadata and blob files.
-    pub async fn open(dir: &Path) -> StoreResult<Self> {
+    /// A data directory in an older record format is brought to the current one first;
+    /// `root` is the canonical id of the server's root user, whom format 0 named `root`.
+    pub async fn open(dir: &Path, root: CanonicalId) -> StoreResult<Self> {
         blob::create_dir_all_durable(dir)?;
         let blobs = FsBlobStore::open(dir)?;
         let meta = RedbMeta::open(&dir.join("meta.redb"))?;
+        // It holds every user's secret key.
+        std::fs::set_permissions(
+            dir.join("meta.redb"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )?;
         // redb syncs the file it creates, not the directory entry naming it.
         blob::sync_dir(dir)?;
         let store = Self::with_engines(Arc::new(meta), Arc::new(blobs), DEFAULT_INLINE_MAX);
+        store.upgrade_format(root).await?;
         let swept = store.sweep_orphans().await?;
         if swept > 0 {
             tracing::info!(swept, "removed orphan blobs left by an interrupted write");
@@ -68,6 +78,27 @@ impl Store {
             inline_max,
             pins: Arc::default(),
         }
+    }
+
+    /// Rewrites an older data directory in the current record format, in one commit: after
+    /// a crash it is either all old (and done again) or all new.
+    async fn upgrade_format(&self, root: CanonicalId) -> StoreResult<()> {
+        let rewritten = self
+            .meta
+            .commit(move |txn| {
+                let ops = record::v0::migrate(txn, root)?.unwrap_or_default();
+                let n = ops.len().saturating_sub(1);
+                Ok((ops, n))
+            })
+            .await?;
+        if rewritten > 0 {
+            tracing::info!(
+                rewritten,
+                to = record::FORMAT,
+                "upgraded the data directory from record format 0"
+            );
+        }
+        Ok(())
     }
 
     /// Deletes blobs no record points at: left by a crash between a blob's write and its

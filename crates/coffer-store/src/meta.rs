@@ -37,10 +37,14 @@ pub enum Table {
     Parts,
     /// data id + part index -> part of a completed multipart object
     ObjectParts,
+    /// canonical user id (32 bytes) -> access key id
+    UserIds,
+    /// `format` -> the record format of the data directory (one byte)
+    Format,
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 11] = [
         Table::Buckets,
         Table::Current,
         Table::Versions,
@@ -50,6 +54,8 @@ impl Table {
         Table::Uploads,
         Table::Parts,
         Table::ObjectParts,
+        Table::UserIds,
+        Table::Format,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
@@ -63,6 +69,8 @@ impl Table {
             Table::Uploads => "uploads",
             Table::Parts => "parts",
             Table::ObjectParts => "object_parts",
+            Table::UserIds => "user_ids",
+            Table::Format => "format",
         })
     }
 }

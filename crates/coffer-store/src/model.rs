@@ -4,11 +4,41 @@
 use serde::{Deserialize, Serialize};
 
 use crate::blob::BlobId;
-use crate::error::{StoreError, StoreResult};
+pub(crate) use crate::record::{decode, encode};
+
+/// A user's immutable identity: 32 bytes, shown as 64 hex digits (S3's canonical user id).
+/// Names are display names; everything owned stores this.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CanonicalId(pub [u8; 32]);
+
+impl CanonicalId {
+    pub fn random() -> Self {
+        Self(rand::random())
+    }
+
+    /// From its 64 hex digits.
+    pub fn parse(hex_id: &str) -> Option<Self> {
+        let mut b = [0; 32];
+        hex::decode_to_slice(hex_id, &mut b).ok()?;
+        Some(Self(b))
+    }
+}
+
+impl std::fmt::Display for CanonicalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for CanonicalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CanonicalId({self})")
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketRecord {
-    pub owner: String,
+    pub owner: CanonicalId,
     /// Milliseconds since the Unix epoch.
     pub created_ms: i64,
     pub versioning: Versioning,
@@ -91,6 +121,8 @@ pub struct ObjectRecord {
     /// Object lock: retention mode (`GOVERNANCE` or `COMPLIANCE`) and its end.
     pub retention: Option<Retention>,
     pub legal_hold: bool,
+    /// Who owns this version: the bucket's owner (S3's default, BucketOwnerEnforced).
+    pub owner: CanonicalId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +170,7 @@ pub struct UploadRecord {
     pub bucket: String,
     pub key: String,
     pub upload_id: String,
-    pub owner: String,
+    pub owner: CanonicalId,
     pub initiated_ms: i64,
     pub meta: ObjectMeta,
     /// Additional checksum algorithm asked for at creation, and its type (COMPOSITE or FULL_OBJECT).
@@ -159,14 +191,6 @@ pub struct PartRecord {
     pub last_modified_ms: i64,
     pub data: DataRef,
     pub checksums: Vec<(String, String)>,
-}
-
-pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    postcard::to_allocvec(v).expect("records always serialize")
-}
-
-pub(crate) fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> StoreResult<T> {
-    postcard::from_bytes(b).map_err(|e| StoreError::Corrupt(format!("record: {e}")))
 }
 
 /// `Current` key: bucket names never hold a NUL, so `bucket \0 key` keeps a bucket's keys
@@ -323,6 +347,7 @@ mod tests {
             },
             retention: None,
             legal_hold: false,
+            owner: CanonicalId([1; 32]),
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
     }

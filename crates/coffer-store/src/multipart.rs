@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Scan, Table};
-use crate::model::{self, DataRef, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
+use crate::model::{self, CanonicalId, DataRef, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
 use crate::object::{PutCondition, Released, Staged, check_condition, current, release};
 use crate::{Store, now_ms};
 
@@ -95,7 +95,7 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
-        owner: &str,
+        owner: CanonicalId,
         meta: ObjectMeta,
         checksum_algorithm: Option<String>,
         checksum_type: Option<String>,
@@ -104,7 +104,7 @@ impl Store {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             upload_id: new_upload_id(),
-            owner: owner.to_owned(),
+            owner,
             initiated_ms: now_ms(),
             meta,
             checksum_algorithm,
@@ -275,6 +275,7 @@ impl Store {
                     },
                     retention: b.default_retention.as_ref().map(|d| d.from_now()),
                     legal_hold: false,
+                    owner: b.owner,
                 };
                 crate::version::install(
                     txn,

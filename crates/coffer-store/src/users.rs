@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Op, Scan, Table};
-use crate::model;
+use crate::model::{self, CanonicalId};
 use crate::{Store, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,7 +15,7 @@ pub struct UserRecord {
     pub name: String,
     pub access_key_id: String,
     pub secret_access_key: String,
-    pub canonical_user_id: String,
+    pub canonical_user_id: CanonicalId,
     pub created_ms: i64,
 }
 
@@ -27,6 +27,7 @@ impl Store {
             .commit(move |txn| {
                 if txn.get(Table::UserNames, user.name.as_bytes())?.is_some()
                     || txn.get(Table::Users, user.access_key_id.as_bytes())?.is_some()
+                    || txn.get(Table::UserIds, &user.canonical_user_id.0)?.is_some()
                 {
                     return Err(StoreError::UserExists);
                 }
@@ -41,12 +42,19 @@ impl Store {
                         user.name.clone().into_bytes(),
                         user.access_key_id.clone().into_bytes(),
                     ),
+                    Op::Put(
+                        Table::UserIds,
+                        user.canonical_user_id.0.to_vec(),
+                        user.access_key_id.clone().into_bytes(),
+                    ),
                 ];
                 Ok((ops, user))
             })
             .await
     }
 
+    /// Removes a user. What it owned stays owned by its id, which no later user gets: a new
+    /// user of the same name is someone else.
     pub async fn remove_user(&self, name: &str) -> StoreResult<()> {
         let name = name.to_owned();
         self.meta
@@ -54,15 +62,30 @@ impl Store {
                 let key = txn
                     .get(Table::UserNames, name.as_bytes())?
                     .ok_or(StoreError::NoSuchUser)?;
+                let user: UserRecord = txn
+                    .get(Table::Users, &key)?
+                    .map(|v| model::decode(&v))
+                    .transpose()?
+                    .ok_or_else(|| StoreError::Corrupt(format!("user {name} has no record")))?;
                 Ok((
                     vec![
                         Op::Delete(Table::Users, key),
                         Op::Delete(Table::UserNames, name.into_bytes()),
+                        Op::Delete(Table::UserIds, user.canonical_user_id.0.to_vec()),
                     ],
                     (),
                 ))
             })
             .await
+    }
+
+    /// The user with this canonical id, if it still exists.
+    pub fn user_by_id(&self, id: &CanonicalId) -> StoreResult<Option<UserRecord>> {
+        let txn = self.meta.read()?;
+        match txn.get(Table::UserIds, &id.0)? {
+            Some(key) => txn.get(Table::Users, &key)?.map(|v| model::decode(&v)).transpose(),
+            None => Ok(None),
+        }
     }
 
     pub fn user_by_access_key(&self, access_key_id: &str) -> StoreResult<Option<UserRecord>> {

@@ -62,12 +62,17 @@ fn verify(c: &mut Criterion) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let service = rt.block_on(async {
-        let store = Store::open(dir.path()).await.unwrap();
-        store.create_bucket("bucket", "root-id", false).await.unwrap();
+        let store = Store::open(dir.path(), coffer_store::CanonicalId([0; 32]))
+            .await
+            .unwrap();
+        store
+            .create_bucket("bucket", coffer_store::CanonicalId([1; 32]), false)
+            .await
+            .unwrap();
         let root = RootCredentials {
             access_key_id: KEY.into(),
             secret_access_key: SECRET.into(),
-            canonical_user_id: "root-id".into(),
+            canonical_user_id: coffer_store::CanonicalId([1; 32]),
         };
         let identity = Identity::new(store.clone(), root);
         let config = Config {

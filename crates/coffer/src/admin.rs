@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use coffer_s3::{Identity, ROOT_USER};
-use coffer_store::{Store, UserRecord};
+use coffer_store::{CanonicalId, Store, UserRecord};
 use http::{HeaderMap, Method, Uri};
 use s3s::route::S3Route;
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
@@ -68,10 +68,6 @@ pub fn random_secret() -> String {
         .collect()
 }
 
-pub fn random_canonical_id() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
 #[async_trait::async_trait]
 impl S3Route for AdminRoute {
     fn is_match(&self, _: &Method, uri: &Uri, _: &HeaderMap, _: &mut http::Extensions) -> bool {
@@ -95,7 +91,7 @@ impl S3Route for AdminRoute {
             name: u.name,
             access_key_id: u.access_key_id,
             secret_access_key: with_secret.then_some(u.secret_access_key),
-            canonical_user_id: u.canonical_user_id,
+            canonical_user_id: u.canonical_user_id.to_string(),
         };
         match req.method {
             Method::GET => {
@@ -138,7 +134,7 @@ impl S3Route for AdminRoute {
                     name: add.name,
                     access_key_id: add.access_key_id.unwrap_or_else(random_access_key_id),
                     secret_access_key: add.secret_access_key.unwrap_or_else(random_secret),
-                    canonical_user_id: random_canonical_id(),
+                    canonical_user_id: CanonicalId::random(),
                     created_ms: 0,
                 };
                 let user = self.store.add_user(user).await.map_err(coffer_s3::error::store_error)?;

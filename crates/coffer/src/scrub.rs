@@ -4,15 +4,16 @@ use std::path::Path;
 
 use coffer_store::Store;
 
-use crate::server::anyhow_like;
+use crate::server::{CREDENTIALS_FILE, anyhow_like, read_stored_root, root_id};
 
 /// Prints every corrupted object; `Ok(false)` if there was any.
 pub async fn run(data: &Path) -> anyhow_like::Result<bool> {
     if !data.join("meta.redb").exists() {
         return Err(format!("no coffer data in {}", data.display()).into());
     }
+    let root = read_stored_root(data).ok_or_else(|| format!("no {CREDENTIALS_FILE} in {}", data.display()))?;
     // redb locks its file: a running server makes this fail rather than race it.
-    let store = Store::open(data)
+    let store = Store::open(data, root_id(&root)?)
         .await
         .map_err(|e| format!("cannot open {} (is a server running on it?): {e}", data.display()))?;
     let report = store.scrub().await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_s3::{Coffer, Config, Identity, RootCredentials};
-use coffer_store::Store;
+use coffer_store::{CanonicalId, Store};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpSocket;
@@ -68,7 +68,7 @@ fn root_credentials(data: &Path) -> anyhow_like::Result<RootCredentials> {
     };
     let canonical_user_id = stored
         .as_ref()
-        .map_or_else(admin::random_canonical_id, |s| s.canonical_user_id.clone());
+        .map_or_else(|| CanonicalId::random().to_string(), |s| s.canonical_user_id.clone());
     let root = StoredRoot {
         access_key_id: id,
         secret_access_key: secret,
@@ -80,11 +80,18 @@ fn root_credentials(data: &Path) -> anyhow_like::Result<RootCredentials> {
     {
         write_private(&data.join(CREDENTIALS_FILE), &serde_json::to_vec_pretty(&root)?)?;
     }
+    let canonical_user_id = root_id(&root)?;
     Ok(RootCredentials {
         access_key_id: root.access_key_id,
         secret_access_key: root.secret_access_key,
-        canonical_user_id: root.canonical_user_id,
+        canonical_user_id,
     })
+}
+
+/// Root's canonical id as stored: 64 hex digits.
+pub fn root_id(root: &StoredRoot) -> anyhow_like::Result<CanonicalId> {
+    CanonicalId::parse(&root.canonical_user_id)
+        .ok_or_else(|| format!("{CREDENTIALS_FILE}: canonical_user_id is not 64 hex digits").into())
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -114,7 +121,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     coffer_store::blob::create_dir_all_durable(&args.data)?;
     let root = root_credentials(&args.data)?;
-    let store = Store::open(&args.data).await?;
+    let store = Store::open(&args.data, root.canonical_user_id).await?;
     let identity = Identity::new(store.clone(), root);
     let route = AdminRoute {
         store: store.clone(),

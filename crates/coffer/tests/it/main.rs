@@ -7,6 +7,7 @@ mod crash;
 mod diskfull;
 mod encryption;
 mod errors;
+mod format;
 mod hostile;
 mod lifecycle;
 mod listing;

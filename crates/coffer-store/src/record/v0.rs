@@ -1,0 +1,181 @@
+//! Format 0: records as the first releases wrote them, with no version byte, and owners
+//! named by user name. A data directory in format 0 is rewritten to the current format in
+//! one commit when it is opened.
+//!
+//! Nested types (`ObjectMeta`, `DataRef`, `Retention`, ...) are the current ones: they have
+//! not changed since format 0. One that changes must first be copied here as it was.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+
+use serde::Deserialize;
+
+use crate::error::{StoreError, StoreResult};
+use crate::meta::{Op, ReadTxn, Table};
+use crate::model::{
+    BucketRecord, CanonicalId, DataRef, DefaultRetention, ObjectMeta, ObjectRecord, PartRecord, Retention,
+    UploadRecord, Versioning,
+};
+use crate::users::UserRecord;
+
+/// The owner name format 0 gave the server's root user.
+const ROOT_NAME: &str = "root";
+
+#[derive(Debug, Deserialize)]
+pub struct BucketRecordV0 {
+    pub owner: String,
+    pub created_ms: i64,
+    pub versioning: Versioning,
+    pub object_lock: bool,
+    pub default_retention: Option<DefaultRetention>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ObjectRecordV0 {
+    pub version_id: Option<String>,
+    pub sort: u128,
+    pub delete_marker: bool,
+    pub size: u64,
+    pub etag: String,
+    pub md5: [u8; 16],
+    pub crc32c: Option<u32>,
+    pub last_modified_ms: i64,
+    pub data: DataRef,
+    pub meta: ObjectMeta,
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UploadRecordV0 {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub owner: String,
+    pub initiated_ms: i64,
+    pub meta: ObjectMeta,
+    pub checksum_algorithm: Option<String>,
+    pub checksum_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserRecordV0 {
+    pub name: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub canonical_user_id: String,
+    pub created_ms: i64,
+}
+
+/// Parts are unchanged but for the version byte.
+pub type PartRecordV0 = PartRecord;
+
+pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> StoreResult<T> {
+    postcard::from_bytes(b).map_err(|e| StoreError::Corrupt(format!("format 0 record: {e}")))
+}
+
+impl ObjectRecordV0 {
+    pub fn upgrade(self, owner: CanonicalId) -> ObjectRecord {
+        ObjectRecord {
+            version_id: self.version_id,
+            sort: self.sort,
+            delete_marker: self.delete_marker,
+            size: self.size,
+            etag: self.etag,
+            md5: self.md5,
+            crc32c: self.crc32c,
+            last_modified_ms: self.last_modified_ms,
+            data: self.data,
+            meta: self.meta,
+            retention: self.retention,
+            legal_hold: self.legal_hold,
+            owner,
+        }
+    }
+}
+
+/// The ops that bring a data directory to the current format, or `None` when it is there.
+/// `root` is the id the name `root` stood for. A name with no user left (a removed user's
+/// buckets) gets a fresh id that no user has: only root reaches those buckets, and a later
+/// user of the same name does not inherit them.
+pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<Op>>> {
+    match super::stored_format(txn)? {
+        Some(f) if f == super::FORMAT => return Ok(None),
+        Some(f) if f > super::FORMAT => {
+            return Err(StoreError::Corrupt(format!(
+                "the data directory is in record format {f}, newer than this release's {}",
+                super::FORMAT
+            )));
+        }
+        _ => {}
+    }
+    let format_row = Op::Put(Table::Format, super::FORMAT_KEY.to_vec(), vec![super::FORMAT]);
+    let mut ops = Vec::new();
+    let mut ids: HashMap<String, CanonicalId> = HashMap::from([(ROOT_NAME.to_owned(), root)]);
+
+    for (k, v) in all(txn, Table::Users)? {
+        let u: UserRecordV0 = decode(&v)?;
+        let id = CanonicalId::parse(&u.canonical_user_id).unwrap_or_else(CanonicalId::random);
+        ids.insert(u.name.clone(), id);
+        let user = UserRecord {
+            name: u.name,
+            access_key_id: u.access_key_id,
+            secret_access_key: u.secret_access_key,
+            canonical_user_id: id,
+            created_ms: u.created_ms,
+        };
+        ops.push(Op::Put(Table::UserIds, id.0.to_vec(), k.clone()));
+        ops.push(Op::Put(Table::Users, k, super::encode(&user)));
+    }
+    let mut id_of = |name: String| *ids.entry(name).or_insert_with(CanonicalId::random);
+
+    let mut bucket_owner = HashMap::new();
+    for (k, v) in all(txn, Table::Buckets)? {
+        let b: BucketRecordV0 = decode(&v)?;
+        let owner = id_of(b.owner);
+        bucket_owner.insert(k.clone(), owner);
+        let rec = BucketRecord {
+            owner,
+            created_ms: b.created_ms,
+            versioning: b.versioning,
+            object_lock: b.object_lock,
+            default_retention: b.default_retention,
+        };
+        ops.push(Op::Put(Table::Buckets, k, super::encode(&rec)));
+    }
+    for table in [Table::Current, Table::Versions] {
+        for (k, v) in all(txn, table)? {
+            let bucket = &k[..k.iter().position(|&b| b == 0).unwrap_or(k.len())];
+            // Objects were their bucket's owner's; a row whose bucket is gone keeps a fresh id.
+            let owner = bucket_owner.get(bucket).copied().unwrap_or_else(CanonicalId::random);
+            let rec = decode::<ObjectRecordV0>(&v)?.upgrade(owner);
+            ops.push(Op::Put(table, k, super::encode(&rec)));
+        }
+    }
+    for (k, v) in all(txn, Table::Uploads)? {
+        let u: UploadRecordV0 = decode(&v)?;
+        let rec = UploadRecord {
+            bucket: u.bucket,
+            key: u.key,
+            upload_id: u.upload_id,
+            owner: id_of(u.owner),
+            initiated_ms: u.initiated_ms,
+            meta: u.meta,
+            checksum_algorithm: u.checksum_algorithm,
+            checksum_type: u.checksum_type,
+        };
+        ops.push(Op::Put(Table::Uploads, k, super::encode(&rec)));
+    }
+    for table in [Table::Parts, Table::ObjectParts] {
+        for (k, v) in all(txn, table)? {
+            let p: PartRecordV0 = decode(&v)?;
+            ops.push(Op::Put(table, k, super::encode(&p)));
+        }
+    }
+    ops.push(format_row);
+    Ok(Some(ops))
+}
+
+fn all(txn: &dyn ReadTxn, table: Table) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    txn.range(table, Bound::Unbounded, None, usize::MAX)
+}

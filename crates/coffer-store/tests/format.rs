@@ -1,0 +1,161 @@
+//! Golden bytes: each record format, pinned. A change to an encoding fails here; it needs a
+//! new format version (and a migration from this one), not an edit of these bytes.
+
+use coffer_store::model::{
+    BucketRecord, CanonicalId, DataRef, DefaultRetention, ObjectMeta, ObjectRecord, PartRecord, Retention,
+    UploadRecord, Versioning,
+};
+use coffer_store::record::{self, v0};
+use coffer_store::{BlobId, UserRecord};
+
+const ID: CanonicalId = CanonicalId([0xab; 32]);
+
+fn meta() -> ObjectMeta {
+    ObjectMeta {
+        content_type: Some("text/plain".into()),
+        cache_control: None,
+        content_disposition: None,
+        content_encoding: None,
+        content_language: None,
+        expires: None,
+        user: vec![("k".into(), "v".into())],
+        checksums: vec![("CRC32".into(), "AAAAAA==".into())],
+    }
+}
+
+fn bucket() -> BucketRecord {
+    BucketRecord {
+        owner: ID,
+        created_ms: 1_700_000_000_000,
+        versioning: Versioning::Enabled,
+        object_lock: true,
+        default_retention: Some(DefaultRetention {
+            mode: "GOVERNANCE".into(),
+            days: 3,
+        }),
+    }
+}
+
+fn object() -> ObjectRecord {
+    ObjectRecord {
+        version_id: Some("00ff".into()),
+        sort: 0x0102_0304,
+        delete_marker: false,
+        size: 5,
+        etag: "5d41402abc4b2a76b9719d911017c592".into(),
+        md5: [0x5d; 16],
+        crc32c: Some(7),
+        last_modified_ms: 1_700_000_000_001,
+        data: DataRef::Blob(BlobId(9)),
+        meta: meta(),
+        retention: Some(Retention {
+            mode: "COMPLIANCE".into(),
+            until_ms: 1_800_000_000_000,
+        }),
+        legal_hold: true,
+        owner: ID,
+    }
+}
+
+fn upload() -> UploadRecord {
+    UploadRecord {
+        bucket: "b".into(),
+        key: "k".into(),
+        upload_id: "0123".into(),
+        owner: ID,
+        initiated_ms: 1_700_000_000_002,
+        meta: meta(),
+        checksum_algorithm: Some("CRC32".into()),
+        checksum_type: Some("COMPOSITE".into()),
+    }
+}
+
+fn part() -> PartRecord {
+    PartRecord {
+        part_number: 2,
+        size: 6,
+        etag: "e".into(),
+        md5: [1; 16],
+        crc32c: 8,
+        last_modified_ms: 1_700_000_000_003,
+        data: DataRef::Inline(10),
+        checksums: vec![],
+    }
+}
+
+fn user() -> UserRecord {
+    UserRecord {
+        name: "alice".into(),
+        access_key_id: "AKID".into(),
+        secret_access_key: "secret".into(),
+        canonical_user_id: ID,
+        created_ms: 1_700_000_000_004,
+    }
+}
+
+fn golden(hex_str: &str) -> Vec<u8> {
+    hex::decode(hex_str).unwrap()
+}
+
+const AB: &str = "abababababababababababababababababababababababababababababababab";
+
+#[test]
+fn format_1_bytes_are_pinned() {
+    let bytes = golden(&format!("01{AB}80a0abfef9620101010a474f5645524e414e434503"));
+    assert_eq!(record::encode(&bucket()), bytes, "bucket");
+    assert_eq!(record::decode::<BucketRecord>(&bytes).unwrap(), bucket());
+    let bytes = golden(&format!(
+        "010104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010a434f4d504c49414e434580c0e285e36801{AB}"
+    ));
+    assert_eq!(record::encode(&object()), bytes, "object");
+    assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
+    let bytes = golden(&format!(
+        "010162016b0430313233{AB}84a0abfef962010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010543524333320109434f4d504f53495445"
+    ));
+    assert_eq!(record::encode(&upload()), bytes, "upload");
+    assert_eq!(record::decode::<UploadRecord>(&bytes).unwrap(), upload());
+    let bytes = golden("0102060165010101010101010101010101010101010886a0abfef962010a00");
+    assert_eq!(record::encode(&part()), bytes, "part");
+    assert_eq!(record::decode::<PartRecord>(&bytes).unwrap(), part());
+    let bytes = golden(&format!("0105616c69636504414b494406736563726574{AB}88a0abfef962"));
+    assert_eq!(record::encode(&user()), bytes, "user");
+    assert_eq!(record::decode::<UserRecord>(&bytes).unwrap(), user());
+}
+
+#[test]
+fn records_of_another_format_are_refused_not_misread() {
+    let mut bytes = record::encode(&bucket());
+    bytes[0] = record::FORMAT + 1;
+    assert!(record::decode::<BucketRecord>(&bytes).is_err());
+    assert!(record::decode::<BucketRecord>(&[]).is_err());
+}
+
+/// Format 0: no version byte; owners by name; canonical ids as hex text; objects without
+/// an owner.
+#[test]
+fn format_0_bytes_decode_and_upgrade() {
+    let b: v0::BucketRecordV0 = v0::decode(&golden("05616c69636580a0abfef9620101010a474f5645524e414e434503")).unwrap();
+    assert_eq!(b.owner, "alice");
+    assert_eq!(
+        (b.created_ms, b.versioning, b.object_lock),
+        (1_700_000_000_000, Versioning::Enabled, true)
+    );
+    assert_eq!(b.default_retention, bucket().default_retention);
+
+    let o: v0::ObjectRecordV0 = v0::decode(&golden("0104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010a434f4d504c49414e434580c0e285e36801")).unwrap();
+    assert_eq!(o.upgrade(ID), object());
+
+    let u: v0::UploadRecordV0 = v0::decode(&golden("0162016b043031323305616c69636584a0abfef962010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010543524333320109434f4d504f53495445")).unwrap();
+    assert_eq!(
+        (u.owner.as_str(), u.upload_id.as_str(), u.meta),
+        ("alice", "0123", meta())
+    );
+
+    let p: v0::PartRecordV0 =
+        v0::decode(&golden("02060165010101010101010101010101010101010886a0abfef962010a00")).unwrap();
+    assert_eq!(p, part());
+
+    let user0: v0::UserRecordV0 = v0::decode(&golden("05616c69636504414b494406736563726574406162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616288a0abfef962")).unwrap();
+    assert_eq!(user0.canonical_user_id, AB);
+    assert_eq!(CanonicalId::parse(&user0.canonical_user_id), Some(ID));
+}
