@@ -725,3 +725,28 @@ async fn a_header_section_over_8_kib_is_request_header_section_too_large() {
     let r = raw_send(&s.addr(), "GET", &path, &big(7 << 10), Some(b"")).await;
     r.check_error(403, "AccessDenied", &path);
 }
+
+/// Other local accounts cannot read the data directory: it holds every user's secret key.
+#[tokio::test]
+async fn the_data_directory_is_private_to_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // As an older release left it: readable by everyone.
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = Server::start_in(&data);
+    let c = s.client();
+    c.create_bucket().bucket("private").send().await.unwrap();
+    put(&c, "private", "big", &vec![7u8; 300 << 10]).await;
+    assert_eq!(mode(&data), 0o700, "data directory");
+    assert_eq!(mode(&data.join("meta.redb")), 0o600, "meta.redb");
+    assert_eq!(mode(&data.join("root-credentials.json")), 0o600);
+    assert_eq!(mode(&data.join("blobs")), 0o700);
+    assert_eq!(mode(&data.join("tmp")), 0o700);
+    let blobs = s.blob_paths();
+    assert_eq!(blobs.len(), 1);
+    assert_eq!(mode(&blobs[0]), 0o600, "blob file");
+    assert_eq!(mode(blobs[0].parent().unwrap()), 0o700, "blob shard");
+}
