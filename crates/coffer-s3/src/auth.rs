@@ -105,7 +105,7 @@ impl Identity {
 
     /// AccessDenied unless `caller` may use `bucket`. A bucket that does not exist passes,
     /// so the operation itself answers NoSuchBucket.
-    fn check_bucket(&self, caller: &Caller, bucket: &str) -> S3Result<()> {
+    pub(crate) fn check_bucket(&self, caller: &Caller, bucket: &str) -> S3Result<()> {
         if caller.is_root() {
             return Ok(());
         }

@@ -10,11 +10,15 @@ pub mod error;
 mod get;
 mod list;
 mod multipart;
+mod post_object;
 mod put;
 pub mod service;
 mod versioning;
 
+use std::sync::Arc;
+
 use coffer_store::Store;
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::dto::*;
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Request, S3Response, S3Result};
@@ -35,14 +39,19 @@ pub struct Coffer {
     pub(crate) store: Store,
     pub(crate) identity: Identity,
     pub(crate) config: Config,
+    /// s3s's settings, and the form limits POST Object applies.
+    pub(crate) s3_config: Arc<S3Config>,
 }
 
 impl Coffer {
     pub fn new(store: Store, identity: Identity, config: Config) -> Self {
+        let mut s3_config = S3Config::default();
+        post_object::configure(&mut s3_config);
         Self {
             store,
             identity,
             config,
+            s3_config: Arc::new(s3_config),
         }
     }
 
@@ -50,14 +59,16 @@ impl Coffer {
     pub fn into_service(self, route: Option<impl s3s::route::S3Route>) -> CofferService {
         let identity = self.identity.clone();
         let domains = self.config.domains.clone();
+        let forms = self.clone();
         let mut b = S3ServiceBuilder::new(self);
+        b.set_config(Arc::new(StaticConfigProvider::new(forms.s3_config.clone())));
         b.set_auth(identity.clone());
         b.set_access(identity);
-        b.set_host(CofferHost::new(domains));
+        b.set_host(CofferHost::new(domains.clone()));
         if let Some(r) = route {
             b.set_route(r);
         }
-        CofferService::new(b.build())
+        CofferService::new(b.build(), forms, CofferHost::new(domains))
     }
 }
 

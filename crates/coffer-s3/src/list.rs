@@ -36,7 +36,7 @@ fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
 }
 
 /// What S3 does for `encoding-type=url`: percent-encode all but unreserved characters and `/`.
-fn encode(s: &str, on: bool) -> String {
+pub(crate) fn encode(s: &str, on: bool) -> String {
     if !on {
         return s.to_owned();
     }

@@ -31,6 +31,9 @@ pub struct RequestId(pub String);
 #[derive(Clone)]
 pub struct CofferService {
     inner: S3Service,
+    /// POST Object forms are served here, not by s3s (see `post_object`).
+    forms: Arc<crate::Coffer>,
+    host: Arc<CofferHost>,
     shutting_down: Arc<AtomicBool>,
     body_timeout: Duration,
 }
@@ -39,9 +42,11 @@ pub struct CofferService {
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl CofferService {
-    pub fn new(inner: S3Service) -> Self {
+    pub(crate) fn new(inner: S3Service, forms: crate::Coffer, host: CofferHost) -> Self {
         Self {
             inner,
+            forms: Arc::new(forms),
+            host: Arc::new(host),
             shutting_down: Arc::new(AtomicBool::new(false)),
             body_timeout: DEFAULT_BODY_TIMEOUT,
         }
@@ -106,6 +111,20 @@ impl CofferService {
             );
             r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             r
+        } else if req.method() == http::Method::POST && is_form(&req) {
+            let vh = req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| self.host.parse_host_header(h).ok())
+                .and_then(|v| v.bucket().map(str::to_owned));
+            match crate::post_object::post_object(&self.forms, req, vh.as_deref()).await {
+                Ok(r) => r,
+                Err(_) if watch.as_ref().is_some_and(|w| w.stalled.load(Ordering::SeqCst)) => {
+                    error_response(StatusCode::BAD_REQUEST, "RequestTimeout", None, &resource, &request_id)
+                }
+                Err(e) => s3_error_response(e, &resource, &request_id),
+            }
         } else {
             match self.inner.call(req).await {
                 // Whatever error the stalled body caused inside (s3s calls a failed XML
@@ -346,6 +365,23 @@ fn finish_error(mut resp: Response<Body>, resource: &str, request_id: &str, pres
         .insert(CONTENT_TYPE, parts.headers[CONTENT_TYPE].clone());
     resp.headers_mut()
         .insert(CONTENT_LENGTH, parts.headers[CONTENT_LENGTH].clone());
+    resp
+}
+
+/// An error raised outside s3s, in the seed's form.
+fn s3_error_response(e: s3s::S3Error, resource: &str, request_id: &str) -> Response<Body> {
+    let status = e
+        .status_code()
+        .or_else(|| e.code().status_code())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = e
+        .message()
+        .filter(|_| status != StatusCode::INTERNAL_SERVER_ERROR)
+        .map(escape);
+    let mut resp = error_response(status, e.code().as_str(), message.as_deref(), resource, request_id);
+    if let Some(h) = e.headers() {
+        resp.headers_mut().extend(h.clone());
+    }
     resp
 }
 

@@ -640,15 +640,6 @@ async fn checksums_composite_and_full_object() {
     assert_eq!(got.checksum_type, Some(ChecksumType::FullObject));
 }
 
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// 1 GiB through the multipart path (16 MiB parts, 4 in flight) and back, compared by
 /// digest, while the server's peak RSS stays far below the object size.
 #[tokio::test]
@@ -691,7 +682,7 @@ async fn one_gib_upload_keeps_server_memory_bounded() {
     }
     assert_eq!(total, PART * PARTS);
     assert_eq!(got.finalize(), sent.finalize());
-    let hwm = vm_hwm_kib(s.pid());
+    let hwm = s.vm_hwm_kib();
     eprintln!(
         "server VmHWM after 1 GiB multipart upload and download: {} MiB",
         hwm / 1024
