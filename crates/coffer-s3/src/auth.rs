@@ -86,8 +86,11 @@ impl Identity {
     /// The caller of an authenticated request.
     pub fn caller<T>(&self, req: &S3Request<T>) -> S3Result<Caller> {
         let cred = req.credentials.as_ref().ok_or_else(|| s3_error!(AccessDenied))?;
-        self.by_access_key(&cred.access_key)?
-            .ok_or_else(|| s3_error!(InvalidAccessKeyId))
+        let caller = self
+            .by_access_key(&cred.access_key)?
+            .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+        prove(&req.extensions);
+        Ok(caller)
     }
 
     /// An owner as S3 shows it: its id, and the name of the user who has it (none once the
@@ -126,6 +129,14 @@ impl Identity {
     }
 }
 
+/// A request on this connection passed authentication (s3s verified its signature before
+/// any of this runs): the connection is no longer one an anonymous flood may evict.
+pub(crate) fn prove(ext: &http::Extensions) {
+    if let Some(t) = ext.get::<crate::service::Ticket>() {
+        t.proven();
+    }
+}
+
 /// Until coffer encrypts, a request that asks for server-side encryption (SSE-S3, SSE-KMS
 /// or SSE-C, for itself or a copy source) is refused rather than stored in plain text.
 pub(crate) fn refuse_encryption(headers: &http::HeaderMap) -> S3Result<()> {
@@ -160,6 +171,7 @@ impl S3Access for Identity {
         let caller = self
             .by_access_key(&cred.access_key)?
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+        prove(cx.extensions_mut());
         refuse_encryption(cx.headers())?;
         // Creating a bucket someone else owns is BucketAlreadyExists, answered by the operation.
         if cx.s3_op().name() == "CreateBucket" {

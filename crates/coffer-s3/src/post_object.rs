@@ -43,6 +43,7 @@ fn exempt(name: &str) -> bool {
 
 pub async fn post_object(c: &Coffer, req: Request<Body>, vh_bucket: Option<&str>) -> S3Result<Response<Body>> {
     let bucket = form_bucket(req.uri().path(), vh_bucket)?;
+    let ticket = req.extensions().get::<crate::service::Ticket>().cloned();
     let boundary = req
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -68,7 +69,7 @@ pub async fn post_object(c: &Coffer, req: Request<Body>, vh_bucket: Option<&str>
             form::FormError::Body(e) => S3Error::with_source(s3s::S3ErrorCode::IncompleteBody, e),
         })?;
     let mut file = Some(form.file);
-    let result = store_form(c, &bucket, &form.fields, &mut file).await;
+    let result = store_form(c, &bucket, &form.fields, &mut file, ticket.as_ref()).await;
     if let (Err(_), Some(f)) = (&result, file) {
         f.discard(64 << 10, std::time::Duration::from_millis(100)).await;
     }
@@ -81,11 +82,15 @@ async fn store_form(
     bucket: &str,
     form: &form::Fields,
     file: &mut Option<form::FileStream>,
+    ticket: Option<&crate::service::Ticket>,
 ) -> S3Result<Response<Body>> {
     let cfg = &c.s3_config;
     let bucket = bucket.to_owned();
     // Who is asking, and may they write here: all decided before a byte of the file.
     let policy = authenticate(c, form, &bucket).await?;
+    if let Some(t) = ticket {
+        t.proven();
+    }
     refuse_unsupported(form)?;
     if c.store.bucket(&bucket).map_err(store_error)?.is_none() {
         return Err(s3_error!(NoSuchBucket));

@@ -42,11 +42,15 @@ enum Command {
         #[arg(long, default_value_t = 1024, env = "COFFER_MAX_CONNECTIONS")]
         max_connections: usize,
         /// Seconds a client gets to send a complete header block (tests use a short one).
-        #[arg(long, default_value_t = 30, hide = true)]
+        #[arg(long, default_value_t = 10, hide = true)]
         header_timeout_secs: u64,
         /// Seconds a request body may stall before the request gets 400 RequestTimeout.
         #[arg(long, default_value_t = 30, hide = true, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         body_timeout_secs: u64,
+        /// Bytes a second a request body must average, not counting the first
+        /// body-timeout-secs of waiting (0: no minimum).
+        #[arg(long, default_value_t = 1024, hide = true)]
+        body_min_rate: u64,
     },
     /// Load-test any S3 endpoint (warp-style): put, get, mixed, list, multipart, delete.
     Bench(bench::BenchArgs),
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
                 max_connections,
                 header_timeout_secs,
                 body_timeout_secs,
+                body_min_rate,
             } => {
                 server::run(server::ServerArgs {
                     data,
@@ -124,7 +129,10 @@ fn main() -> ExitCode {
                     domains,
                     upload_expiry: std::time::Duration::from_secs(upload_expiry_secs),
                     header_timeout: std::time::Duration::from_secs(header_timeout_secs),
-                    body_timeout: std::time::Duration::from_secs(body_timeout_secs),
+                    body_pace: coffer_s3::service::BodyPace {
+                        idle: std::time::Duration::from_secs(body_timeout_secs),
+                        min_rate: body_min_rate,
+                    },
                     max_connections,
                 })
                 .await

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use coffer_s3::service::Admission;
 use coffer_s3::{Coffer, Config, Identity, RootCredentials};
 use coffer_store::{CanonicalId, Store};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -23,8 +24,9 @@ pub struct ServerArgs {
     pub upload_expiry: Duration,
     /// A client that sends no complete header block in this time is cut off (slowloris).
     pub header_timeout: Duration,
-    /// A request body that stalls this long fails with RequestTimeout.
-    pub body_timeout: Duration,
+    /// A request body that stalls this long, or crawls slower than this, fails with
+    /// RequestTimeout.
+    pub body_pace: coffer_s3::service::BodyPace,
     /// Connections served at once; more wait in the kernel's accept queue, so a flood costs
     /// no memory or file descriptors beyond this.
     pub max_connections: usize,
@@ -134,7 +136,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
     let service = Coffer::new(store, identity, config)
         .into_service(Some(route))
-        .with_body_timeout(args.body_timeout);
+        .with_body_pace(args.body_pace);
 
     // A deep accept queue: past the connection cap, a flood waits there instead of in
     // SYN retries (std's default backlog is 128).
@@ -158,10 +160,16 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         .header_read_timeout(args.header_timeout)
         .keep_alive(true);
     let slots = Arc::new(Semaphore::new(args.max_connections.max(1)));
+    // Connections not yet proven by an authenticated request get half the slots at most.
+    let admission = Admission::new(args.max_connections / 2);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
-        // Take a slot before accepting: at the cap, new connections wait in the backlog.
+        // Take a slot before accepting: at the cap, new connections wait in the backlog,
+        // unless an unproven connection can make room.
+        if slots.available_permits() == 0 {
+            admission.evict_oldest();
+        }
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => p.expect("never closed"),
             () = &mut shutdown => break,
@@ -178,12 +186,18 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let conn = http.serve_connection(TokioIo::new(stream), service.clone());
+                let admitted = admission.admit();
+                let ticket = admitted.ticket.clone();
+                let conn = http.serve_connection(TokioIo::new(stream), service.for_connection(ticket.clone()));
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    tokio::select! {
+                        r = conn => if let Err(e) = r {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        },
+                        () = admitted.evicted() => tracing::debug!("unproven connection evicted to make room"),
                     }
+                    ticket.release();
                     drop(permit);
                 });
             }

@@ -2,11 +2,8 @@
 //! while shutting down, and virtual-hosted-style bucket addressing.
 
 use std::fmt::Write as _;
-use std::future::Future as _;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,7 +16,13 @@ use s3s::{Body, HttpError, S3Result};
 
 use crate::error::default_message;
 
+pub mod admission;
 mod guard;
+mod limits;
+
+pub use admission::{Admission, Admitted, Ticket};
+pub use limits::BodyPace;
+use limits::{BodyWatch, PacedBody};
 
 pub const REQUEST_ID: &str = "x-amz-request-id";
 pub const HOST_ID: &str = "x-amz-id-2";
@@ -35,11 +38,17 @@ pub struct CofferService {
     forms: Arc<crate::Coffer>,
     host: Arc<CofferHost>,
     shutting_down: Arc<AtomicBool>,
-    body_timeout: Duration,
+    pace: BodyPace,
+    /// The connection this copy serves, for authentication to prove it.
+    ticket: Option<Ticket>,
 }
 
-/// How long a request body may stall before the request fails with RequestTimeout.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request body may stall before the request fails with RequestTimeout, and
+/// the rate it must average (mod_reqtimeout's MinRate is 500 B/s).
+pub const DEFAULT_BODY_PACE: BodyPace = BodyPace {
+    idle: Duration::from_secs(30),
+    min_rate: 1024,
+};
 
 impl CofferService {
     pub(crate) fn new(inner: S3Service, forms: crate::Coffer, host: CofferHost) -> Self {
@@ -48,13 +57,22 @@ impl CofferService {
             forms: Arc::new(forms),
             host: Arc::new(host),
             shutting_down: Arc::new(AtomicBool::new(false)),
-            body_timeout: DEFAULT_BODY_TIMEOUT,
+            pace: DEFAULT_BODY_PACE,
+            ticket: None,
         }
     }
 
-    pub fn with_body_timeout(mut self, idle: Duration) -> Self {
-        self.body_timeout = idle;
+    pub fn with_body_pace(mut self, pace: BodyPace) -> Self {
+        self.pace = pace;
         self
+    }
+
+    /// The service for one connection, which its requests' authentication can prove.
+    pub fn for_connection(&self, ticket: Ticket) -> Self {
+        Self {
+            ticket: Some(ticket),
+            ..self.clone()
+        }
     }
 
     /// From now on requests get 503 ServiceUnavailable; those in flight finish.
@@ -187,97 +205,15 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let this = self.clone();
-        let (idle, watch) = (self.body_timeout, BodyWatch::default());
+        let watch = BodyWatch::default();
         let flag = watch.clone();
-        let mut req = req.map(|b| Body::http_body(IdleTimeout::new(b, idle, flag)));
+        let pace = self.pace;
+        let mut req = req.map(|b| Body::http_body(PacedBody::new(b, pace, flag)));
         req.extensions_mut().insert(watch);
+        if let Some(t) = &self.ticket {
+            req.extensions_mut().insert(t.clone());
+        }
         Box::pin(async move { Ok(this.call(req).await) })
-    }
-}
-
-/// What became of a request's body: whether it stalled past the timeout, and how many
-/// bytes arrived.
-#[derive(Clone, Default)]
-struct BodyWatch {
-    stalled: Arc<AtomicBool>,
-    bytes: Arc<AtomicU64>,
-}
-
-/// A request body that fails once no bytes arrived for `idle`: a client that stops sending
-/// its body cannot hold a connection and its buffers forever (one that keeps sending,
-/// however slowly, is not cut; the connection cap bounds how many there can be). AWS answers such a
-/// request 400 RequestTimeout, which `CofferService::call` does when `stalled` is set.
-struct IdleTimeout {
-    inner: hyper::body::Incoming,
-    idle: Duration,
-    timer: Pin<Box<tokio::time::Sleep>>,
-    armed: bool,
-    watch: BodyWatch,
-}
-
-impl IdleTimeout {
-    fn new(inner: hyper::body::Incoming, idle: Duration, watch: BodyWatch) -> Self {
-        Self {
-            inner,
-            idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
-            armed: false,
-            watch,
-        }
-    }
-}
-
-#[derive(Debug)]
-struct BodyIdleTimeout(Duration);
-
-impl std::fmt::Display for BodyIdleTimeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BodyIdleTimeout: no request body bytes for {:?}", self.0)
-    }
-}
-
-impl std::error::Error for BodyIdleTimeout {}
-
-impl http_body::Body for IdleTimeout {
-    type Data = Bytes;
-    type Error = s3s::StdError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                this.armed = false;
-                if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(http_body::Frame::data_ref)) {
-                    let n = data.map_or(0, |d| d.len() as u64);
-                    this.watch.bytes.fetch_add(n, Ordering::Relaxed);
-                }
-                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
-            }
-            Poll::Pending => {
-                if !this.armed {
-                    this.timer.as_mut().reset(tokio::time::Instant::now() + this.idle);
-                    this.armed = true;
-                }
-                match this.timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        this.watch.stalled.store(true, Ordering::SeqCst);
-                        Poll::Ready(Some(Err(Box::new(BodyIdleTimeout(this.idle)))))
-                    }
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 

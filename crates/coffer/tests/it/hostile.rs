@@ -711,6 +711,97 @@ async fn a_body_that_stalls_gets_request_timeout() {
     assert_serving(&s).await;
 }
 
+/// A body that keeps arriving, but a byte at a time, is cut like a stalled one: the server
+/// waited longer than the grace period plus what the bytes earned at the minimum rate.
+#[tokio::test]
+async fn a_body_trickling_a_byte_at_a_time_gets_request_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&tmp.path().join("data"), &["--body-timeout-secs", "2"]);
+    let b = bucket("trickle");
+    s.client().create_bucket().bucket(&b).send().await.unwrap();
+    let target = format!("/{b}/slow");
+    let body = vec![b'x'; 1000];
+    let mut head = format!("PUT {target} HTTP/1.1\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in signed_at(&s, "PUT", &target, &body, time::OffsetDateTime::now_utc()) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut st = TcpStream::connect(s.addr()).await.unwrap();
+    st.write_all(head.as_bytes()).await.unwrap();
+    let t = Instant::now();
+    let (mut rd, mut wr) = st.into_split();
+    let writer = tokio::spawn(async move {
+        for b in body {
+            // Never silent for a whole idle period.
+            if wr.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut buf))
+        .await
+        .expect("the server cuts a crawling body")
+        .unwrap();
+    let took = t.elapsed();
+    writer.abort();
+    assert!(took < Duration::from_secs(10), "cut after {took:?}");
+    parse_response(&buf).check_error(400, "RequestTimeout", &target);
+    assert!(s.client().head_object().bucket(&b).key("slow").send().await.is_err());
+}
+
+/// Idle sockets and clients trickling their headers fill every connection slot; a client
+/// with credentials still gets in at once, because unproven connections make room.
+#[tokio::test]
+async fn a_signed_client_gets_in_past_a_flood_of_idle_and_slow_sockets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&tmp.path().join("data"), &["--max-connections", "64"]);
+    let c = s.client();
+    let b = bucket("admission");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    put(&c, &b, "k", b"reachable").await;
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        held.push(TcpStream::connect(s.addr()).await.unwrap());
+    }
+    let addr = s.addr();
+    let slow: Vec<_> = (0..50)
+        .map(|_| {
+            let addr = addr.clone();
+            tokio::spawn(async move {
+                let Ok(mut st) = TcpStream::connect(&addr).await else {
+                    return;
+                };
+                for b in b"GET / HTTP/1.1\r\nhost: x\r\nx-slow: sssssssssssssssssssss" {
+                    if st.write_all(&[*b]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut worst = Duration::ZERO;
+    for i in 0..5 {
+        // A new client each time: a new connection that has to find a slot.
+        let fresh = s.client();
+        let t = Instant::now();
+        assert_eq!(get(&fresh, &b, "k").await, b"reachable", "request {i}");
+        worst = worst.max(t.elapsed());
+        // The flood goes on: more idle sockets after each request.
+        for _ in 0..50 {
+            held.push(TcpStream::connect(s.addr()).await.unwrap());
+        }
+    }
+    println!("slowest signed GET through the flood: {worst:?}");
+    assert!(worst < Duration::from_secs(3), "a signed GET waited {worst:?}");
+    for t in slow {
+        t.abort();
+    }
+}
+
 #[tokio::test]
 async fn a_header_section_over_8_kib_is_request_header_section_too_large() {
     let tmp = tempfile::tempdir().unwrap();
