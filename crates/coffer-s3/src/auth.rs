@@ -86,11 +86,8 @@ impl Identity {
     /// The caller of an authenticated request.
     pub fn caller<T>(&self, req: &S3Request<T>) -> S3Result<Caller> {
         let cred = req.credentials.as_ref().ok_or_else(|| s3_error!(AccessDenied))?;
-        let caller = self
-            .by_access_key(&cred.access_key)?
-            .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
-        prove(&req.extensions);
-        Ok(caller)
+        self.by_access_key(&cred.access_key)?
+            .ok_or_else(|| s3_error!(InvalidAccessKeyId))
     }
 
     /// An owner as S3 shows it: its id, and the name of the user who has it (none once the
@@ -131,7 +128,7 @@ impl Identity {
 
 /// A request on this connection passed authentication (s3s verified its signature before
 /// any of this runs): the connection is no longer one an anonymous flood may evict.
-pub(crate) fn prove(ext: &http::Extensions) {
+pub fn prove(ext: &http::Extensions) {
     if let Some(t) = ext.get::<crate::service::Ticket>() {
         t.proven();
     }

@@ -76,6 +76,7 @@ impl S3Route for AdminRoute {
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
         let caller = self.identity.caller(req)?;
+        coffer_s3::auth::prove(&req.extensions);
         if caller.is_root() {
             Ok(())
         } else {

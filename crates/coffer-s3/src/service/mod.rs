@@ -111,7 +111,7 @@ impl CofferService {
             );
             r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             r
-        } else if let Err(refusal) = guard::check(&req, time::OffsetDateTime::now_utc()) {
+        } else if let Err(refusal) = guard::check(&req, time::OffsetDateTime::now_utc) {
             error_response(
                 refusal.status,
                 refusal.code,
