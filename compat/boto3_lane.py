@@ -470,6 +470,41 @@ def transfer_manager(s3):
         s3.delete_object(Bucket=BUCKET, Key="big.bin")
 
 
+def post_forms(s3):
+    """Browser-form uploads: boto3's generate_presigned_post, posted as a browser would."""
+    import urllib3
+
+    def post(fields, data):
+        body, ctype = urllib3.encode_multipart_formdata(list(fields.items()) + [("file", ("f.txt", data))])
+        req = urllib.request.Request(f"{ENDPOINT}/{BUCKET}", data=body, method="POST",
+                                     headers={"Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    with L.step("presigned POST"):
+        p = s3.generate_presigned_post(
+            BUCKET, "forms/${filename}",
+            Fields={"Content-Type": "text/plain"},
+            Conditions=[["starts-with", "$key", "forms/"], {"Content-Type": "text/plain"},
+                        ["content-length-range", 1, 1024]],
+            ExpiresIn=600)
+        status, headers, _ = post(p["fields"], b"from a browser form")
+        L.eq("presigned POST: 204", status, 204)
+        got = s3.get_object(Bucket=BUCKET, Key="forms/f.txt")
+        L.eq("presigned POST: stored body", got["Body"].read(), b"from a browser form")
+        L.eq("presigned POST: Content-Type from the form", got["ContentType"], "text/plain")
+        status, headers, body = post(p["fields"], b"x" * 2000)
+        check_error_wire("presigned POST over content-length-range", status, headers, body,
+                         "EntityTooLarge", 400, f"/{BUCKET}")
+        unsigned = {"key": "forms/anon.txt"}
+        status, headers, body = post(unsigned, b"anonymous")
+        check_error_wire("anonymous POST", status, headers, body, "AccessDenied", 403, f"/{BUCKET}")
+        s3.delete_object(Bucket=BUCKET, Key="forms/f.txt")
+
+
 def listing(s3):
     keys = ["a/1", "a/2", "a/b/3", "b/4", "c"]
     with L.step("listing setup"):
@@ -719,6 +754,7 @@ def main():
     s3 = make_client()
     basics(s3)
     transfer_manager(s3)
+    post_forms(s3)
     listing(s3)
     errors(s3)
     cleanup(s3)

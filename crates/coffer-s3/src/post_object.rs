@@ -68,20 +68,20 @@ pub async fn post_object(c: &Coffer, req: Request<Body>, vh_bucket: Option<&str>
             form::FormError::Malformed(_) => malformed(),
             form::FormError::Body(e) => S3Error::with_source(s3s::S3ErrorCode::IncompleteBody, e),
         })?;
-    let mut file = Some(form.file);
+    let mut file = form.file;
     let result = store_form(c, &bucket, &form.fields, &mut file, ticket.as_ref()).await;
-    if let (Err(_), Some(f)) = (&result, file) {
-        f.discard(64 << 10, std::time::Duration::from_millis(100)).await;
+    if result.is_err() {
+        file.discard(64 << 10, std::time::Duration::from_millis(100)).await;
     }
     result
 }
 
-/// Checks and stores one form; takes the file only once the upload is allowed.
+/// Checks and stores one form; reads the file only once the upload is allowed.
 async fn store_form(
     c: &Coffer,
     bucket: &str,
     form: &form::Fields,
-    file: &mut Option<form::FileStream>,
+    file: &mut form::FileStream,
     ticket: Option<&crate::service::Ticket>,
 ) -> S3Result<Response<Body>> {
     let cfg = &c.s3_config;
@@ -146,7 +146,7 @@ async fn store_form(
         .map(str::to_owned);
     let status = form.field("success_action_status").map(str::to_owned);
     let mut seen = 0u64;
-    let file = file.take().expect("not yet taken").map(move |chunk| {
+    let file = file.map(move |chunk| {
         let chunk = chunk.map_err(|e| -> s3s::StdError {
             match e {
                 form::FormError::Body(e) => e,

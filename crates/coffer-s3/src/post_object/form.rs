@@ -216,7 +216,7 @@ impl FileStream {
     /// Reads off what has already arrived of a file that will not be stored, within `max`
     /// bytes and `wait` per read, so that a small form's client sees the error instead of a
     /// reset. A large or slow one is cut off.
-    pub async fn discard(mut self, max: usize, wait: std::time::Duration) {
+    pub async fn discard(&mut self, max: usize, wait: std::time::Duration) {
         let mut read = 0;
         while read <= max {
             match tokio::time::timeout(wait, self.next()).await {
