@@ -9,11 +9,15 @@ use crate::common::*;
 /// A SigV2 `Authorization` for `method` on `resource` (path plus the subresources SigV2
 /// signs) with `date` in the `Date` header.
 fn sigv2(method: &str, resource: &str, date: &str) -> String {
+    format!("AWS {ROOT_KEY}:{}", sigv2_signature(method, resource, date))
+}
+
+/// The SigV2 signature of `method` on `resource`, dated (or, presigned, expiring) `date`.
+fn sigv2_signature(method: &str, resource: &str, date: &str) -> String {
     let to_sign = format!("{method}\n\n\n{date}\n{resource}");
     let mut m = Hmac::<sha1::Sha1>::new_from_slice(ROOT_SECRET.as_bytes()).unwrap();
     m.update(to_sign.as_bytes());
-    let sig = base64_simd::STANDARD.encode_to_string(m.finalize().into_bytes());
-    format!("AWS {ROOT_KEY}:{sig}")
+    base64_simd::STANDARD.encode_to_string(m.finalize().into_bytes())
 }
 
 fn http_date(t: time::OffsetDateTime) -> String {
@@ -105,11 +109,7 @@ async fn sigv2_signatures_cannot_carry_unsigned_subresources() {
     r.check_error(400, "InvalidRequest", &path);
     // A SigV2 presigned upload URL likewise.
     let expires = (time::OffsetDateTime::now_utc().unix_timestamp() + 600).to_string();
-    let to_sign = format!("PUT\n\n\n{expires}\n{path}");
-    let mut m = Hmac::<sha1::Sha1>::new_from_slice(ROOT_SECRET.as_bytes()).unwrap();
-    m.update(to_sign.as_bytes());
-    let sig = base64_simd::STANDARD.encode_to_string(m.finalize().into_bytes());
-    let sig = sigv4::uri_encode(&sig, false);
+    let sig = sigv4::uri_encode(&sigv2_signature("PUT", &path, &expires), false);
     let target = format!("{path}?retention&AWSAccessKeyId={ROOT_KEY}&Expires={expires}&Signature={sig}");
     let r = raw_send(&s.addr(), "PUT", &target, &[("host".into(), s.addr())], Some(retention)).await;
     r.check_error(400, "InvalidRequest", &path);

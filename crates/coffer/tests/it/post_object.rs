@@ -315,6 +315,7 @@ async fn a_large_signed_form_streams_with_bounded_memory() {
     let r = parse_response(&buf);
     assert_eq!(r.status, 204, "{}", r.text());
     let grown = s.vm_hwm_kib().saturating_sub(before);
+    println!("peak RSS grew {grown} KiB storing a 256 MiB signed form");
     assert!(
         grown < 48 << 10,
         "server peak memory grew {grown} KiB for a 256 MiB form"
