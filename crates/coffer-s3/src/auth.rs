@@ -13,6 +13,8 @@ use s3s::dto::{CopyObjectInput, CopySource, Owner, UploadPartCopyInput};
 use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
+use crate::action;
+use crate::ctx::{Principal, RequestContext, authorize};
 use crate::error::store_error;
 
 pub const ROOT_USER: &str = "root";
@@ -83,11 +85,52 @@ impl Identity {
         }
     }
 
-    /// The caller of an authenticated request.
+    /// The caller of an authenticated request: from the request context `S3Access` made,
+    /// or looked up for routes that have none (the admin API).
     pub fn caller<T>(&self, req: &S3Request<T>) -> S3Result<Caller> {
+        if let Some(ctx) = RequestContext::of(req) {
+            return ctx.caller().cloned();
+        }
         let cred = req.credentials.as_ref().ok_or_else(|| s3_error!(AccessDenied))?;
         self.by_access_key(&cred.access_key)?
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))
+    }
+
+    /// Who is calling and the bucket addressed, in one read of the store.
+    pub fn resolve(&self, access_key: Option<&str>, bucket: Option<&str>) -> S3Result<RequestContext> {
+        let (user, rec) = match access_key {
+            Some(k) if k == self.root.access_key_id => (
+                Some(self.root_caller()),
+                bucket
+                    .map(|b| self.store.bucket(b))
+                    .transpose()
+                    .map_err(store_error)?
+                    .flatten(),
+            ),
+            Some(k) => {
+                let (u, b) = self.store.user_and_bucket(k, bucket).map_err(store_error)?;
+                let u = u.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+                (
+                    Some(Caller {
+                        name: u.name,
+                        canonical_user_id: u.canonical_user_id,
+                    }),
+                    b,
+                )
+            }
+            None => (
+                None,
+                bucket
+                    .map(|b| self.store.bucket(b))
+                    .transpose()
+                    .map_err(store_error)?
+                    .flatten(),
+            ),
+        };
+        Ok(RequestContext {
+            principal: user.map_or(Principal::Anonymous, Principal::User),
+            bucket: rec,
+        })
     }
 
     /// An owner as S3 shows it: its id, and the name of the user who has it (none once the
@@ -102,27 +145,21 @@ impl Identity {
             id: Some(id.to_string()),
         }
     }
-
-    /// AccessDenied unless `caller` may use `bucket`. A bucket that does not exist passes,
-    /// so the operation itself answers NoSuchBucket.
-    pub(crate) fn check_bucket(&self, caller: &Caller, bucket: &str) -> S3Result<()> {
-        if caller.is_root() {
-            return Ok(());
-        }
-        match self.store.bucket(bucket).map_err(store_error)? {
-            Some(b) if b.owner != caller.canonical_user_id => Err(s3_error!(AccessDenied)),
-            _ => Ok(()),
-        }
-    }
 }
 
 impl Identity {
-    /// A copy reads its source: the caller must be allowed that bucket too.
-    fn check_copy_source(&self, caller: Caller, src: &CopySource) -> S3Result<()> {
-        match src {
-            CopySource::Bucket { bucket, .. } => self.check_bucket(&caller, bucket),
-            _ => Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported.")),
-        }
+    /// A copy reads its source: the caller must be allowed to read it too.
+    fn check_copy_source<T>(&self, req: &S3Request<T>, src: &CopySource) -> S3Result<()> {
+        let CopySource::Bucket { bucket, key, .. } = src else {
+            return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
+        };
+        let ctx = RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
+        let source = RequestContext {
+            principal: ctx.principal.clone(),
+            bucket: self.store.bucket(bucket).map_err(store_error)?,
+        };
+        let read = action::of("GetObject", true);
+        authorize(&source, read, &action::arn(read.scope, Some(bucket), Some(key)))
     }
 }
 
@@ -162,29 +199,28 @@ impl S3Auth for Identity {
 #[async_trait::async_trait]
 impl S3Access for Identity {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let Some(cred) = cx.credentials() else {
-            return Err(s3_error!(AccessDenied));
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(bucket.as_ref()), None),
+            S3Path::Object { bucket, key } => (Some(bucket.as_ref()), Some(key.as_ref())),
         };
-        let caller = self
-            .by_access_key(&cred.access_key)?
-            .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
-        prove(cx.extensions_mut());
+        let access_key = cx.credentials().map(|c| c.access_key.as_str());
+        let ctx = self.resolve(access_key, bucket)?;
+        let action = action::of(cx.s3_op().name(), key.is_some());
+        authorize(&ctx, action, &action::arn(action.scope, bucket, key))?;
+        if matches!(ctx.principal, Principal::User(_)) {
+            prove(cx.extensions_mut());
+        }
         refuse_encryption(cx.headers())?;
-        // Creating a bucket someone else owns is BucketAlreadyExists, answered by the operation.
-        if cx.s3_op().name() == "CreateBucket" {
-            return Ok(());
-        }
-        match cx.s3_path() {
-            S3Path::Root => Ok(()),
-            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => self.check_bucket(&caller, bucket),
-        }
+        cx.extensions_mut().insert(ctx);
+        Ok(())
     }
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
-        self.check_copy_source(self.caller(req)?, &req.input.copy_source)
+        self.check_copy_source(req, &req.input.copy_source)
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
-        self.check_copy_source(self.caller(req)?, &req.input.copy_source)
+        self.check_copy_source(req, &req.input.copy_source)
     }
 }

@@ -12,6 +12,7 @@ use crate::get::{Conditions, check_copy_source, http_date, timestamp};
 use crate::put::user_metadata;
 
 pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    let known = crate::ctx::known_bucket(&req).cloned();
     let input = req.input;
     let CopySource::Bucket {
         bucket: src_bucket,
@@ -88,8 +89,8 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
         .await
         .map_err(store_error)?;
     Ok(S3Response::new(CopyObjectOutput {
-        copy_source_version_id: crate::versioning::version_header(c, src_bucket, &src),
-        version_id: crate::versioning::version_header(c, &input.bucket, &rec),
+        copy_source_version_id: crate::versioning::version_header(c, None, src_bucket, &src),
+        version_id: crate::versioning::version_header(c, known.as_ref(), &input.bucket, &rec),
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(ETag::Strong(rec.etag)),
             last_modified: Some(timestamp(rec.last_modified_ms)),

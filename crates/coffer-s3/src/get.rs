@@ -9,6 +9,7 @@ use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
 use crate::checksum::set_checksums;
+use crate::ctx::known_bucket;
 use crate::error::store_error;
 
 pub fn timestamp(ms: i64) -> Timestamp {
@@ -136,7 +137,7 @@ fn content_range(r: &std::ops::Range<u64>, size: u64) -> String {
 }
 
 macro_rules! fill_headers {
-    ($c:expr, $bucket:expr, $out:expr, $rec:expr) => {
+    ($c:expr, $known:expr, $bucket:expr, $out:expr, $rec:expr) => {
         let m = &$rec.meta;
         $out.e_tag = Some(ETag::Strong($rec.etag.clone()));
         $out.last_modified = Some(timestamp($rec.last_modified_ms));
@@ -158,7 +159,7 @@ macro_rules! fill_headers {
             $out.object_lock_legal_hold_status =
                 Some(ObjectLockLegalHoldStatus::from_static(ObjectLockLegalHoldStatus::ON));
         }
-        $out.version_id = crate::versioning::version_header($c, &$bucket, &$rec);
+        $out.version_id = crate::versioning::version_header($c, $known, &$bucket, &$rec);
     };
 }
 
@@ -195,7 +196,7 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         parts_count,
         ..Default::default()
     };
-    fill_headers!(c, input.bucket, out, rec);
+    fill_headers!(c, known_bucket(&req), input.bucket, out, rec);
     if range.is_none()
         && input
             .checksum_mode
@@ -244,7 +245,7 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
         parts_count,
         ..Default::default()
     };
-    fill_headers!(c, input.bucket, out, rec);
+    fill_headers!(c, known_bucket(&req), input.bucket, out, rec);
     // response-* overrides apply to HEAD as to GET; s3s applies them to GET only.
     if let Some(v) = &input.response_content_type {
         out.content_type = Some(v.clone());

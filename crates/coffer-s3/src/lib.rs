@@ -1,10 +1,12 @@
 //! coffer's S3 front: `s3s::S3` over `coffer-store`, one module per area of the API, and
 //! one mapping from store errors to S3 errors (`error`).
 
+pub mod action;
 pub mod auth;
 mod bucket;
 mod checksum;
 mod copy;
+pub mod ctx;
 mod delete;
 pub mod error;
 mod get;

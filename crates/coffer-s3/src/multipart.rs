@@ -219,6 +219,7 @@ pub async fn complete_multipart_upload(
     c: &Coffer,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let known = crate::ctx::known_bucket(&req).cloned();
     let input = req.input;
     let parts = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
     if parts.is_empty() {
@@ -276,7 +277,7 @@ pub async fn complete_multipart_upload(
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
         location: Some(format!("/{}/{}", input.bucket, input.key)),
-        version_id: crate::versioning::version_header(c, &input.bucket, &rec),
+        version_id: crate::versioning::version_header(c, known.as_ref(), &input.bucket, &rec),
         e_tag: Some(ETag::Strong(rec.etag.clone())),
         ..Default::default()
     };

@@ -87,12 +87,12 @@ async fn store_form(
     let cfg = &c.s3_config;
     let bucket = bucket.to_owned();
     // Who is asking, and may they write here: all decided before a byte of the file.
-    let policy = authenticate(c, form, &bucket).await?;
+    let (policy, known) = authenticate(c, form, &bucket).await?;
     if let Some(t) = ticket {
         t.proven();
     }
     refuse_unsupported(form)?;
-    if c.store.bucket(&bucket).map_err(store_error)?.is_none() {
+    if known.is_none() {
         return Err(s3_error!(NoSuchBucket));
     }
     let key_field = form.field("key").ok_or_else(|| {
@@ -182,7 +182,7 @@ async fn store_form(
         .put_object_locked(&bucket, &key, &mut staged, meta, PutCondition::None, None, false)
         .await
         .map_err(store_error)?;
-    let version = crate::versioning::version_header(c, &bucket, &rec);
+    let version = crate::versioning::version_header(c, known.as_ref(), &bucket, &rec);
     Ok(success(&bucket, &key, &rec.etag, version, redirect, status.as_deref()))
 }
 
@@ -209,8 +209,13 @@ fn malformed() -> S3Error {
 }
 
 /// Checks the form's signature and policy and that its signer may write to `bucket`;
-/// returns the policy. An unsigned form is anonymous, and nothing grants anonymous writes.
-async fn authenticate(c: &Coffer, form: &form::Fields, bucket: &str) -> S3Result<Option<PostPolicy>> {
+/// returns the policy and the bucket's record (none: no such bucket). An unsigned form is
+/// anonymous, and nothing grants anonymous writes.
+async fn authenticate(
+    c: &Coffer,
+    form: &form::Fields,
+    bucket: &str,
+) -> S3Result<(Option<PostPolicy>, Option<coffer_store::BucketRecord>)> {
     let (access_key, secret) = if let Some(sig) = form.field("x-amz-signature") {
         let algorithm = form.field("x-amz-algorithm").unwrap_or_default();
         if algorithm != "AWS4-HMAC-SHA256" {
@@ -262,11 +267,10 @@ async fn authenticate(c: &Coffer, form: &form::Fields, bucket: &str) -> S3Result
         return Err(s3_error!(AccessDenied, "Anonymous users cannot write to this bucket."));
     };
     drop(secret);
-    let caller = c
-        .identity
-        .by_access_key(access_key)?
-        .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
-    c.identity.check_bucket(&caller, bucket)?;
+    let ctx = c.identity.resolve(Some(access_key), Some(bucket))?;
+    let key = form.field("key").unwrap_or_default();
+    let put = crate::action::of("PostObject", true);
+    crate::ctx::authorize(&ctx, put, &crate::action::arn(put.scope, Some(bucket), Some(key)))?;
     let policy = PostPolicy::from_base64(form.field("policy").unwrap_or_default())
         .map_err(|e| s3_error!(InvalidPolicyDocument, "Invalid Policy: {e}"))?;
     let expiry: time::OffsetDateTime = policy.expiration.clone().into();
@@ -274,7 +278,7 @@ async fn authenticate(c: &Coffer, form: &form::Fields, bucket: &str) -> S3Result
         return Err(s3_error!(AccessDenied, "Invalid according to Policy: Policy expired."));
     }
     check_conditions(&policy, form, bucket)?;
-    Ok(Some(policy))
+    Ok((Some(policy), ctx.bucket))
 }
 
 fn no_policy() -> S3Error {

@@ -13,6 +13,7 @@ use crate::error::store_error;
 pub const MAX_PUT_SIZE: u64 = 5 << 30;
 
 pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    let known = crate::ctx::known_bucket(&req).cloned();
     let S3Request {
         input,
         headers,
@@ -62,7 +63,7 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         .await
         .map_err(store_error)?;
     let mut out = PutObjectOutput {
-        version_id: crate::versioning::version_header(c, &input.bucket, &rec),
+        version_id: crate::versioning::version_header(c, known.as_ref(), &input.bucket, &rec),
         e_tag: Some(ETag::Strong(rec.etag)),
         size: Some(rec.size as i64),
         ..Default::default()

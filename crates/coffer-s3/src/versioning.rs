@@ -1,7 +1,7 @@
 //! Put/GetBucketVersioning, ListObjectVersions, and object lock: bucket configuration,
 //! retention and legal hold of versions.
 
-use coffer_store::{DefaultRetention, ObjectRecord, Retention, StoreError, Versioning, VersionsQuery};
+use coffer_store::{BucketRecord, DefaultRetention, ObjectRecord, Retention, StoreError, Versioning, VersionsQuery};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -10,18 +10,18 @@ use crate::error::store_error;
 use crate::get::timestamp;
 
 /// The `x-amz-version-id` of a version: its id, or "null" in a bucket that has had
-/// versioning; none in a bucket that never had it.
-pub fn version_header(c: &Coffer, bucket: &str, rec: &ObjectRecord) -> Option<String> {
-    match &rec.version_id {
-        Some(v) => Some(v.clone()),
-        None => c
-            .store
-            .bucket(bucket)
-            .ok()
-            .flatten()
-            .filter(|b| b.versioning != Versioning::Unversioned)
-            .map(|_| "null".to_owned()),
+/// versioning; none in a bucket that never had it. `known` is the bucket's record when the
+/// request context has it; otherwise it is read.
+pub fn version_header(c: &Coffer, known: Option<&BucketRecord>, bucket: &str, rec: &ObjectRecord) -> Option<String> {
+    if let Some(v) = &rec.version_id {
+        return Some(v.clone());
     }
+    let versioned = |b: &BucketRecord| b.versioning != Versioning::Unversioned;
+    let has_had = match known {
+        Some(b) => versioned(b),
+        None => c.store.bucket(bucket).ok().flatten().is_some_and(|b| versioned(&b)),
+    };
+    has_had.then(|| "null".to_owned())
 }
 
 pub async fn put_bucket_versioning(

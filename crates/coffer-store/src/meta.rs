@@ -183,8 +183,12 @@ impl SharedDb {
                     tracing::warn!("metadata database reopened after a failed commit");
                     return Ok(db);
                 }
-                // A reader still holds the old one: its transactions are short.
+                // A reader still holds the old one (its transactions are short), or another
+                // thread reopened it first.
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < REOPEN_WAIT => {
+                    if let Some(db) = self.get() {
+                        return Ok(db);
+                    }
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err(e) => return Err(StoreError::meta(e)),
@@ -226,8 +230,9 @@ impl RedbMeta {
 
 impl MetaStore for RedbMeta {
     fn read(&self) -> StoreResult<Box<dyn ReadTxn + '_>> {
-        // Only between a failed commit and the reopen right after it.
-        let db = self.db.get().ok_or(StoreError::ShuttingDown)?;
+        // Closed only between a failed commit and the writer's reopen: a reader waits for
+        // it (or does it) rather than failing.
+        let db = self.db.get_or_reopen()?;
         Ok(Box::new(RedbRead(db.begin_read().map_err(StoreError::meta)?)))
     }
 

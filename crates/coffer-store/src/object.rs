@@ -440,17 +440,22 @@ impl Store {
     /// this handle reads.
     pub async fn get_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> StoreResult<ObjectHandle> {
         for _ in 0..OPEN_RETRIES {
-            let record = self.head_object(bucket, key, version_id)?;
+            // The record and, for a small object, its bytes in one read.
+            let (record, inline) = {
+                let txn = self.meta.read()?;
+                let record = version::lookup(&*txn, bucket, key, version_id)?;
+                let inline = match record.data {
+                    DataRef::Inline(id) => Some(
+                        txn.get(Table::Data, &id.to_be_bytes())?
+                            .ok_or_else(|| StoreError::Corrupt(format!("inline data of {bucket}/{key} missing")))?,
+                    ),
+                    _ => None,
+                };
+                (record, inline)
+            };
             let body = match record.data {
                 DataRef::Empty => ObjectBody::Empty,
-                DataRef::Inline(id) => {
-                    let txn = self.meta.read()?;
-                    match txn.get(Table::Data, &id.to_be_bytes())? {
-                        Some(bytes) => ObjectBody::Inline(Bytes::from(bytes)),
-                        // Replaced between the two reads.
-                        None => continue,
-                    }
-                }
+                DataRef::Inline(_) => ObjectBody::Inline(Bytes::from(inline.unwrap_or_default())),
                 DataRef::Blob(id) => match self.blobs.open(id).await {
                     Ok(r) => ObjectBody::Blob(r),
                     // Overwritten and freed since we read the record: read again.

@@ -103,6 +103,27 @@ impl Store {
         }
     }
 
+    /// A user and a bucket, in one read: what authorizing a request needs.
+    pub fn user_and_bucket(
+        &self,
+        access_key_id: &str,
+        bucket: Option<&str>,
+    ) -> StoreResult<(Option<UserRecord>, Option<crate::BucketRecord>)> {
+        let txn = self.meta.read()?;
+        let user = txn
+            .get(Table::Users, access_key_id.as_bytes())?
+            .map(|v| model::decode(&v))
+            .transpose()?;
+        let bucket = match bucket {
+            Some(b) => txn
+                .get(Table::Buckets, b.as_bytes())?
+                .map(|v| model::decode(&v))
+                .transpose()?,
+            None => None,
+        };
+        Ok((user, bucket))
+    }
+
     /// Users in name order.
     pub fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
         let txn = self.meta.read()?;

@@ -1,0 +1,93 @@
+//! Every S3 operation as IAM names it: the action a policy grants or denies, and what it
+//! acts on. One table, so authorization is one call whatever the operation.
+
+/// What an action applies to, which decides its resource ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The account: ListBuckets. Resource `*`.
+    Service,
+    /// A bucket: `arn:aws:s3:::bucket`.
+    Bucket,
+    /// An object: `arn:aws:s3:::bucket/key`.
+    Object,
+}
+
+/// An IAM action (`s3:GetObject`) and its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Action {
+    pub name: &'static str,
+    pub scope: Scope,
+}
+
+const fn on(name: &'static str, scope: Scope) -> Action {
+    Action { name, scope }
+}
+
+/// The action of an s3s operation (`S3Operation::name`). An operation coffer does not
+/// implement maps to a bucket- or object-level action of its own name, so that even its
+/// `501 NotImplemented` is only reached by whoever may use the bucket.
+pub fn of(operation: &str, has_key: bool) -> Action {
+    use Scope::{Bucket, Object, Service};
+    match operation {
+        "ListBuckets" => on("s3:ListAllMyBuckets", Service),
+        "CreateBucket" => on("s3:CreateBucket", Bucket),
+        "DeleteBucket" => on("s3:DeleteBucket", Bucket),
+        "HeadBucket" | "ListObjects" | "ListObjectsV2" => on("s3:ListBucket", Bucket),
+        "GetBucketLocation" => on("s3:GetBucketLocation", Bucket),
+        "ListObjectVersions" => on("s3:ListBucketVersions", Bucket),
+        "ListMultipartUploads" => on("s3:ListBucketMultipartUploads", Bucket),
+        "PutBucketVersioning" => on("s3:PutBucketVersioning", Bucket),
+        "GetBucketVersioning" => on("s3:GetBucketVersioning", Bucket),
+        "PutObjectLockConfiguration" => on("s3:PutBucketObjectLockConfiguration", Bucket),
+        "GetObjectLockConfiguration" => on("s3:GetBucketObjectLockConfiguration", Bucket),
+        // DeleteObjects is checked per key by the operation; the bucket must allow deletes.
+        "DeleteObjects" => on("s3:DeleteObject", Bucket),
+        "PutObject"
+        | "PostObject"
+        | "CopyObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload" => on("s3:PutObject", Object),
+        "GetObject" | "HeadObject" => on("s3:GetObject", Object),
+        "DeleteObject" => on("s3:DeleteObject", Object),
+        "AbortMultipartUpload" => on("s3:AbortMultipartUpload", Object),
+        "ListParts" => on("s3:ListMultipartUploadParts", Object),
+        "PutObjectRetention" => on("s3:PutObjectRetention", Object),
+        "GetObjectRetention" => on("s3:GetObjectRetention", Object),
+        "PutObjectLegalHold" => on("s3:PutObjectLegalHold", Object),
+        "GetObjectLegalHold" => on("s3:GetObjectLegalHold", Object),
+        _ if has_key => on("s3:*", Object),
+        _ => on("s3:*", Bucket),
+    }
+}
+
+/// The resource ARN an action names for `bucket` and `key`.
+pub fn arn(scope: Scope, bucket: Option<&str>, key: Option<&str>) -> String {
+    match (scope, bucket, key) {
+        (Scope::Service, ..) | (_, None, _) => "*".to_owned(),
+        (Scope::Object, Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
+        (_, Some(b), _) => format!("arn:aws:s3:::{b}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_map_to_iam_actions_and_arns() {
+        let a = of("GetObject", true);
+        assert_eq!((a.name, a.scope), ("s3:GetObject", Scope::Object));
+        assert_eq!(arn(a.scope, Some("b"), Some("k/1")), "arn:aws:s3:::b/k/1");
+        let a = of("ListObjectsV2", false);
+        assert_eq!((a.name, a.scope), ("s3:ListBucket", Scope::Bucket));
+        assert_eq!(arn(a.scope, Some("b"), None), "arn:aws:s3:::b");
+        assert_eq!(of("ListBuckets", false).scope, Scope::Service);
+        assert_eq!(arn(Scope::Service, None, None), "*");
+        assert_eq!(of("UploadPart", true).name, "s3:PutObject");
+        // Unimplemented operations still need the bucket.
+        assert_eq!(of("PutBucketCors", false), on("s3:*", Scope::Bucket));
+        assert_eq!(of("PutObjectTagging", true), on("s3:*", Scope::Object));
+    }
+}
