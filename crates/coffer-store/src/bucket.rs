@@ -90,6 +90,7 @@ impl Store {
                 for (_, v) in txn.range(Table::Uploads, Bound::Included(&prefix), end.as_deref(), usize::MAX)? {
                     multipart::drop_upload(txn, &model::decode(&v)?, &mut ops, &mut released)?;
                 }
+                crate::settings::drop_all(txn, &name, &mut ops)?;
                 ops.push(Op::Delete(Table::Buckets, name.into_bytes()));
                 Ok((ops, released))
             })

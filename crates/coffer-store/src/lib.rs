@@ -12,6 +12,7 @@ mod multipart;
 mod object;
 pub mod record;
 mod scrub;
+mod settings;
 mod users;
 mod version;
 
@@ -31,6 +32,7 @@ pub use model::{
 pub use multipart::{CompletePart, UploadsPage, UploadsQuery};
 pub use object::{ObjectBody, ObjectHandle, PutCondition, Staged};
 pub use scrub::{Corruption, ScrubReport};
+pub use settings::SettingKind;
 pub use users::UserRecord;
 pub use version::{Deleted, VersionsPage, VersionsQuery};
 

@@ -41,10 +41,12 @@ pub enum Table {
     UserIds,
     /// `format` -> the record format of the data directory (one byte)
     Format,
+    /// bucket \0 kind -> a bucket setting (ACL, policy, CORS, ...)
+    Settings,
 }
 
 impl Table {
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 12] = [
         Table::Buckets,
         Table::Current,
         Table::Versions,
@@ -56,6 +58,7 @@ impl Table {
         Table::ObjectParts,
         Table::UserIds,
         Table::Format,
+        Table::Settings,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
@@ -71,6 +74,7 @@ impl Table {
             Table::ObjectParts => "object_parts",
             Table::UserIds => "user_ids",
             Table::Format => "format",
+            Table::Settings => "settings",
         })
     }
 }

@@ -1,0 +1,116 @@
+//! Bucket settings (ACL, policy, CORS, lifecycle, ...): one row per bucket and kind in
+//! their own table, behind one generic get/put/delete. The bucket record, which every
+//! PUT and DELETE reads in its transaction, stays small; versioning and object lock stay
+//! in it because those very transactions need them.
+
+use std::ops::Bound;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Store;
+use crate::error::{StoreError, StoreResult};
+use crate::meta::{Op, ReadTxn, Table};
+use crate::model;
+
+/// The kinds of bucket setting. The name is part of the row key: never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SettingKind {
+    Acl,
+    Policy,
+    Cors,
+    Lifecycle,
+    Website,
+    Encryption,
+    Tagging,
+    Ownership,
+    PublicAccessBlock,
+    Notification,
+}
+
+impl SettingKind {
+    pub const ALL: [SettingKind; 10] = [
+        SettingKind::Acl,
+        SettingKind::Policy,
+        SettingKind::Cors,
+        SettingKind::Lifecycle,
+        SettingKind::Website,
+        SettingKind::Encryption,
+        SettingKind::Tagging,
+        SettingKind::Ownership,
+        SettingKind::PublicAccessBlock,
+        SettingKind::Notification,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SettingKind::Acl => "acl",
+            SettingKind::Policy => "policy",
+            SettingKind::Cors => "cors",
+            SettingKind::Lifecycle => "lifecycle",
+            SettingKind::Website => "website",
+            SettingKind::Encryption => "encryption",
+            SettingKind::Tagging => "tagging",
+            SettingKind::Ownership => "ownership",
+            SettingKind::PublicAccessBlock => "public-access-block",
+            SettingKind::Notification => "notification",
+        }
+    }
+}
+
+/// `bucket \0 kind`: a bucket's settings are contiguous.
+fn key(bucket: &str, kind: SettingKind) -> Vec<u8> {
+    let mut k = model::bucket_prefix(bucket);
+    k.extend_from_slice(kind.name().as_bytes());
+    k
+}
+
+/// Deletes every setting of `bucket` in `ops` (DeleteBucket's commit).
+pub(crate) fn drop_all(txn: &dyn ReadTxn, bucket: &str, ops: &mut Vec<Op>) -> StoreResult<()> {
+    let prefix = model::bucket_prefix(bucket);
+    let end = model::prefix_successor(&prefix);
+    for (k, _) in txn.range(Table::Settings, Bound::Included(&prefix), end.as_deref(), usize::MAX)? {
+        ops.push(Op::Delete(Table::Settings, k));
+    }
+    Ok(())
+}
+
+fn require_bucket(txn: &dyn ReadTxn, bucket: &str) -> StoreResult<()> {
+    match txn.get(Table::Buckets, bucket.as_bytes())? {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NoSuchBucket),
+    }
+}
+
+impl Store {
+    /// A bucket's setting of `kind`, if it has one. A missing bucket is NoSuchBucket.
+    pub fn bucket_setting<T: DeserializeOwned>(&self, bucket: &str, kind: SettingKind) -> StoreResult<Option<T>> {
+        let txn = self.meta.read()?;
+        require_bucket(&*txn, bucket)?;
+        txn.get(Table::Settings, &key(bucket, kind))?
+            .map(|v| model::decode::<T>(&v))
+            .transpose()
+    }
+
+    /// Sets (replaces) a bucket's setting of `kind`.
+    pub async fn put_bucket_setting<T: Serialize>(&self, bucket: &str, kind: SettingKind, value: &T) -> StoreResult<()> {
+        let (bucket, row) = (bucket.to_owned(), model::encode(value));
+        self.meta
+            .commit(move |txn| {
+                require_bucket(txn, &bucket)?;
+                Ok((vec![Op::Put(Table::Settings, key(&bucket, kind), row)], ()))
+            })
+            .await
+    }
+
+    /// Removes a bucket's setting of `kind`; removing one that is not there succeeds.
+    pub async fn delete_bucket_setting(&self, bucket: &str, kind: SettingKind) -> StoreResult<()> {
+        let bucket = bucket.to_owned();
+        self.meta
+            .commit(move |txn| {
+                require_bucket(txn, &bucket)?;
+                Ok((vec![Op::Delete(Table::Settings, key(&bucket, kind))], ()))
+            })
+            .await
+    }
+}
