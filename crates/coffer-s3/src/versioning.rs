@@ -348,7 +348,7 @@ pub async fn put_object_retention(
                     return Err(StoreError::ObjectLocked);
                 }
             }
-            rec.retention = new;
+            rec.retention = new.clone();
             Ok(())
         })
         .await

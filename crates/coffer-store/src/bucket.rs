@@ -36,7 +36,7 @@ impl Store {
                     default_retention: None,
                 };
                 Ok((
-                    vec![Op::Put(Table::Buckets, name.into_bytes(), model::encode(&rec))],
+                    vec![Op::Put(Table::Buckets, name.clone().into_bytes(), model::encode(&rec))],
                     rec,
                 ))
             })
@@ -91,7 +91,7 @@ impl Store {
                     multipart::drop_upload(txn, &model::decode(&v)?, &mut ops, &mut released)?;
                 }
                 crate::settings::drop_all(txn, &name, &mut ops)?;
-                ops.push(Op::Delete(Table::Buckets, name.into_bytes()));
+                ops.push(Op::Delete(Table::Buckets, name.clone().into_bytes()));
                 Ok((ops, released))
             })
             .await?;

@@ -22,7 +22,7 @@ pub struct CompletePart {
 }
 
 /// Computes the completed object's checksums from its parts; errors reject the completion.
-pub type ChecksumFn = Box<dyn FnOnce(&UploadRecord, &[PartRecord]) -> StoreResult<Vec<(String, String)>> + Send>;
+pub type ChecksumFn = Box<dyn Fn(&UploadRecord, &[PartRecord]) -> StoreResult<Vec<(String, String)>> + Send + Sync>;
 
 #[derive(Debug, Clone, Default)]
 pub struct UploadsQuery<'a> {
@@ -116,7 +116,7 @@ impl Store {
                     return Err(StoreError::NoSuchBucket);
                 }
                 let k = model::upload_key(&rec.bucket, &rec.key, &rec.upload_id);
-                Ok((vec![Op::Put(Table::Uploads, k, model::encode(&rec))], rec))
+                Ok((vec![Op::Put(Table::Uploads, k, model::encode(&rec))], rec.clone()))
             })
             .await
     }
@@ -158,7 +158,7 @@ impl Store {
                 if let Some(old) = txn.get(Table::Parts, &pk)? {
                     release(txn, model::decode::<PartRecord>(&old)?.data, &mut ops, &mut released)?;
                 }
-                if let (DataRef::Inline(id), Some(bytes)) = (rec.data, inline) {
+                if let (DataRef::Inline(id), Some(bytes)) = (rec.data, &inline) {
                     ops.push(Op::Put(Table::Data, id.to_be_bytes().to_vec(), bytes.to_vec()));
                 }
                 ops.push(Op::Put(Table::Parts, pk, model::encode(&rec)));

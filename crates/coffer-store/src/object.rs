@@ -79,7 +79,11 @@ impl Drop for Staged {
 pub enum ObjectBody {
     Empty,
     Inline(Bytes),
-    Blob(Box<dyn BlobReader>),
+    /// A blob, kept from being freed while this lives.
+    Blob {
+        reader: Box<dyn BlobReader>,
+        pin: PinGuard,
+    },
     /// A multipart object: its parts in order, kept from being freed while this lives.
     Parts {
         segments: Vec<Segment>,
@@ -115,12 +119,17 @@ impl ObjectHandle {
                 let (start, end) = (offset as usize, (offset + len) as usize);
                 Box::pin(stream::once(async move { Ok(b.slice(start..end)) }))
             }
-            ObjectBody::Blob(r) => {
-                let s = r.stream(offset, len);
-                match self.record.crc32c {
+            ObjectBody::Blob { reader, pin } => {
+                let s = reader.stream(offset, len);
+                let s = match self.record.crc32c {
                     Some(crc) if offset == 0 && len == self.record.size => verified(s, crc, len),
                     _ => s,
-                }
+                };
+                // The pin lives as long as the stream.
+                Box::pin(s.map(move |chunk| {
+                    let _ = &pin;
+                    chunk
+                }))
             }
             ObjectBody::Parts { segments, blobs, pin } => parts_stream(segments, blobs, pin, offset, len),
         }
@@ -237,7 +246,9 @@ impl Stream for SyncStream {
     }
 }
 
-/// Readers of multipart objects, by data id, and the blobs whose deletion waits for them.
+/// Readers of blobs and multipart objects, by blob or data id, and the blobs whose
+/// deletion waits for them. Blob engines need not keep a deleted blob readable, so the
+/// store does.
 #[derive(Default)]
 pub(crate) struct Pins(std::sync::Mutex<std::collections::HashMap<u128, (usize, Vec<BlobId>)>>);
 
@@ -271,8 +282,8 @@ impl Drop for PinGuard {
 #[derive(Default)]
 pub(crate) struct Released {
     blobs: Vec<BlobId>,
-    /// Multipart data ids whose blobs are in `blobs`: deferred while a reader pins them.
-    parts_of: Vec<u128>,
+    /// Blob and multipart data ids of what `blobs` holds: deferred while a reader pins one.
+    pinnable: Vec<u128>,
 }
 
 /// Adds the ops that drop `data`'s rows and notes the blobs to free after the commit.
@@ -280,7 +291,10 @@ pub(crate) fn release(txn: &dyn ReadTxn, data: DataRef, ops: &mut Vec<Op>, out: 
     match data {
         DataRef::Empty => {}
         DataRef::Inline(id) => ops.push(Op::Delete(Table::Data, id.to_be_bytes().to_vec())),
-        DataRef::Blob(id) => out.blobs.push(id),
+        DataRef::Blob(id) => {
+            out.blobs.push(id);
+            out.pinnable.push(id.0);
+        }
         DataRef::Parts { id, .. } => {
             let from = id.to_be_bytes();
             let to = model::prefix_successor(&from);
@@ -289,7 +303,7 @@ pub(crate) fn release(txn: &dyn ReadTxn, data: DataRef, ops: &mut Vec<Op>, out: 
                 release(txn, part.data, ops, out)?;
                 ops.push(Op::Delete(Table::ObjectParts, k));
             }
-            out.parts_of.push(id);
+            out.pinnable.push(id);
         }
     }
     Ok(())
@@ -380,7 +394,7 @@ impl Store {
         legal_hold: bool,
     ) -> StoreResult<ObjectRecord> {
         let (data, inline) = staged.take_data();
-        let mut rec = ObjectRecord {
+        let rec = ObjectRecord {
             version_id: None,
             sort: model::new_sort(),
             delete_marker: false,
@@ -403,12 +417,13 @@ impl Store {
                 let b = version::bucket_record(txn, &bucket_s)?;
                 let old = current(txn, &model::current_key(&bucket_s, &key_s))?;
                 check_condition(old.as_ref(), &cond)?;
+                let mut rec = rec.clone();
                 rec.owner = b.owner;
                 if rec.retention.is_none() {
                     rec.retention = b.default_retention.as_ref().map(|d| d.from_now());
                 }
                 let mut ops = Vec::with_capacity(4);
-                if let (DataRef::Inline(id), Some(bytes)) = (rec.data, inline) {
+                if let (DataRef::Inline(id), Some(bytes)) = (rec.data, &inline) {
                     ops.push(Op::Put(Table::Data, id.to_be_bytes().to_vec(), bytes.to_vec()));
                 }
                 let mut released = Released::default();
@@ -456,12 +471,20 @@ impl Store {
             let body = match record.data {
                 DataRef::Empty => ObjectBody::Empty,
                 DataRef::Inline(_) => ObjectBody::Inline(Bytes::from(inline.unwrap_or_default())),
-                DataRef::Blob(id) => match self.blobs.open(id).await {
-                    Ok(r) => ObjectBody::Blob(r),
-                    // Overwritten and freed since we read the record: read again.
-                    Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                },
+                DataRef::Blob(id) => {
+                    let pin = self.pin(id.0);
+                    // Pinned before this read: if the record is still current now, no commit
+                    // has freed the blob, and none will until the pin is dropped.
+                    if version::lookup(&*self.meta.read()?, bucket, key, version_id)?.data != record.data {
+                        continue;
+                    }
+                    match self.blobs.open(id).await {
+                        Ok(reader) => ObjectBody::Blob { reader, pin },
+                        // Freed before the pin: read again.
+                        Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
                 DataRef::Parts { id, .. } => {
                     let pin = self.pin(id);
                     // Pinned before this read: if the record is still current now, its
@@ -526,9 +549,9 @@ impl Store {
     /// its last reader. A failure only leaves an orphan for the next sweep.
     pub(crate) async fn free(&self, released: Released) {
         let mut now = released.blobs;
-        if !released.parts_of.is_empty() {
+        if !released.pinnable.is_empty() {
             let mut map = self.pins.0.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(id) = released.parts_of.iter().find(|id| map.contains_key(id)) {
+            if let Some(id) = released.pinnable.iter().find(|id| map.contains_key(id)) {
                 // Rare: the pinned reader's guard frees every blob of this commit.
                 map.get_mut(id).expect("pinned").1.append(&mut now);
             }

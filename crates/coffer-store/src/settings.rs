@@ -93,12 +93,17 @@ impl Store {
     }
 
     /// Sets (replaces) a bucket's setting of `kind`.
-    pub async fn put_bucket_setting<T: Serialize>(&self, bucket: &str, kind: SettingKind, value: &T) -> StoreResult<()> {
+    pub async fn put_bucket_setting<T: Serialize>(
+        &self,
+        bucket: &str,
+        kind: SettingKind,
+        value: &T,
+    ) -> StoreResult<()> {
         let (bucket, row) = (bucket.to_owned(), model::encode(value));
         self.meta
             .commit(move |txn| {
                 require_bucket(txn, &bucket)?;
-                Ok((vec![Op::Put(Table::Settings, key(&bucket, kind), row)], ()))
+                Ok((vec![Op::Put(Table::Settings, key(&bucket, kind), row.clone())], ()))
             })
             .await
     }

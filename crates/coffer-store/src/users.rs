@@ -48,7 +48,7 @@ impl Store {
                         user.access_key_id.clone().into_bytes(),
                     ),
                 ];
-                Ok((ops, user))
+                Ok((ops, user.clone()))
             })
             .await
     }
@@ -70,7 +70,7 @@ impl Store {
                 Ok((
                     vec![
                         Op::Delete(Table::Users, key),
-                        Op::Delete(Table::UserNames, name.into_bytes()),
+                        Op::Delete(Table::UserNames, name.clone().into_bytes()),
                         Op::Delete(Table::UserIds, user.canonical_user_id.0.to_vec()),
                     ],
                     (),

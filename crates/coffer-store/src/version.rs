@@ -364,7 +364,7 @@ impl Store {
         f: F,
     ) -> StoreResult<ObjectRecord>
     where
-        F: FnOnce(&mut ObjectRecord) -> StoreResult<()> + Send + 'static,
+        F: Fn(&mut ObjectRecord) -> StoreResult<()> + Send + Sync + 'static,
     {
         let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
         self.meta
@@ -408,9 +408,9 @@ impl Store {
                     return Err(StoreError::InvalidBucketState);
                 }
                 b.object_lock = true;
-                b.default_retention = default;
+                b.default_retention = default.clone();
                 Ok((
-                    vec![Op::Put(Table::Buckets, bucket.into_bytes(), model::encode(&b))],
+                    vec![Op::Put(Table::Buckets, bucket.clone().into_bytes(), model::encode(&b))],
                     (),
                 ))
             })
@@ -427,7 +427,7 @@ impl Store {
                 }
                 b.versioning = state;
                 Ok((
-                    vec![Op::Put(Table::Buckets, bucket.into_bytes(), model::encode(&b))],
+                    vec![Op::Put(Table::Buckets, bucket.clone().into_bytes(), model::encode(&b))],
                     (),
                 ))
             })

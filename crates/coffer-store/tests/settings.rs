@@ -44,10 +44,18 @@ async fn settings_are_kept_per_bucket_and_kind() {
     s.delete_bucket_setting("b", SettingKind::Cors).await.unwrap();
     s.delete_bucket_setting("b", SettingKind::Cors).await.unwrap();
     assert_eq!(s.bucket_setting::<Cors>("b", SettingKind::Cors).unwrap(), None);
-    assert!(s.bucket_setting::<Vec<(String, String)>>("b", SettingKind::Tagging).unwrap().is_some());
+    assert!(
+        s.bucket_setting::<Vec<(String, String)>>("b", SettingKind::Tagging)
+            .unwrap()
+            .is_some()
+    );
     // A bucket whose name extends another's does not see its settings.
     s.create_bucket("bb", CanonicalId([1; 32]), false).await.unwrap();
-    assert!(s.bucket_setting::<Vec<(String, String)>>("bb", SettingKind::Tagging).unwrap().is_none());
+    assert!(
+        s.bucket_setting::<Vec<(String, String)>>("bb", SettingKind::Tagging)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]

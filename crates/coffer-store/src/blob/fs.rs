@@ -1,8 +1,6 @@
-//! Object data too large to inline: one file per blob, written durably before any
-//! metadata points at it.
-//!
-//! `BlobStore` is the seam for other engines (Ceph RADOS is planned); `FsBlobStore`
-//! keeps blobs under `blobs/xx/<id>` with a `tmp/` staging area.
+//! The file engine: one file per blob under `blobs/xx/<id>`, staged in `tmp/`, written
+//! with O_DIRECT where the filesystem allows it, fsynced with its directory before it
+//! counts as written.
 
 use std::fs::{self, File};
 use std::io;
@@ -12,46 +10,8 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures::stream;
 
+use super::{BlobId, BlobReader, BlobStore, BlobWriter, ByteStream};
 use crate::error::{StoreError, StoreResult};
-
-/// A blob's name: random, never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct BlobId(pub u128);
-
-impl BlobId {
-    pub fn random() -> Self {
-        BlobId(rand::random())
-    }
-
-    fn hex(self) -> String {
-        format!("{:032x}", self.0)
-    }
-}
-
-pub type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = io::Result<Bytes>> + Send + Sync>>;
-
-#[async_trait::async_trait]
-pub trait BlobWriter: Send {
-    async fn write(&mut self, chunk: Bytes) -> StoreResult<()>;
-    /// Makes the blob durable and visible under its id.
-    async fn finish(self: Box<Self>) -> StoreResult<BlobId>;
-}
-
-#[async_trait::async_trait]
-pub trait BlobReader: Send {
-    /// Streams `len` bytes from `offset`.
-    fn stream(self: Box<Self>, offset: u64, len: u64) -> ByteStream;
-}
-
-#[async_trait::async_trait]
-pub trait BlobStore: Send + Sync + 'static {
-    async fn create(&self) -> StoreResult<Box<dyn BlobWriter>>;
-    /// Opens a blob; once open it stays readable even if deleted meanwhile.
-    async fn open(&self, id: BlobId) -> StoreResult<Box<dyn BlobReader>>;
-    async fn delete(&self, id: BlobId) -> StoreResult<()>;
-    /// Every blob stored, for the orphan sweep.
-    async fn list(&self) -> StoreResult<Vec<BlobId>>;
-}
 
 /// Bytes gathered before one write to the file: fewer, larger blocking calls.
 const WRITE_BUF: usize = 1 << 20;

@@ -1,11 +1,7 @@
-//! Metadata: an ordered key-value store with atomic read-check-write transactions.
-//!
-//! `MetaStore` is the seam for other engines (PostgreSQL is planned): it speaks only of
-//! tables, byte keys and byte values. `RedbMeta` is the embedded engine. All writes go
-//! through one writer thread that drains its queue into a single transaction, so many
-//! concurrent writers share one fsync (group commit).
+//! The embedded engine: redb. All writes go through one writer thread that drains its
+//! queue into a single transaction, so many concurrent writers share one fsync (group
+//! commit), and nothing commits between a closure's reads and its writes.
 
-use std::any::Any;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -14,130 +10,11 @@ use std::time::Duration;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
 
+use super::{AnyBox, MetaStore, Op, Pass, ReadTxn, Scan, Table, Visitor, WriteFn, scan_passes};
 use crate::error::{StoreError, StoreResult};
 
-/// The logical tables. Each engine maps them to its own storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
-    /// bucket name -> bucket record
-    Buckets,
-    /// bucket \0 key -> current version record (live keys only)
-    Current,
-    /// encoded (bucket, key, version) -> non-current version record
-    Versions,
-    /// data id -> bytes of a small object stored inline
-    Data,
-    /// access key id -> user record
-    Users,
-    /// user name -> access key id
-    UserNames,
-    /// encoded (bucket, key, upload id) -> multipart upload record
-    Uploads,
-    /// upload id + part number -> part record of an upload in progress
-    Parts,
-    /// data id + part index -> part of a completed multipart object
-    ObjectParts,
-    /// canonical user id (32 bytes) -> access key id
-    UserIds,
-    /// `format` -> the record format of the data directory (one byte)
-    Format,
-    /// bucket \0 kind -> a bucket setting (ACL, policy, CORS, ...)
-    Settings,
-}
-
-impl Table {
-    pub const ALL: [Table; 12] = [
-        Table::Buckets,
-        Table::Current,
-        Table::Versions,
-        Table::Data,
-        Table::Users,
-        Table::UserNames,
-        Table::Uploads,
-        Table::Parts,
-        Table::ObjectParts,
-        Table::UserIds,
-        Table::Format,
-        Table::Settings,
-    ];
-
-    fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
-        TableDefinition::new(match self {
-            Table::Buckets => "buckets",
-            Table::Current => "current",
-            Table::Versions => "versions",
-            Table::Data => "data",
-            Table::Users => "users",
-            Table::UserNames => "user_names",
-            Table::Uploads => "uploads",
-            Table::Parts => "parts",
-            Table::ObjectParts => "object_parts",
-            Table::UserIds => "user_ids",
-            Table::Format => "format",
-            Table::Settings => "settings",
-        })
-    }
-}
-
-pub type Entry = (Vec<u8>, Vec<u8>);
-
-/// What a scan does after visiting an entry.
-pub enum Scan {
-    Next,
-    Stop,
-    /// Continue from this key (inclusive): how a listing jumps over a common prefix.
-    Seek(Vec<u8>),
-}
-
-pub type Visitor<'v> = &'v mut dyn FnMut(&[u8], &[u8]) -> StoreResult<Scan>;
-
-/// Reads through one consistent snapshot (or, inside a write, the transaction so far).
-pub trait ReadTxn {
-    fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
-    /// Visits entries in key order from `from` up to `to` (exclusive).
-    fn scan(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, visit: Visitor<'_>) -> StoreResult<()>;
-
-    /// At most `limit` entries in key order.
-    fn range(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, limit: usize) -> StoreResult<Vec<Entry>> {
-        let mut out = Vec::new();
-        if limit > 0 {
-            self.scan(table, from, to, &mut |k, v| {
-                out.push((k.to_vec(), v.to_vec()));
-                Ok(if out.len() >= limit { Scan::Stop } else { Scan::Next })
-            })?;
-        }
-        Ok(out)
-    }
-}
-
-#[derive(Debug)]
-pub enum Op {
-    Put(Table, Vec<u8>, Vec<u8>),
-    Delete(Table, Vec<u8>),
-}
-
-pub type AnyBox = Box<dyn Any + Send>;
-/// A write: reads what it needs, checks its preconditions, and returns the ops to apply.
-/// It runs on the writer, so nothing commits between its reads and its writes.
-pub type WriteFn = Box<dyn FnOnce(&dyn ReadTxn) -> StoreResult<(Vec<Op>, AnyBox)> + Send>;
-
-pub trait MetaStore: Send + Sync + 'static {
-    fn read(&self) -> StoreResult<Box<dyn ReadTxn + '_>>;
-    /// Applies `f` atomically; resolves once the result is durable.
-    fn write(&self, f: WriteFn) -> oneshot::Receiver<StoreResult<AnyBox>>;
-}
-
-impl dyn MetaStore {
-    /// Typed wrapper over [`MetaStore::write`].
-    pub async fn commit<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn ReadTxn) -> StoreResult<(Vec<Op>, T)> + Send + 'static,
-    {
-        let rx = self.write(Box::new(move |txn| f(txn).map(|(ops, t)| (ops, Box::new(t) as AnyBox))));
-        let any = rx.await.map_err(|_| StoreError::ShuttingDown)??;
-        Ok(*any.downcast::<T>().expect("commit result type"))
-    }
+fn def(t: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+    TableDefinition::new(t.name())
 }
 
 struct WriteReq {
@@ -215,7 +92,7 @@ impl RedbMeta {
         let db = open_db(path).map_err(StoreError::meta)?;
         let txn = db.begin_write().map_err(StoreError::meta)?;
         for t in Table::ALL {
-            txn.open_table(t.def()).map_err(StoreError::meta)?;
+            txn.open_table(def(t)).map_err(StoreError::meta)?;
         }
         txn.commit().map_err(StoreError::meta)?;
         let db = Arc::new(SharedDb {
@@ -336,11 +213,11 @@ fn apply(txn: &redb::WriteTransaction, ops: Vec<Op>) -> StoreResult<()> {
     for op in ops {
         match op {
             Op::Put(t, k, v) => {
-                let mut table = txn.open_table(t.def()).map_err(StoreError::meta)?;
+                let mut table = txn.open_table(def(t)).map_err(StoreError::meta)?;
                 table.insert(k.as_slice(), v.as_slice()).map_err(StoreError::meta)?;
             }
             Op::Delete(t, k) => {
-                let mut table = txn.open_table(t.def()).map_err(StoreError::meta)?;
+                let mut table = txn.open_table(def(t)).map_err(StoreError::meta)?;
                 table.remove(k.as_slice()).map_err(StoreError::meta)?;
             }
         }
@@ -354,47 +231,29 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
     to: Option<&[u8]>,
     visit: Visitor<'_>,
 ) -> StoreResult<()> {
-    let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
-    let mut seek: Option<Vec<u8>> = None;
-    loop {
-        let lower = match &seek {
-            Some(k) => Bound::Included(k.as_slice()),
-            None => from,
-        };
-        if let (Bound::Included(l) | Bound::Excluded(l), Some(u)) = (lower, to)
-            && l >= u
-        {
-            return Ok(());
-        }
-        let mut next = None;
+    scan_passes(from, to, visit, |lower, upper, visit| {
         for item in table.range::<&[u8]>((lower, upper)).map_err(StoreError::meta)? {
             let (k, v) = item.map_err(StoreError::meta)?;
             match visit(k.value(), v.value())? {
                 Scan::Next => {}
-                Scan::Stop => return Ok(()),
-                Scan::Seek(to) => {
-                    next = Some(to);
-                    break;
-                }
+                Scan::Stop => return Ok(Pass::Done),
+                Scan::Seek(to) => return Ok(Pass::SeekTo(to)),
             }
         }
-        match next {
-            Some(k) => seek = Some(k),
-            None => return Ok(()),
-        }
-    }
+        Ok(Pass::Done)
+    })
 }
 
 struct RedbRead(redb::ReadTransaction);
 
 impl ReadTxn for RedbRead {
     fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let t = self.0.open_table(table.def()).map_err(StoreError::meta)?;
+        let t = self.0.open_table(def(table)).map_err(StoreError::meta)?;
         Ok(t.get(key).map_err(StoreError::meta)?.map(|v| v.value().to_vec()))
     }
 
     fn scan(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, visit: Visitor<'_>) -> StoreResult<()> {
-        let t = self.0.open_table(table.def()).map_err(StoreError::meta)?;
+        let t = self.0.open_table(def(table)).map_err(StoreError::meta)?;
         scan_table(&t, from, to, visit)
     }
 }
@@ -403,12 +262,12 @@ struct RedbWrite<'a>(&'a redb::WriteTransaction);
 
 impl ReadTxn for RedbWrite<'_> {
     fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let t = self.0.open_table(table.def()).map_err(StoreError::meta)?;
+        let t = self.0.open_table(def(table)).map_err(StoreError::meta)?;
         Ok(t.get(key).map_err(StoreError::meta)?.map(|v| v.value().to_vec()))
     }
 
     fn scan(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, visit: Visitor<'_>) -> StoreResult<()> {
-        let t = self.0.open_table(table.def()).map_err(StoreError::meta)?;
+        let t = self.0.open_table(def(table)).map_err(StoreError::meta)?;
         scan_table(&t, from, to, visit)
     }
 }

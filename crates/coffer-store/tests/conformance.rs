@@ -1,0 +1,325 @@
+//! One suite of store behaviours, run against every engine: `redb` + `fs` (what the server
+//! uses) and `mem` + `mem` (the in-memory metadata engine runs every write closure twice,
+//! as a retrying engine may, and its blob engine frees a deleted blob at once, as RADOS
+//! does). An engine passes when the object model behaves the same on it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use coffer_store::blob::MemBlobStore;
+use coffer_store::meta::MemMeta;
+use coffer_store::{
+    BlobStore, CanonicalId, CompletePart, FsBlobStore, ListQuery, ObjectMeta, PutCondition, RedbMeta, Store,
+    StoreError, Versioning, VersionsQuery,
+};
+use futures::StreamExt;
+
+const OWNER: CanonicalId = CanonicalId([1; 32]);
+/// Small, so both inline and blob paths are cheap to reach.
+const INLINE_MAX: usize = 1024;
+
+struct Engine {
+    store: Store,
+    blobs: Arc<dyn BlobStore>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn redb() -> Engine {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = RedbMeta::open(&dir.path().join("meta.redb")).unwrap();
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(dir.path()).unwrap());
+    Engine {
+        store: Store::with_engines(Arc::new(meta), blobs.clone(), INLINE_MAX),
+        blobs,
+        _dir: Some(dir),
+    }
+}
+
+fn mem() -> Engine {
+    let blobs: Arc<dyn BlobStore> = Arc::new(MemBlobStore::new());
+    Engine {
+        store: Store::with_engines(Arc::new(MemMeta::new(true)), blobs.clone(), INLINE_MAX),
+        blobs,
+        _dir: None,
+    }
+}
+
+/// Runs `$body(engine)` once per engine, as one test per engine.
+macro_rules! conformance {
+    ($($name:ident => $body:expr;)*) => {
+        mod on_redb { use super::*; $(#[tokio::test] async fn $name() { $body(redb()).await })* }
+        mod on_mem { use super::*; $(#[tokio::test] async fn $name() { $body(mem()).await })* }
+    };
+}
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+async fn put(s: &Store, b: &str, k: &str, body: &[u8], cond: PutCondition) -> Result<String, StoreError> {
+    let chunks = vec![Ok::<_, std::io::Error>(Bytes::copy_from_slice(body))];
+    let staged = s
+        .stage(futures::stream::iter(chunks), Some(body.len() as u64), &mut |_| {})
+        .await?;
+    Ok(s.put_object(b, k, staged, ObjectMeta::default(), cond).await?.etag)
+}
+
+async fn read(s: &Store, b: &str, k: &str, version: Option<&str>) -> Result<Vec<u8>, StoreError> {
+    let h = s.get_object(b, k, version).await?;
+    let size = h.record.size;
+    let mut out = Vec::new();
+    let mut stream = h.stream(0, size);
+    while let Some(c) = stream.next().await {
+        out.extend_from_slice(&c.map_err(StoreError::Io)?);
+    }
+    Ok(out)
+}
+
+async fn blob_count(e: &Engine) -> usize {
+    e.blobs.list().await.unwrap().len()
+}
+
+async fn objects_and_blobs(e: Engine) {
+    let s = &e.store;
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    put(s, "b", "small", b"tiny", PutCondition::None).await.unwrap();
+    put(s, "b", "big", &data(10_000, 1), PutCondition::None).await.unwrap();
+    assert_eq!(read(s, "b", "small", None).await.unwrap(), b"tiny");
+    assert_eq!(read(s, "b", "big", None).await.unwrap(), data(10_000, 1));
+    assert_eq!(blob_count(&e).await, 1);
+    // An overwrite frees the old blob; a delete frees the new one.
+    put(s, "b", "big", &data(20_000, 2), PutCondition::None).await.unwrap();
+    assert_eq!(blob_count(&e).await, 1);
+    s.delete_object("b", "big", None, false, PutCondition::None)
+        .await
+        .unwrap();
+    assert_eq!(blob_count(&e).await, 0);
+    assert!(matches!(read(s, "b", "big", None).await, Err(StoreError::NoSuchKey)));
+    assert!(matches!(s.delete_bucket("b").await, Err(StoreError::BucketNotEmpty)));
+    s.delete_object("b", "small", None, false, PutCondition::None)
+        .await
+        .unwrap();
+    s.delete_bucket("b").await.unwrap();
+    assert!(matches!(
+        put(s, "b", "k", b"x", PutCondition::None).await,
+        Err(StoreError::NoSuchBucket)
+    ));
+}
+
+async fn a_reader_keeps_what_it_opened(e: Engine) {
+    let s = &e.store;
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    put(s, "b", "k", &data(50_000, 1), PutCondition::None).await.unwrap();
+    let h = s.get_object("b", "k", None).await.unwrap();
+    // Overwritten and deleted while the handle is held: it still reads the old bytes, and
+    // the old blob goes once it is dropped.
+    put(s, "b", "k", &data(50_000, 2), PutCondition::None).await.unwrap();
+    s.delete_object("b", "k", None, false, PutCondition::None)
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut stream = h.stream(0, 50_000);
+    while let Some(c) = stream.next().await {
+        got.extend_from_slice(&c.unwrap());
+    }
+    assert_eq!(got, data(50_000, 1));
+    drop(stream);
+    for _ in 0..100 {
+        if blob_count(&e).await == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the pinned blob was never freed");
+}
+
+async fn conditional_writes(e: Engine) {
+    let s = &e.store;
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    let first = put(s, "b", "k", b"one", PutCondition::IfAbsent).await.unwrap();
+    assert!(matches!(
+        put(s, "b", "k", b"two", PutCondition::IfAbsent).await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        put(s, "b", "k", b"two", PutCondition::IfMatch("0".repeat(32))).await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        put(s, "b", "missing", b"x", PutCondition::IfExists).await,
+        Err(StoreError::NoSuchKey)
+    ));
+    put(s, "b", "k", b"two", PutCondition::IfMatch(first.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.delete_object("b", "k", None, false, PutCondition::IfMatch(first))
+            .await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    assert_eq!(read(s, "b", "k", None).await.unwrap(), b"two");
+    s.delete_object("b", "k", None, false, PutCondition::IfExists)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.delete_object("b", "k", None, false, PutCondition::IfExists).await,
+        Err(StoreError::NoSuchKey)
+    ));
+}
+
+async fn versions(e: Engine) {
+    let s = &e.store;
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    s.set_versioning("b", Versioning::Enabled).await.unwrap();
+    put(s, "b", "k", b"one", PutCondition::None).await.unwrap();
+    put(s, "b", "k", &data(5000, 2), PutCondition::None).await.unwrap();
+    let marker = s
+        .delete_object("b", "k", None, false, PutCondition::None)
+        .await
+        .unwrap();
+    assert!(marker.delete_marker);
+    assert!(matches!(
+        read(s, "b", "k", None).await,
+        Err(StoreError::DeleteMarker(_))
+    ));
+    let q = VersionsQuery {
+        max_keys: 10,
+        ..VersionsQuery::default()
+    };
+    let page = s.list_versions("b", &q).unwrap();
+    let kinds: Vec<(bool, bool)> = page
+        .versions
+        .iter()
+        .map(|(_, r, latest)| (r.delete_marker, *latest))
+        .collect();
+    assert_eq!(kinds, [(true, true), (false, false), (false, false)]);
+    let oldest = page.versions[2].1.version_id.clone().unwrap();
+    assert_eq!(read(s, "b", "k", Some(&oldest)).await.unwrap(), b"one");
+    // Removing the marker brings the newest version back.
+    s.delete_object("b", "k", marker.version_id.as_deref(), false, PutCondition::None)
+        .await
+        .unwrap();
+    assert_eq!(read(s, "b", "k", None).await.unwrap(), data(5000, 2));
+}
+
+async fn multipart(e: Engine) {
+    let s = &e.store;
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    let up = s
+        .create_upload("b", "k", OWNER, ObjectMeta::default(), None, None)
+        .await
+        .unwrap();
+    let mut parts = Vec::new();
+    for (n, body) in [(1u32, data(6 << 20, 1)), (2, data(3000, 2))] {
+        let chunks = vec![Ok::<_, std::io::Error>(Bytes::from(body.clone()))];
+        let staged = s.stage(futures::stream::iter(chunks), None, &mut |_| {}).await.unwrap();
+        let p = s
+            .put_part("b", "k", &up.upload_id, n, staged, Vec::new())
+            .await
+            .unwrap();
+        parts.push(CompletePart {
+            part_number: n,
+            etag: p.etag,
+        });
+    }
+    s.complete_upload(
+        "b",
+        "k",
+        &up.upload_id,
+        parts,
+        PutCondition::None,
+        Box::new(|_, _| Ok(Vec::new())),
+    )
+    .await
+    .unwrap();
+    let mut want = data(6 << 20, 1);
+    want.extend_from_slice(&data(3000, 2));
+    assert_eq!(read(s, "b", "k", None).await.unwrap(), want);
+    // An upload in progress goes with its bucket.
+    let up = s
+        .create_upload("b", "other", OWNER, ObjectMeta::default(), None, None)
+        .await
+        .unwrap();
+    let chunks = vec![Ok::<_, std::io::Error>(Bytes::from(data(5000, 3)))];
+    let staged = s.stage(futures::stream::iter(chunks), None, &mut |_| {}).await.unwrap();
+    s.put_part("b", "other", &up.upload_id, 1, staged, Vec::new())
+        .await
+        .unwrap();
+    s.delete_object("b", "k", None, false, PutCondition::None)
+        .await
+        .unwrap();
+    s.delete_bucket("b").await.unwrap();
+    assert_eq!(blob_count(&e).await, 0);
+    assert!(matches!(
+        s.upload("b", "other", &up.upload_id),
+        Err(StoreError::NoSuchBucket)
+    ));
+}
+
+async fn listing_with_delimiters_and_pages(e: Engine) {
+    let s = &e.store;
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    let mut keys = Vec::new();
+    for dir in ["a", "b", "c"] {
+        for i in 0..5 {
+            keys.push(format!("{dir}/{i}"));
+        }
+    }
+    keys.push("top".into());
+    for k in &keys {
+        put(s, "b", k, b"x", PutCondition::None).await.unwrap();
+    }
+    let q = ListQuery {
+        prefix: "",
+        delimiter: Some("/"),
+        after: None,
+        max_keys: 1000,
+    };
+    let page = s.list_objects("b", &q).unwrap();
+    assert_eq!(page.common_prefixes, ["a/", "b/", "c/"]);
+    assert_eq!(
+        page.objects.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["top"]
+    );
+    // Pages of 4 without a delimiter walk every key once, in order.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let q = ListQuery {
+            prefix: "",
+            delimiter: None,
+            after: after.as_deref(),
+            max_keys: 4,
+        };
+        let page = s.list_objects("b", &q).unwrap();
+        seen.extend(page.objects.into_iter().map(|(k, _)| k));
+        if !page.truncated {
+            break;
+        }
+        after = page.last;
+    }
+    keys.sort();
+    assert_eq!(seen, keys);
+    // Pages of 2 with a delimiter count a prefix as one entry.
+    let q = ListQuery {
+        prefix: "",
+        delimiter: Some("/"),
+        after: None,
+        max_keys: 2,
+    };
+    let page = s.list_objects("b", &q).unwrap();
+    assert_eq!(page.common_prefixes, ["a/", "b/"]);
+    assert!(page.truncated);
+    assert!(matches!(s.list_objects("missing", &q), Err(StoreError::NoSuchBucket)));
+}
+
+conformance! {
+    objects_and_blobs_are_stored_read_and_freed => objects_and_blobs;
+    a_reader_keeps_the_blob_it_opened => a_reader_keeps_what_it_opened;
+    conditional_writes_hold => conditional_writes;
+    versions_and_delete_markers => versions;
+    multipart_uploads_complete_and_go_with_their_bucket => multipart;
+    listing_with_delimiters_and_paging => listing_with_delimiters_and_pages;
+}
