@@ -15,7 +15,7 @@ use s3s::{S3Request, S3Result, s3_error};
 
 use crate::action;
 use crate::ctx::{Principal, RequestContext, authorize};
-use crate::error::store_error;
+use crate::error::IntoS3;
 
 pub const ROOT_USER: &str = "root";
 
@@ -68,14 +68,10 @@ impl Identity {
         if access_key == self.root.access_key_id {
             return Ok(Some(self.root_caller()));
         }
-        Ok(self
-            .store
-            .user_by_access_key(access_key)
-            .map_err(store_error)?
-            .map(|u| Caller {
-                name: u.name,
-                canonical_user_id: u.canonical_user_id,
-            }))
+        Ok(self.store.user_by_access_key(access_key).s3()?.map(|u| Caller {
+            name: u.name,
+            canonical_user_id: u.canonical_user_id,
+        }))
     }
 
     fn root_caller(&self) -> Caller {
@@ -101,14 +97,10 @@ impl Identity {
         let (user, rec) = match access_key {
             Some(k) if k == self.root.access_key_id => (
                 Some(self.root_caller()),
-                bucket
-                    .map(|b| self.store.bucket(b))
-                    .transpose()
-                    .map_err(store_error)?
-                    .flatten(),
+                bucket.map(|b| self.store.bucket(b)).transpose().s3()?.flatten(),
             ),
             Some(k) => {
-                let (u, b) = self.store.user_and_bucket(k, bucket).map_err(store_error)?;
+                let (u, b) = self.store.user_and_bucket(k, bucket).s3()?;
                 let u = u.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
                 (
                     Some(Caller {
@@ -118,14 +110,7 @@ impl Identity {
                     b,
                 )
             }
-            None => (
-                None,
-                bucket
-                    .map(|b| self.store.bucket(b))
-                    .transpose()
-                    .map_err(store_error)?
-                    .flatten(),
-            ),
+            None => (None, bucket.map(|b| self.store.bucket(b)).transpose().s3()?.flatten()),
         };
         Ok(RequestContext {
             principal: user.map_or(Principal::Anonymous, Principal::User),
@@ -156,7 +141,7 @@ impl Identity {
         let ctx = RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
         let source = RequestContext {
             principal: ctx.principal.clone(),
-            bucket: self.store.bucket(bucket).map_err(store_error)?,
+            bucket: self.store.bucket(bucket).s3()?,
         };
         let read = action::of("GetObject", true);
         authorize(&source, read, &action::arn(read.scope, Some(bucket), Some(key)))
@@ -189,7 +174,7 @@ impl S3Auth for Identity {
         if access_key == self.root.access_key_id {
             return Ok(SecretKey::from(self.root.secret_access_key.clone()));
         }
-        match self.store.user_by_access_key(access_key).map_err(store_error)? {
+        match self.store.user_by_access_key(access_key).s3()? {
             Some(u) => Ok(SecretKey::from(u.secret_access_key)),
             None => Err(s3_error!(InvalidAccessKeyId)),
         }

@@ -4,8 +4,8 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
-use crate::error::store_error;
-use crate::get::timestamp;
+use crate::convert::timestamp;
+use crate::error::IntoS3;
 
 pub async fn list_buckets(c: &Coffer, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let caller = c.identity.caller(&req)?;
@@ -14,7 +14,7 @@ pub async fn list_buckets(c: &Coffer, req: S3Request<ListBucketsInput>) -> S3Res
     let buckets = c
         .store
         .list_buckets(owner)
-        .map_err(store_error)?
+        .s3()?
         .into_iter()
         .filter(|(name, _)| name.starts_with(prefix))
         .map(|(name, rec)| Bucket {
@@ -56,7 +56,7 @@ pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3R
             input.object_lock_enabled_for_bucket == Some(true),
         )
         .await
-        .map_err(store_error)?;
+        .s3()?;
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", input.bucket)),
     }))
@@ -65,7 +65,7 @@ pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3R
 pub async fn head_bucket(c: &Coffer, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
     c.store
         .bucket(&req.input.bucket)
-        .map_err(store_error)?
+        .s3()?
         .ok_or_else(|| s3_error!(NoSuchBucket))?;
     Ok(S3Response::new(HeadBucketOutput {
         bucket_region: Some(c.config.region.clone()),
@@ -74,7 +74,7 @@ pub async fn head_bucket(c: &Coffer, req: S3Request<HeadBucketInput>) -> S3Resul
 }
 
 pub async fn delete_bucket(c: &Coffer, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
-    c.store.delete_bucket(&req.input.bucket).await.map_err(store_error)?;
+    c.store.delete_bucket(&req.input.bucket).await.s3()?;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 
@@ -84,7 +84,7 @@ pub async fn get_bucket_location(
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
     c.store
         .bucket(&req.input.bucket)
-        .map_err(store_error)?
+        .s3()?
         .ok_or_else(|| s3_error!(NoSuchBucket))?;
     // S3 answers an empty constraint for us-east-1.
     let location_constraint =

@@ -7,8 +7,9 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
-use crate::error::store_error;
-use crate::get::{Conditions, check_copy_source, http_date, timestamp};
+use crate::convert::{http_date, timestamp};
+use crate::error::IntoS3;
+use crate::get::{Conditions, check_copy_source};
 use crate::put::user_metadata;
 
 pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
@@ -36,7 +37,7 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
         .store
         .get_object(src_bucket, src_key, version_id.as_deref())
         .await
-        .map_err(store_error)?;
+        .s3()?;
     let src = handle.record.clone();
     check_copy_source(
         &src,
@@ -66,8 +67,8 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
         .store
         .stage(handle.stream(0, size).map(|r| r), Some(size), &mut |_| {})
         .await
-        .map_err(store_error)?;
-    let (retention, legal_hold) = crate::versioning::lock_headers(
+        .s3()?;
+    let (retention, legal_hold) = crate::object_lock::lock_headers(
         c,
         &input.bucket,
         input.object_lock_mode.as_ref(),
@@ -87,7 +88,7 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
             legal_hold,
         )
         .await
-        .map_err(store_error)?;
+        .s3()?;
     Ok(S3Response::new(CopyObjectOutput {
         copy_source_version_id: crate::versioning::version_header(c, None, src_bucket, &src),
         version_id: crate::versioning::version_header(c, known.as_ref(), &input.bucket, &rec),

@@ -5,7 +5,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
-use crate::error::store_error;
+use crate::error::{IntoS3, store_error};
 use coffer_store::PutCondition;
 
 /// S3's limit on keys in one DeleteObjects request.
@@ -23,7 +23,7 @@ pub async fn delete_object(c: &Coffer, req: S3Request<DeleteObjectInput>) -> S3R
         .store
         .delete_object(&input.bucket, &input.key, input.version_id.as_deref(), bypass, cond)
         .await
-        .map_err(store_error)?;
+        .s3()?;
     Ok(S3Response::new(DeleteObjectOutput {
         delete_marker: d.delete_marker.then_some(true),
         version_id: d.version_id,
@@ -40,7 +40,7 @@ pub async fn delete_objects(
     if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
         return Err(s3_error!(MalformedXML));
     }
-    if c.store.bucket(&input.bucket).map_err(store_error)?.is_none() {
+    if c.store.bucket(&input.bucket).s3()?.is_none() {
         return Err(s3_error!(NoSuchBucket));
     }
     let quiet = input.delete.quiet.unwrap_or(false);

@@ -1,7 +1,18 @@
 //! The one place store errors become S3 errors, and the messages clients see.
 
 use coffer_store::StoreError;
-use s3s::{S3Error, S3ErrorCode, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+
+/// Store results as S3 results, through the one mapping: `store.get(..).s3()?`.
+pub trait IntoS3<T> {
+    fn s3(self) -> S3Result<T>;
+}
+
+impl<T> IntoS3<T> for coffer_store::StoreResult<T> {
+    fn s3(self) -> S3Result<T> {
+        self.map_err(store_error)
+    }
+}
 
 /// Maps a store error to the S3 error a client expects. Internal detail is logged here
 /// and never sent.
@@ -64,7 +75,9 @@ fn marker_headers(rec: &coffer_store::ObjectRecord) -> http::HeaderMap {
     if let Ok(v) = http::HeaderValue::from_str(rec.version_id_str()) {
         h.insert("x-amz-version-id", v);
     }
-    if let Ok(v) = http::HeaderValue::from_str(&crate::get::http_date(&crate::get::timestamp(rec.last_modified_ms))) {
+    if let Ok(v) = http::HeaderValue::from_str(&crate::convert::http_date(&crate::convert::timestamp(
+        rec.last_modified_ms,
+    ))) {
         h.insert(http::header::LAST_MODIFIED, v);
     }
     h

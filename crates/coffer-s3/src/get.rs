@@ -9,28 +9,9 @@ use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
 use crate::checksum::set_checksums;
+use crate::convert::{http_date, parse_http_date, timestamp, unix_secs};
 use crate::ctx::known_bucket;
-use crate::error::store_error;
-
-pub fn timestamp(ms: i64) -> Timestamp {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    Timestamp::from(t)
-}
-
-pub fn http_date(t: &Timestamp) -> String {
-    let mut buf = Vec::new();
-    let _ = t.format(TimestampFormat::HttpDate, &mut buf);
-    String::from_utf8(buf).unwrap_or_default()
-}
-
-fn parse_http_date(s: &str) -> Option<Timestamp> {
-    Timestamp::parse(TimestampFormat::HttpDate, s).ok()
-}
-
-fn unix_secs(t: &Timestamp) -> i64 {
-    time::OffsetDateTime::from(t.clone()).unix_timestamp()
-}
+use crate::error::IntoS3;
 
 /// The conditional headers of a read.
 pub struct Conditions<'a> {
@@ -169,7 +150,7 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         .store
         .get_object(&input.bucket, &input.key, input.version_id.as_deref())
         .await
-        .map_err(store_error)?;
+        .s3()?;
     let rec = handle.record.clone();
     check_conditions(
         &rec,
@@ -216,14 +197,14 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
             .store
             .get_object(&input.bucket, &input.key, input.version_id.as_deref())
             .await
-            .map_err(store_error)?;
+            .s3()?;
         let spans = h.part_spans();
         (h.record, spans)
     } else {
         (
             c.store
                 .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-                .map_err(store_error)?,
+                .s3()?,
             Vec::new(),
         )
     };

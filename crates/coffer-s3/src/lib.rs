@@ -5,6 +5,7 @@ pub mod action;
 pub mod auth;
 mod bucket;
 mod checksum;
+pub mod convert;
 mod copy;
 pub mod ctx;
 mod delete;
@@ -12,6 +13,7 @@ pub mod error;
 mod get;
 mod list;
 mod multipart;
+mod object_lock;
 mod post_object;
 mod put;
 pub mod service;
@@ -199,41 +201,41 @@ impl S3 for Coffer {
         &self,
         req: S3Request<PutObjectLockConfigurationInput>,
     ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
-        versioning::put_object_lock_configuration(self, req).await
+        object_lock::put_object_lock_configuration(self, req).await
     }
 
     async fn get_object_lock_configuration(
         &self,
         req: S3Request<GetObjectLockConfigurationInput>,
     ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
-        versioning::get_object_lock_configuration(self, req).await
+        object_lock::get_object_lock_configuration(self, req).await
     }
 
     async fn put_object_retention(
         &self,
         req: S3Request<PutObjectRetentionInput>,
     ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
-        versioning::put_object_retention(self, req).await
+        object_lock::put_object_retention(self, req).await
     }
 
     async fn get_object_retention(
         &self,
         req: S3Request<GetObjectRetentionInput>,
     ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
-        versioning::get_object_retention(self, req).await
+        object_lock::get_object_retention(self, req).await
     }
 
     async fn put_object_legal_hold(
         &self,
         req: S3Request<PutObjectLegalHoldInput>,
     ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
-        versioning::put_object_legal_hold(self, req).await
+        object_lock::put_object_legal_hold(self, req).await
     }
 
     async fn get_object_legal_hold(
         &self,
         req: S3Request<GetObjectLegalHoldInput>,
     ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
-        versioning::get_object_legal_hold(self, req).await
+        object_lock::get_object_legal_hold(self, req).await
     }
 }

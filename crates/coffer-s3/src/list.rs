@@ -5,20 +5,8 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
-use crate::error::store_error;
-use crate::get::timestamp;
-
-const MAX_KEYS: i32 = 1000;
-
-/// A page size parameter (`max-keys`, `max-parts`, `max-uploads`): 1000 by default and at
-/// most, negative is InvalidArgument.
-pub fn page_size(v: Option<i32>, name: &str) -> S3Result<i32> {
-    match v {
-        None => Ok(MAX_KEYS),
-        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "{name} must be a non-negative integer")),
-        Some(n) => Ok(n.min(MAX_KEYS)),
-    }
-}
+use crate::convert::{encode, page_size, timestamp};
+use crate::error::IntoS3;
 
 fn max_keys(v: Option<i32>) -> S3Result<usize> {
     page_size(v, "max-keys").map(|n| n as usize)
@@ -35,24 +23,8 @@ fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
     }
 }
 
-/// What S3 does for `encoding-type=url`: percent-encode all but unreserved characters and `/`.
-pub(crate) fn encode(s: &str, on: bool) -> String {
-    if !on {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn page(c: &Coffer, bucket: &str, q: &ListQuery<'_>) -> S3Result<ListPage> {
-    c.store.list_objects(bucket, q).map_err(store_error)
+    c.store.list_objects(bucket, q).s3()
 }
 
 fn contents(
@@ -63,11 +35,7 @@ fn contents(
     with_owner: bool,
 ) -> S3Result<(Vec<Object>, Vec<CommonPrefix>)> {
     let owner = if with_owner {
-        let b = c
-            .store
-            .bucket(bucket)
-            .map_err(store_error)?
-            .ok_or_else(|| s3_error!(NoSuchBucket))?;
+        let b = c.store.bucket(bucket).s3()?.ok_or_else(|| s3_error!(NoSuchBucket))?;
         Some(c.identity.owner_of(&b.owner))
     } else {
         None

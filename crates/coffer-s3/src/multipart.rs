@@ -7,9 +7,10 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
 use crate::checksum::{set_checksum_fields, set_checksums};
-use crate::error::store_error;
-use crate::get::{Conditions, check_copy_source, http_date, timestamp};
-use crate::list::page_size;
+use crate::convert::page_size;
+use crate::convert::{http_date, timestamp};
+use crate::error::IntoS3;
+use crate::get::{Conditions, check_copy_source};
 use crate::put::{MAX_PUT_SIZE, put_condition, stage_body, user_metadata};
 
 fn part_number(n: i32) -> S3Result<u32> {
@@ -80,7 +81,7 @@ pub async fn create_multipart_upload(
             ctype,
         )
         .await
-        .map_err(store_error)?;
+        .s3()?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(up.bucket),
         key: Some(up.key),
@@ -100,9 +101,7 @@ pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Resul
     } = req;
     let number = part_number(input.part_number)?;
     // Before reading a byte of the body.
-    c.store
-        .upload(&input.bucket, &input.key, &input.upload_id)
-        .map_err(store_error)?;
+    c.store.upload(&input.bucket, &input.key, &input.upload_id).s3()?;
     let (staged, checksums) = stage_body(
         c,
         input.body,
@@ -117,7 +116,7 @@ pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Resul
         .store
         .put_part(&input.bucket, &input.key, &input.upload_id, number, staged, checksums)
         .await
-        .map_err(store_error)?;
+        .s3()?;
     let mut out = UploadPartOutput {
         e_tag: Some(ETag::Strong(part.etag)),
         ..Default::default()
@@ -163,14 +162,12 @@ pub async fn upload_part_copy(
     else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
-    c.store
-        .upload(&input.bucket, &input.key, &input.upload_id)
-        .map_err(store_error)?;
+    c.store.upload(&input.bucket, &input.key, &input.upload_id).s3()?;
     let handle = c
         .store
         .get_object(src_bucket, src_key, version_id.as_deref())
         .await
-        .map_err(store_error)?;
+        .s3()?;
     check_copy_source(
         &handle.record,
         Conditions {
@@ -188,12 +185,12 @@ pub async fn upload_part_copy(
         .store
         .stage(handle.stream(offset, len), Some(len), &mut |_| {})
         .await
-        .map_err(store_error)?;
+        .s3()?;
     let part = c
         .store
         .put_part(&input.bucket, &input.key, &input.upload_id, number, staged, Vec::new())
         .await
-        .map_err(store_error)?;
+        .s3()?;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(ETag::Strong(part.etag)),
@@ -272,7 +269,7 @@ pub async fn complete_multipart_upload(
         .store
         .complete_upload(&input.bucket, &input.key, &input.upload_id, chosen, cond, finalize)
         .await
-        .map_err(store_error)?;
+        .s3()?;
     let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
@@ -293,7 +290,7 @@ pub async fn abort_multipart_upload(
     c.store
         .abort_upload(&input.bucket, &input.key, &input.upload_id)
         .await
-        .map_err(store_error)?;
+        .s3()?;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
@@ -308,7 +305,7 @@ pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<
     let (up, parts, truncated) = c
         .store
         .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max as usize)
-        .map_err(store_error)?;
+        .s3()?;
     let owner = c.identity.owner_of(&up.owner);
     let next = parts.last().map(|p| p.part_number as i32);
     let parts = parts
@@ -360,7 +357,7 @@ pub async fn list_multipart_uploads(
         upload_id_marker: input.upload_id_marker.as_deref().filter(|u| !u.is_empty()),
         max_uploads: max as usize,
     };
-    let page = c.store.list_uploads(&input.bucket, &q).map_err(store_error)?;
+    let page = c.store.list_uploads(&input.bucket, &q).s3()?;
     let (next_key, next_id) = match page.uploads.last() {
         Some(u) if page.truncated => (Some(u.key.clone()), Some(u.upload_id.clone())),
         _ => (None, None),

@@ -20,7 +20,7 @@ use s3s::{Body, S3Error, S3Result, s3_error};
 
 use crate::Coffer;
 use crate::checksum::ChecksumCheck;
-use crate::error::{custom_with, store_error};
+use crate::error::{IntoS3, custom_with};
 use crate::put::{MAX_PUT_SIZE, user_metadata};
 use crate::service::escape;
 
@@ -165,11 +165,7 @@ async fn store_form(
         }
         Ok::<Bytes, s3s::StdError>(chunk)
     });
-    let mut staged = c
-        .store
-        .stage(file, None, &mut |b| check.update(b))
-        .await
-        .map_err(store_error)?;
+    let mut staged = c.store.stage(file, None, &mut |b| check.update(b)).await.s3()?;
     if staged.size < min {
         return Err(s3_error!(
             EntityTooSmall,
@@ -181,7 +177,7 @@ async fn store_form(
         .store
         .put_object_locked(&bucket, &key, &mut staged, meta, PutCondition::None, None, false)
         .await
-        .map_err(store_error)?;
+        .s3()?;
     let version = crate::versioning::version_header(c, known.as_ref(), &bucket, &rec);
     Ok(success(&bucket, &key, &rec.etag, version, redirect, status.as_deref()))
 }
@@ -356,13 +352,13 @@ fn success(
     status: Option<&str>,
 ) -> Response<Body> {
     let etag = format!("\"{etag}\"");
-    let location = format!("/{bucket}/{}", crate::list::encode(key, true));
+    let location = format!("/{bucket}/{}", crate::convert::encode(key, true));
     let mut resp = Response::new(Body::empty());
     if let Some(url) =
         redirect.filter(|u| (u.starts_with("http://") || u.starts_with("https://")) && !u.chars().any(char::is_control))
     {
         let sep = if url.contains('?') { '&' } else { '?' };
-        let q = |s: &str| crate::list::encode(s, true).replace('/', "%2F");
+        let q = |s: &str| crate::convert::encode(s, true).replace('/', "%2F");
         let to = format!("{url}{sep}bucket={}&key={}&etag={}", q(bucket), q(key), q(&etag));
         if let Ok(v) = HeaderValue::from_str(&to) {
             *resp.status_mut() = StatusCode::SEE_OTHER;

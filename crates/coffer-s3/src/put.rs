@@ -7,7 +7,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
 use crate::checksum::{ChecksumCheck, set_checksums};
-use crate::error::store_error;
+use crate::error::IntoS3;
 
 /// S3's limit for a single PUT; larger objects need multipart.
 pub const MAX_PUT_SIZE: u64 = 5 << 30;
@@ -21,7 +21,7 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         ..
     } = req;
     let cond = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let (retention, legal_hold) = crate::versioning::lock_headers(
+    let (retention, legal_hold) = crate::object_lock::lock_headers(
         c,
         &input.bucket,
         input.object_lock_mode.as_ref(),
@@ -34,7 +34,7 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         content_disposition: input.content_disposition,
         content_encoding: input.content_encoding,
         content_language: input.content_language,
-        expires: input.expires.as_ref().map(crate::get::http_date),
+        expires: input.expires.as_ref().map(crate::convert::http_date),
         user: user_metadata(input.metadata)?,
         checksums: Vec::new(),
     };
@@ -61,7 +61,7 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
             legal_hold,
         )
         .await
-        .map_err(store_error)?;
+        .s3()?;
     let mut out = PutObjectOutput {
         version_id: crate::versioning::version_header(c, known.as_ref(), &input.bucket, &rec),
         e_tag: Some(ETag::Strong(rec.etag)),
@@ -99,7 +99,7 @@ pub async fn stage_body(
         .store
         .stage(body, Some(declared), &mut |b| check.update(b))
         .await
-        .map_err(store_error)?;
+        .s3()?;
     if md5.is_some_and(|m| m != staged.md5) {
         return Err(s3_error!(BadDigest));
     }

@@ -1,4 +1,5 @@
-//! Limits on what one request may hold: a body must keep arriving, at a minimum rate.
+//! Limits on what one request may hold: the size of its header section and XML body, and
+//! the pace of its body.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -8,6 +9,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::Request;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use s3s::Body;
 use tokio::time::Instant;
 
 /// What became of a request's body: whether it was cut for stalling or crawling, and how
@@ -129,6 +133,56 @@ impl http_body::Body for PacedBody {
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// S3 refuses a request whose header section is over 8 KiB with RequestHeaderSectionTooLarge.
+/// Larger blocks than hyper buffers (about 400 KiB, or over 100 headers) never reach us:
+/// hyper answers those 431 itself.
+pub(super) const MAX_HEADER_SECTION: usize = 8 << 10;
+
+/// Bytes of the header section as sent: `name: value\r\n` per header.
+pub(super) fn header_section_len(req: &Request<Body>) -> usize {
+    req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum()
+}
+
+/// A request (DeleteObjects, PutBucketVersioning, ...) declaring an XML body over s3s's
+/// cap. s3s would read up to the cap before refusing; the declared length says it at once.
+pub(super) fn xml_body_too_large(req: &Request<Body>) -> bool {
+    carries_xml(req)
+        && req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > xml_max())
+}
+
+pub(super) fn xml_max() -> u64 {
+    s3s::config::S3Config::default().xml_max_body_size as u64
+}
+
+/// Whether the body of this request is an XML document (capped by s3s) rather than object
+/// data: any POST but a form upload, and any PUT addressed to a subresource other than a
+/// part upload's `partNumber`/`uploadId` (and the SDKs' `x-id` tag).
+pub(super) fn carries_xml(req: &Request<Body>) -> bool {
+    match *req.method() {
+        http::Method::POST => !is_form(req),
+        http::Method::PUT => req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+                .any(|k| !matches!(k, "partNumber" | "uploadId" | "x-id"))
+        }),
+        _ => false,
+    }
+}
+
+/// A browser-form upload (POST Object).
+pub(crate) fn is_form(req: &Request<Body>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
 #[cfg(test)]

@@ -1,28 +1,31 @@
-//! The HTTP face: request ids on every response, the seed's error body on every error, 503
-//! while shutting down, and virtual-hosted-style bucket addressing.
+//! The HTTP face: request ids on every response, the seed's error body on every error
+//! (`errors`), 503 while shutting down, the checks made before s3s sees a request
+//! (`guard`, `limits`), connection admission (`admission`) and bucket addressing (`host`).
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::future::BoxFuture;
-use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::header::{CONNECTION, CONTENT_LENGTH, HeaderValue};
 use http::{Request, Response, StatusCode};
-use s3s::host::{S3Host, VirtualHost};
+use s3s::host::S3Host;
 use s3s::service::S3Service;
-use s3s::{Body, HttpError, S3Result};
-
-use crate::error::default_message;
+use s3s::{Body, HttpError};
 
 pub mod admission;
+mod errors;
 mod guard;
+mod host;
 mod limits;
 
 pub use admission::{Admission, Admitted, Ticket};
+pub use errors::{error_response, escape};
+use errors::{finish_error, new_host_id, new_request_id, resource, s3_error_response};
+pub use host::CofferHost;
 pub use limits::BodyPace;
-use limits::{BodyWatch, PacedBody};
+pub(crate) use limits::is_form;
+use limits::{BodyWatch, MAX_HEADER_SECTION, PacedBody, carries_xml, header_section_len, xml_body_too_large, xml_max};
 
 pub const REQUEST_ID: &str = "x-amz-request-id";
 pub const HOST_ID: &str = "x-amz-id-2";
@@ -214,253 +217,5 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
             req.extensions_mut().insert(t.clone());
         }
         Box::pin(async move { Ok(this.call(req).await) })
-    }
-}
-
-/// S3 refuses a request whose header section is over 8 KiB with RequestHeaderSectionTooLarge.
-/// Larger blocks than hyper buffers (about 400 KiB, or over 100 headers) never reach us:
-/// hyper answers those 431 itself.
-const MAX_HEADER_SECTION: usize = 8 << 10;
-
-/// Bytes of the header section as sent: `name: value\r\n` per header.
-fn header_section_len(req: &Request<Body>) -> usize {
-    req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum()
-}
-
-/// A request (DeleteObjects, PutBucketVersioning, ...) declaring an XML body over s3s's
-/// cap. s3s would read up to the cap before refusing; the declared length says it at once.
-fn xml_body_too_large(req: &Request<Body>) -> bool {
-    carries_xml(req)
-        && req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|n| n > xml_max())
-}
-
-fn xml_max() -> u64 {
-    s3s::config::S3Config::default().xml_max_body_size as u64
-}
-
-/// Whether the body of this request is an XML document (capped by s3s) rather than object
-/// data: any POST but a form upload, and any PUT addressed to a subresource other than a
-/// part upload's `partNumber`/`uploadId` (and the SDKs' `x-id` tag).
-fn carries_xml(req: &Request<Body>) -> bool {
-    match *req.method() {
-        http::Method::POST => !is_form(req),
-        http::Method::PUT => req.uri().query().is_some_and(|q| {
-            q.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
-                .any(|k| !matches!(k, "partNumber" | "uploadId" | "x-id"))
-        }),
-        _ => false,
-    }
-}
-
-/// A browser-form upload (POST Object).
-pub(crate) fn is_form(req: &Request<Body>) -> bool {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
-}
-
-/// Rewrites an s3s error body into the seed's form (Code, Message, Resource, RequestId).
-fn finish_error(mut resp: Response<Body>, resource: &str, request_id: &str, presigned: bool) -> Response<Body> {
-    let status = resp.status();
-    if status == StatusCode::NOT_MODIFIED {
-        // 304 has no body (RFC 9110 15.4.5).
-        *resp.body_mut() = Body::empty();
-        resp.headers_mut().remove(CONTENT_LENGTH);
-        resp.headers_mut().remove(CONTENT_TYPE);
-        return resp;
-    }
-    if !(status.is_client_error() || status.is_server_error()) {
-        return resp;
-    }
-    let Some(body) = resp.body().bytes() else { return resp };
-    let text = String::from_utf8_lossy(&body);
-    let Some(code) = xml_field(&text, "Code") else {
-        return resp;
-    };
-    // s3s messages are written for clients, except on internal errors.
-    let mut message = xml_field(&text, "Message").filter(|_| code != "InternalError");
-    let mut code = code;
-    // A presigned URL dated in the future is not yet valid: S3 says AccessDenied, where s3s
-    // reuses the clock-skew error of header-signed requests.
-    if presigned && code == "RequestTimeTooSkewed" {
-        code = "AccessDenied".into();
-        message = Some("Request is not yet valid".into());
-    }
-    let fresh = error_response(status, &code, message.as_deref(), resource, request_id);
-    let (parts, body) = fresh.into_parts();
-    *resp.body_mut() = body;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, parts.headers[CONTENT_TYPE].clone());
-    resp.headers_mut()
-        .insert(CONTENT_LENGTH, parts.headers[CONTENT_LENGTH].clone());
-    resp
-}
-
-/// An error raised outside s3s, in the seed's form.
-fn s3_error_response(e: s3s::S3Error, resource: &str, request_id: &str) -> Response<Body> {
-    let status = e
-        .status_code()
-        .or_else(|| e.code().status_code())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let message = e
-        .message()
-        .filter(|_| status != StatusCode::INTERNAL_SERVER_ERROR)
-        .map(escape);
-    let mut resp = error_response(status, e.code().as_str(), message.as_deref(), resource, request_id);
-    if let Some(h) = e.headers() {
-        resp.headers_mut().extend(h.clone());
-    }
-    resp
-}
-
-/// The text of `<name>…</name>`, still XML-escaped.
-fn xml_field(xml: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let len = xml[start..].find(&format!("</{name}>"))?;
-    Some(xml[start..start + len].to_owned())
-}
-
-/// An error body as the seed specifies. `message` is already XML-escaped.
-pub fn error_response(
-    status: StatusCode,
-    code: &str,
-    message: Option<&str>,
-    resource: &str,
-    request_id: &str,
-) -> Response<Body> {
-    let message = match message {
-        Some(m) if !m.is_empty() => m.to_owned(),
-        _ => escape(default_message(code)),
-    };
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{message}</Message><Resource>{}</Resource><RequestId>{}</RequestId></Error>",
-        escape(code),
-        escape(resource),
-        escape(request_id),
-    );
-    let len = xml.len();
-    let mut resp = Response::new(Body::from(Bytes::from(xml)));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-    resp.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
-    resp
-}
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
-                let _ = write!(out, "&#x{:X};", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The `<Resource>` of an error: the request path, a bucket without the trailing slash
-/// some SDKs send (`/bucket/` is the bucket, not a key).
-fn resource(path: &str) -> String {
-    match path.strip_suffix('/') {
-        Some(b) if b.len() > 1 && b.rfind('/') == Some(0) => b.to_owned(),
-        _ => path.to_owned(),
-    }
-}
-
-fn new_request_id() -> String {
-    format!("{:016X}", rand::random::<u64>())
-}
-
-fn new_host_id() -> String {
-    let bytes: [u8; 24] = rand::random();
-    hex::encode(bytes)
-}
-
-/// Virtual-hosted-style addressing under configured domains (`bucket.localhost:9000`);
-/// any other host name is path-style. s3s's own hosts treat an unknown host as a bucket
-/// name (CNAME style), which would break `localhost:9000` and any plain DNS name.
-pub struct CofferHost {
-    domains: Vec<String>,
-}
-
-impl CofferHost {
-    pub fn new(domains: Vec<String>) -> Self {
-        Self { domains }
-    }
-}
-
-impl S3Host for CofferHost {
-    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
-        let name = match host.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => host,
-        };
-        for d in &self.domains {
-            if name.eq_ignore_ascii_case(d) {
-                return Ok(VirtualHost::new(name));
-            }
-            if let Some(bucket) = name.strip_suffix(d.as_str()).and_then(|b| b.strip_suffix('.'))
-                && !bucket.is_empty()
-            {
-                return Ok(VirtualHost::new(d.as_str()).with_bucket(bucket));
-            }
-        }
-        Ok(VirtualHost::new(name))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_body_has_every_field_escaped() {
-        let r = error_response(StatusCode::NOT_FOUND, "NoSuchKey", None, "/b/a&b", "ABC");
-        let body = r.body().bytes().unwrap();
-        let text = std::str::from_utf8(&body).unwrap();
-        assert!(text.contains("<Code>NoSuchKey</Code>"));
-        assert!(text.contains("<Message>The specified key does not exist.</Message>"));
-        assert!(text.contains("<Resource>/b/a&amp;b</Resource>"));
-        assert!(text.contains("<RequestId>ABC</RequestId>"));
-        assert_eq!(r.headers()[CONTENT_TYPE], "application/xml");
-    }
-
-    #[test]
-    fn resource_names_the_bucket_without_trailing_slash() {
-        assert_eq!(resource("/b/"), "/b");
-        assert_eq!(resource("/b"), "/b");
-        assert_eq!(resource("/b/dir/"), "/b/dir/");
-        assert_eq!(resource("/"), "/");
-    }
-
-    #[test]
-    fn hosts_split_bucket_from_domain() {
-        let h = CofferHost::new(vec!["localhost".into(), "s3.example.com".into()]);
-        assert_eq!(h.parse_host_header("localhost:9000").unwrap().bucket(), None);
-        assert_eq!(
-            h.parse_host_header("pics.localhost:9000").unwrap().bucket(),
-            Some("pics")
-        );
-        assert_eq!(
-            h.parse_host_header("pics.s3.example.com").unwrap().bucket(),
-            Some("pics")
-        );
-        assert_eq!(h.parse_host_header("other.host").unwrap().bucket(), None);
     }
 }
