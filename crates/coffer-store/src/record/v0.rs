@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Table};
 use crate::model::{
-    BucketRecord, CanonicalId, DataRef, DefaultRetention, ObjectMeta, ObjectRecord, PartRecord, Retention,
+    BucketRecord, CanonicalId, DataRef, DefaultRetention, LockMode, ObjectMeta, ObjectRecord, PartRecord, Retention,
     UploadRecord, Versioning,
 };
 use crate::users::UserRecord;
@@ -27,7 +27,42 @@ pub struct BucketRecordV0 {
     pub created_ms: i64,
     pub versioning: Versioning,
     pub object_lock: bool,
-    pub default_retention: Option<DefaultRetention>,
+    pub default_retention: Option<DefaultRetentionV0>,
+}
+
+/// Lock modes were S3's names then.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DefaultRetentionV0 {
+    pub mode: String,
+    pub days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RetentionV0 {
+    pub mode: String,
+    pub until_ms: i64,
+}
+
+fn mode(s: &str) -> StoreResult<LockMode> {
+    LockMode::parse(s).ok_or_else(|| StoreError::Corrupt(format!("format 0 lock mode {s:?}")))
+}
+
+impl DefaultRetentionV0 {
+    pub fn upgrade(self) -> StoreResult<DefaultRetention> {
+        Ok(DefaultRetention {
+            mode: mode(&self.mode)?,
+            days: self.days,
+        })
+    }
+}
+
+impl RetentionV0 {
+    pub fn upgrade(self) -> StoreResult<Retention> {
+        Ok(Retention {
+            mode: mode(&self.mode)?,
+            until_ms: self.until_ms,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,7 +77,7 @@ pub struct ObjectRecordV0 {
     pub last_modified_ms: i64,
     pub data: DataRef,
     pub meta: ObjectMeta,
-    pub retention: Option<Retention>,
+    pub retention: Option<RetentionV0>,
     pub legal_hold: bool,
 }
 
@@ -75,8 +110,8 @@ pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> StoreResult<T> {
 }
 
 impl ObjectRecordV0 {
-    pub fn upgrade(self, owner: CanonicalId) -> ObjectRecord {
-        ObjectRecord {
+    pub fn upgrade(self, owner: CanonicalId) -> StoreResult<ObjectRecord> {
+        Ok(ObjectRecord {
             version_id: self.version_id,
             sort: self.sort,
             delete_marker: self.delete_marker,
@@ -87,10 +122,10 @@ impl ObjectRecordV0 {
             last_modified_ms: self.last_modified_ms,
             data: self.data,
             meta: self.meta,
-            retention: self.retention,
+            retention: self.retention.map(RetentionV0::upgrade).transpose()?,
             legal_hold: self.legal_hold,
             owner,
-        }
+        })
     }
 }
 
@@ -139,7 +174,7 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<O
             created_ms: b.created_ms,
             versioning: b.versioning,
             object_lock: b.object_lock,
-            default_retention: b.default_retention,
+            default_retention: b.default_retention.map(DefaultRetentionV0::upgrade).transpose()?,
         };
         ops.push(Op::Put(Table::Buckets, k, super::encode(&rec)));
     }
@@ -148,7 +183,7 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<O
             let bucket = &k[..k.iter().position(|&b| b == 0).unwrap_or(k.len())];
             // Objects were their bucket's owner's; a row whose bucket is gone keeps a fresh id.
             let owner = bucket_owner.get(bucket).copied().unwrap_or_else(CanonicalId::random);
-            let rec = decode::<ObjectRecordV0>(&v)?.upgrade(owner);
+            let rec = decode::<ObjectRecordV0>(&v)?.upgrade(owner)?;
             ops.push(Op::Put(table, k, super::encode(&rec)));
         }
     }
