@@ -1,6 +1,9 @@
 //! Signatures as an attacker would reuse them: SigV2 dates and subresources, and the
 //! lifetime of presigned URLs.
 
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use hmac::{Hmac, KeyInit, Mac};
 
@@ -36,11 +39,9 @@ async fn v2_send(s: &Server, method: &str, target: &str, auth: &str, date: &str,
     raw_send(&s.addr(), method, target, &headers, Some(body)).await
 }
 
+/// A bucket holding `doc`.
 async fn setup() -> (Server, aws_sdk_s3::Client, String) {
-    let s = Server::start();
-    let c = s.client();
-    let b = bucket("auth");
-    c.create_bucket().bucket(&b).send().await.unwrap();
+    let (s, c, b) = with_bucket("auth").await;
     c.put_object()
         .bucket(&b)
         .key("doc")
@@ -169,4 +170,73 @@ async fn presigned_urls_live_at_most_seven_days() {
         let r = raw_send(&s.addr(), "GET", &presign_v4(&s, &path, expires), &host, Some(b"")).await;
         r.check_error(400, "AuthorizationQueryParametersError", &path);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Presigned URLs
+
+#[tokio::test]
+async fn presigned_get_and_put() {
+    let (s, c, b) = with_bucket("presign").await;
+    put(&c, &b, "doc", FOX).await;
+    let cfg = || PresigningConfig::expires_in(Duration::from_secs(300)).unwrap();
+    let p = c.get_object().bucket(&b).key("doc").presigned(cfg()).await.unwrap();
+    assert!(p.uri().contains("X-Amz-Signature="), "{}", p.uri());
+    let r = send_presigned(&s, &p, b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, FOX);
+    assert_eq!(r.header("etag"), Some(format!("\"{FOX_MD5_HEX}\"").as_str()));
+
+    let p = c
+        .put_object()
+        .bucket(&b)
+        .key("uploaded")
+        .content_type("text/x-presigned")
+        .presigned(cfg())
+        .await
+        .unwrap();
+    assert_eq!(p.method(), "PUT");
+    let r = send_presigned(&s, &p, b"uploaded through a presigned URL").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = c.get_object().bucket(&b).key("uploaded").send().await.unwrap();
+    assert_eq!(got.content_type(), Some("text/x-presigned"));
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"uploaded through a presigned URL"
+    );
+}
+
+#[tokio::test]
+async fn tampered_presigned_url_is_signature_does_not_match() {
+    let (s, c, b) = with_bucket("presigntamper").await;
+    put(&c, &b, "doc", FOX).await;
+    put(&c, &b, "other", b"secret").await;
+    let p = c
+        .get_object()
+        .bucket(&b)
+        .key("doc")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
+        .await
+        .unwrap();
+    let uri: http::Uri = p.uri().parse().unwrap();
+    let target = uri.path_and_query().unwrap().as_str().replace("/doc?", "/other?");
+    let r = raw_send(&s.addr(), "GET", &target, &[("host".into(), s.addr())], Some(b"")).await;
+    r.check_error(403, "SignatureDoesNotMatch", &format!("/{b}/other"));
+}
+
+#[tokio::test]
+async fn expired_presigned_url_is_access_denied() {
+    let (s, c, b) = with_bucket("presignexp").await;
+    put(&c, &b, "doc", FOX).await;
+    let p = c
+        .get_object()
+        .bucket(&b)
+        .key("doc")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(1)).unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = send_presigned(&s, &p, b"").await;
+    r.check_error(403, "AccessDenied", &format!("/{b}/doc"));
+    assert!(!r.text().contains("quick brown fox"));
 }

@@ -12,6 +12,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::{RequestId, RequestIdExt};
+use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 pub use coffer::sigv4;
@@ -393,6 +394,29 @@ pub fn bucket(n: &str) -> String {
     format!("bkt-{n}")
 }
 
+/// A fresh server with one empty bucket, `bucket(name)`, and a root client.
+pub async fn with_bucket(name: &str) -> (Server, Client, String) {
+    let s = Server::start();
+    let c = s.client();
+    let b = bucket(name);
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    (s, c, b)
+}
+
+/// Deterministic test bytes, different for each `seed` and with no short period, so a
+/// misplaced or repeated chunk shows.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
 /// The HTTP status of a failed SDK call, read off the raw response (for answers without an
 /// error body: 304, and HEAD's 404 and 412).
 pub fn sdk_status<T, E>(r: Result<T, SdkError<E, HttpResponse>>) -> u16
@@ -424,4 +448,52 @@ impl Server {
             v["secret_access_key"].as_str().unwrap().to_owned(),
         )
     }
+}
+
+/// `Expires` as sent and as S3 returns it (an HTTP date).
+pub const EXPIRES_SECS: i64 = 1_900_000_000;
+pub const EXPIRES: &str = "Sun, 17 Mar 2030 17:46:40 GMT";
+
+/// A body with a known MD5 (RFC 1321 test vector).
+pub const FOX: &[u8] = b"The quick brown fox jumps over the lazy dog";
+pub const FOX_MD5_HEX: &str = "9e107d9d372bb6826bd81d3542a419d6";
+pub const FOX_MD5_B64: &str = "nhB9nTcrtoJr2B01QqQZ1g==";
+
+/// PUT and return the ETag.
+pub async fn put(c: &Client, b: &str, k: &str, body: &[u8]) -> String {
+    c.put_object()
+        .bucket(b)
+        .key(k)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .e_tag
+        .expect("etag")
+}
+
+pub async fn get_body(c: &Client, b: &str, k: &str) -> Vec<u8> {
+    let got = c.get_object().bucket(b).key(k).send().await.unwrap();
+    got.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+/// A root-signed request whose Host (signed and sent) is `host`, over `s`'s socket.
+pub async fn raw_with_host(
+    s: &Server,
+    host: &str,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    body: &[u8],
+) -> Raw {
+    let mut req = sigv4::Request {
+        method,
+        host,
+        path,
+        query: query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        headers: vec![],
+        body: body.to_vec(),
+    };
+    req.sign(&ROOT_CREDS, time::OffsetDateTime::now_utc());
+    raw_send(&s.addr(), req.method, &req.target(), &req.headers, Some(&req.body)).await
 }

@@ -6,11 +6,9 @@ use aws_sdk_s3::types::Delete;
 
 use crate::common::*;
 
+/// A bucket holding the 10-byte `ten`.
 async fn setup() -> (Server, aws_sdk_s3::Client, String) {
-    let s = Server::start();
-    let c = s.client();
-    let b = bucket("err");
-    c.create_bucket().bucket(&b).send().await.unwrap();
+    let (s, c, b) = with_bucket("err").await;
     c.put_object()
         .bucket(&b)
         .key("ten")

@@ -17,6 +17,7 @@ use crate::common::*;
 const ALICE_KEY: &str = "AKIDFIXTUREALICE0001";
 const ALICE_SECRET: &str = "fixture-alice-secret-0123456789abcdefghij";
 
+/// The bytes the fixtures were made with: fixed for good, unlike `common::data`.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
-use aws_sdk_s3::primitives::ByteStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -44,29 +43,6 @@ async fn presign(c: &aws_sdk_s3::Client, b: &str, start: SystemTime) -> Presigne
     c.get_object().bucket(b).key("doc").presigned(cfg).await.unwrap()
 }
 
-async fn setup(name: &str) -> (Server, aws_sdk_s3::Client, String) {
-    let s = Server::start();
-    let c = s.client();
-    let b = bucket(name);
-    c.create_bucket().bucket(&b).send().await.unwrap();
-    (s, c, b)
-}
-
-async fn put(c: &aws_sdk_s3::Client, b: &str, k: &str, data: &[u8]) {
-    c.put_object()
-        .bucket(b)
-        .key(k)
-        .body(ByteStream::from(data.to_vec()))
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn get(c: &aws_sdk_s3::Client, b: &str, k: &str) -> Vec<u8> {
-    let o = c.get_object().bucket(b).key(k).send().await.unwrap();
-    o.body.collect().await.unwrap().into_bytes().to_vec()
-}
-
 /// Writes `bytes` on a fresh connection, then reads until the server closes or `wait`
 /// passes. `Ok(None)`: closed (or reset) without a response; `Err`: still open at `wait`.
 async fn exchange(addr: &str, bytes: &[u8], wait: Duration) -> Result<Option<u16>, ()> {
@@ -99,7 +75,7 @@ async fn assert_serving(s: &Server) {
 
 #[tokio::test]
 async fn presigned_urls_work_only_inside_their_window() {
-    let (s, c, b) = setup("presignwin").await;
+    let (s, c, b) = with_bucket("presignwin").await;
     put(&c, &b, "doc", b"inside").await;
     let now = SystemTime::now();
     let r = send_presigned(&s, &presign(&c, &b, now - Duration::from_secs(30)).await, b"").await;
@@ -119,7 +95,7 @@ async fn presigned_urls_work_only_inside_their_window() {
 
 #[tokio::test]
 async fn a_request_date_more_than_15_minutes_off_is_request_time_too_skewed() {
-    let (s, c, b) = setup("skew").await;
+    let (s, c, b) = with_bucket("skew").await;
     put(&c, &b, "k", b"v").await;
     let path = format!("/{b}/k");
     let now = time::OffsetDateTime::now_utc();
@@ -136,7 +112,7 @@ async fn a_request_date_more_than_15_minutes_off_is_request_time_too_skewed() {
 
 #[tokio::test]
 async fn a_signature_is_bound_to_its_path_and_method() {
-    let (s, c, b) = setup("replay").await;
+    let (s, c, b) = with_bucket("replay").await;
     put(&c, &b, "mine", b"mine").await;
     put(&c, &b, "other", b"other").await;
     let mine = format!("/{b}/mine");
@@ -154,7 +130,7 @@ async fn a_signature_is_bound_to_its_path_and_method() {
     raw_send(&s.addr(), "PUT", &mine, &h, Some(b""))
         .await
         .check_error(403, "SignatureDoesNotMatch", &mine);
-    assert_eq!(get(&c, &b, "mine").await, b"mine", "the replays changed nothing");
+    assert_eq!(get_body(&c, &b, "mine").await, b"mine", "the replays changed nothing");
 }
 
 #[tokio::test]
@@ -253,8 +229,8 @@ async fn check_intact(s: &Server, b: &str, keys: &[String]) {
     want.extend(["plain/before".to_owned(), "plain/after".to_owned()]);
     want.sort();
     assert_eq!(list_keys(s, b).await, want);
-    assert_eq!(get(&c, b, "plain/before").await, b"before");
-    assert_eq!(get(&c, b, "plain/after").await, b"after");
+    assert_eq!(get_body(&c, b, "plain/before").await, b"before");
+    assert_eq!(get_body(&c, b, "plain/after").await, b"after");
 }
 
 #[tokio::test]
@@ -366,7 +342,7 @@ fn delete_objects_head(s: &Server, b: &str, len: usize) -> String {
 
 #[tokio::test]
 async fn an_xml_body_over_the_cap_is_refused_before_it_is_read() {
-    let (s, c, b) = setup("xmlcap").await;
+    let (s, c, b) = with_bucket("xmlcap").await;
     put(&c, &b, "keep", b"keep").await;
     // Only the head is sent: a server that waited for the 64 MiB body would never answer.
     let head = delete_objects_head(&s, &b, 64 << 20);
@@ -416,7 +392,7 @@ async fn an_xml_body_over_the_cap_is_refused_before_it_is_read() {
         let code: u16 = text.split(' ').nth(1).unwrap().parse().unwrap();
         assert!((400..500).contains(&code), "{text}");
     }
-    assert_eq!(get(&c, &b, "keep").await, b"keep");
+    assert_eq!(get_body(&c, &b, "keep").await, b"keep");
     assert_serving(&s).await;
 }
 
@@ -433,7 +409,7 @@ async fn answer(addr: &str, bytes: &[u8]) -> Option<Raw> {
 /// with no length s3s can check first. Either way a 400 a client will not retry.
 #[tokio::test]
 async fn a_put_with_an_xml_body_over_the_cap_is_max_message_length_exceeded() {
-    let (s, c, b) = setup("xmlput").await;
+    let (s, c, b) = with_bucket("xmlput").await;
     let len = 21 << 20;
     let signed = |sha: &str| {
         let addr = s.addr();
@@ -582,7 +558,7 @@ fn open_fds(pid: u32) -> usize {
 
 #[tokio::test]
 async fn a_flood_of_connections_does_not_take_the_server_down() {
-    let (s, c, b) = setup("flood").await;
+    let (s, c, b) = with_bucket("flood").await;
     put(&c, &b, "k", b"still here").await;
     let addr = s.addr();
     let mut tasks = Vec::new();
@@ -605,7 +581,7 @@ async fn a_flood_of_connections_does_not_take_the_server_down() {
         t.await.unwrap();
     }
     assert_serving(&s).await;
-    assert_eq!(get(&c, &b, "k").await, b"still here");
+    assert_eq!(get_body(&c, &b, "k").await, b"still here");
 }
 
 #[tokio::test]
@@ -788,7 +764,7 @@ async fn a_signed_client_gets_in_past_a_flood_of_idle_and_slow_sockets() {
         // A new client each time: a new connection that has to find a slot.
         let fresh = s.client();
         let t = Instant::now();
-        assert_eq!(get(&fresh, &b, "k").await, b"reachable", "request {i}");
+        assert_eq!(get_body(&fresh, &b, "k").await, b"reachable", "request {i}");
         worst = worst.max(t.elapsed());
         // The flood goes on: more idle sockets after each request.
         for _ in 0..50 {

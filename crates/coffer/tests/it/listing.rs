@@ -32,10 +32,7 @@ const KEYS: &[&str] = &[
 ];
 
 async fn setup(name: &str, keys: &[&str]) -> (Server, Client, String) {
-    let s = Server::start();
-    let c = s.client();
-    let b = bucket(name);
-    c.create_bucket().bucket(&b).send().await.unwrap();
+    let (s, c, b) = with_bucket(name).await;
     fill(&c, &b, keys).await;
     (s, c, b)
 }

@@ -10,12 +10,6 @@ use crate::common::*;
 
 const MIB: usize = 1 << 20;
 
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
 async fn create(c: &Client, b: &str, k: &str) -> String {
     c.create_multipart_upload()
         .bucket(b)
@@ -50,17 +44,9 @@ async fn get_all(c: &Client, b: &str, k: &str) -> Vec<u8> {
     r.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
-async fn setup() -> (Server, Client, String) {
-    let s = Server::start();
-    let c = s.client();
-    let b = bucket("mpu");
-    c.create_bucket().bucket(&b).send().await.unwrap();
-    (s, c, b)
-}
-
 #[tokio::test]
 async fn parts_out_of_order_and_concurrent_assemble_in_order() {
-    let (_s, c, b) = setup().await;
+    let (_s, c, b) = with_bucket("mpu").await;
     let id = create(&c, &b, "obj").await;
     let bodies = [data(5 * MIB, 1), data(5 * MIB, 2), data(1000, 3)];
     let (p3, p1, p2) = tokio::join!(
@@ -131,7 +117,7 @@ async fn parts_out_of_order_and_concurrent_assemble_in_order() {
 
 #[tokio::test]
 async fn a_part_uploaded_again_replaces_the_first_and_frees_it() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("mpu").await;
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(300 << 10, 1)).await;
     let before = s.blob_paths().len();
@@ -151,7 +137,7 @@ async fn a_part_uploaded_again_replaces_the_first_and_frees_it() {
 
 #[tokio::test]
 async fn completion_errors() {
-    let (_s, c, b) = setup().await;
+    let (_s, c, b) = with_bucket("mpu").await;
     let res = format!("/{b}/k");
     let id = create(&c, &b, "k").await;
     let p1 = part(&c, &b, "k", &id, 1, b"small".to_vec()).await;
@@ -234,7 +220,7 @@ async fn completion_errors() {
 
 #[tokio::test]
 async fn abort_frees_parts_and_ends_the_upload() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("mpu").await;
     let before = s.blob_paths().len();
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(MIB, 1)).await;
@@ -273,7 +259,7 @@ async fn abort_frees_parts_and_ends_the_upload() {
 /// reached afterwards, through the old name or by whoever creates it next.
 #[tokio::test]
 async fn delete_bucket_takes_its_uploads_and_parts_with_it() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("mpu").await;
     let before = s.blob_paths().len();
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(MIB, 1)).await;
@@ -324,7 +310,7 @@ async fn delete_bucket_takes_its_uploads_and_parts_with_it() {
 
 #[tokio::test]
 async fn list_parts_pages_with_the_part_number_marker() {
-    let (_s, c, b) = setup().await;
+    let (_s, c, b) = with_bucket("mpu").await;
     let id = create(&c, &b, "k").await;
     for n in 1..=5 {
         part(&c, &b, "k", &id, n, vec![n as u8; 10]).await;
@@ -353,7 +339,7 @@ async fn list_parts_pages_with_the_part_number_marker() {
 
 #[tokio::test]
 async fn list_multipart_uploads_by_prefix_delimiter_and_markers() {
-    let (_s, c, b) = setup().await;
+    let (_s, c, b) = with_bucket("mpu").await;
     let mut ids = Vec::new();
     for k in ["a/1", "a/2", "b", "b", "c/x/y"] {
         ids.push((k, create(&c, &b, k).await));
@@ -404,7 +390,7 @@ async fn list_multipart_uploads_by_prefix_delimiter_and_markers() {
 
 #[tokio::test]
 async fn upload_part_copy_takes_a_range_of_another_object() {
-    let (_s, c, b) = setup().await;
+    let (_s, c, b) = with_bucket("mpu").await;
     let src = data(6 * MIB, 5);
     c.put_object()
         .bucket(&b)
@@ -487,7 +473,7 @@ async fn upload_part_copy_takes_a_range_of_another_object() {
 
 #[tokio::test]
 async fn conditional_complete_holds() {
-    let (_s, c, b) = setup().await;
+    let (_s, c, b) = with_bucket("mpu").await;
     c.put_object()
         .bucket(&b)
         .key("k")
@@ -525,7 +511,7 @@ async fn conditional_complete_holds() {
 #[tokio::test]
 async fn checksums_composite_and_full_object() {
     use s3s::crypto::{Checksum as _, Crc32, Crc64Nvme};
-    let (_s, c, b) = setup().await;
+    let (_s, c, b) = with_bucket("mpu").await;
     let bodies = [data(5 * MIB, 1), data(77, 2)];
     let b64 = |v: &[u8]| base64_simd::STANDARD.encode_to_string(v);
 
@@ -644,7 +630,7 @@ async fn checksums_composite_and_full_object() {
 /// digest, while the server's peak RSS stays far below the object size.
 #[tokio::test]
 async fn one_gib_upload_keeps_server_memory_bounded() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("mpu").await;
     const PART: usize = 16 * MIB;
     const PARTS: usize = 64;
     let id = create(&c, &b, "big").await;
@@ -652,7 +638,7 @@ async fn one_gib_upload_keeps_server_memory_bounded() {
     let mut completed = Vec::new();
     for batch in (0..PARTS).collect::<Vec<_>>().chunks(4) {
         let futs = batch.iter().map(|&i| {
-            let body = data(PART, i as u8);
+            let body = data(PART, i as u64);
             sent.update(&body);
             part(&c, &b, "big", &id, i as i32 + 1, body)
         });
@@ -729,7 +715,7 @@ async fn incomplete_uploads_are_aborted_after_their_expiry() {
 /// freed by it) or fail with NoSuchUpload (and their staged data is freed): nothing stays.
 #[tokio::test]
 async fn abort_while_parts_are_in_flight_leaves_nothing_behind() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("mpu").await;
     let id = create(&c, &b, "k").await;
     let uploads = (1..=6).map(|n| {
         c.upload_part()
@@ -737,7 +723,7 @@ async fn abort_while_parts_are_in_flight_leaves_nothing_behind() {
             .key("k")
             .upload_id(&id)
             .part_number(n)
-            .body(ByteStream::from(data(2 * MIB, n as u8)))
+            .body(ByteStream::from(data(2 * MIB, n as u64)))
             .send()
     });
     let abort = async {

@@ -107,14 +107,6 @@ fn key_field(k: &str) -> (String, String) {
     ("key".into(), k.into())
 }
 
-async fn setup() -> (Server, aws_sdk_s3::Client, String) {
-    let s = Server::start();
-    let c = s.client();
-    let b = bucket("post");
-    c.create_bucket().bucket(&b).send().await.unwrap();
-    (s, c, b)
-}
-
 async fn read(c: &aws_sdk_s3::Client, b: &str, k: &str) -> Option<Vec<u8>> {
     let o = c.get_object().bucket(b).key(k).send().await.ok()?;
     Some(o.body.collect().await.unwrap().into_bytes().to_vec())
@@ -131,7 +123,7 @@ fn conditions(b: &str, extra: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_signed_form_streams_its_file_into_the_bucket() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("post").await;
     let file: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 253) as u8).collect();
     let mut fields = vec![
         key_field("up/${filename}"),
@@ -198,7 +190,7 @@ async fn a_signed_form_streams_its_file_into_the_bucket() {
 
 #[tokio::test]
 async fn sigv2_forms_are_accepted() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("post").await;
     let policy = format!(
         r#"{{"expiration": "2099-01-01T00:00:00Z", "conditions": [{{"bucket": "{b}"}}, ["starts-with", "$key", ""]]}}"#
     );
@@ -221,7 +213,7 @@ async fn sigv2_forms_are_accepted() {
 /// fields: the answer comes without the server waiting for the file.
 #[tokio::test]
 async fn access_is_decided_before_the_file_is_read() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("post").await;
     let path = format!("/{b}");
     let r = post_without_file(&s, &b, &[key_field("up/anon")], 1 << 30)
         .await
@@ -263,7 +255,7 @@ async fn access_is_decided_before_the_file_is_read() {
 /// memory: it is refused on its fields. (s3s alone reads the whole file first.)
 #[tokio::test]
 async fn an_anonymous_flood_of_form_bytes_costs_no_memory() {
-    let (s, _c, b) = setup().await;
+    let (s, _c, b) = with_bucket("post").await;
     let before = s.vm_hwm_kib();
     let file_len: u64 = 256 << 20;
     let head = form_head(&[key_field("up/flood")]);
@@ -294,7 +286,7 @@ async fn an_anonymous_flood_of_form_bytes_costs_no_memory() {
 /// A signed upload of 256 MiB streams: the server's peak memory stays far below it.
 #[tokio::test]
 async fn a_large_signed_form_streams_with_bounded_memory() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("post").await;
     let before = s.vm_hwm_kib();
     let file_len: usize = 256 << 20;
     let mut fields = vec![key_field("up/large")];
@@ -326,7 +318,7 @@ async fn a_large_signed_form_streams_with_bounded_memory() {
 
 #[tokio::test]
 async fn the_policy_is_enforced() {
-    let (s, c, b) = setup().await;
+    let (s, c, b) = with_bucket("post").await;
     let path = format!("/{b}");
     // Expired.
     let mut fields = vec![key_field("up/expired")];
@@ -389,7 +381,7 @@ async fn the_policy_is_enforced() {
 
 #[tokio::test]
 async fn malformed_and_oversized_forms() {
-    let (s, _c, b) = setup().await;
+    let (s, _c, b) = with_bucket("post").await;
     let path = format!("/{b}");
     // Fields before the file over the limit.
     let fields = vec![("x-ignore-padding".to_owned(), "p".repeat(70 << 10))];

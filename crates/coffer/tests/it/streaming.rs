@@ -5,10 +5,6 @@ use s3s::crypto::{Checksum as _, Crc32};
 
 use crate::common::*;
 
-fn body(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 % 251) as u8).collect()
-}
-
 /// Signs and frames `data` as STREAMING-AWS4-HMAC-SHA256-PAYLOAD in 64 KiB chunks;
 /// `tamper` flips a byte after signing.
 async fn signed_chunked_put(s: &Server, path: &str, data: &[u8], tamper: bool) -> Raw {
@@ -87,9 +83,7 @@ async fn unsigned_trailer_put(s: &Server, path: &str, data: &[u8], crc: Option<&
 }
 
 async fn setup() -> (Server, String) {
-    let s = Server::start();
-    let b = bucket("chunked");
-    s.client().create_bucket().bucket(&b).send().await.unwrap();
+    let (s, _, b) = with_bucket("chunked").await;
     (s, b)
 }
 
@@ -101,7 +95,7 @@ async fn read(s: &Server, b: &str, k: &str) -> Option<Vec<u8>> {
 #[tokio::test]
 async fn signed_chunks_store_the_decoded_body() {
     let (s, b) = setup().await;
-    let data = body(200 << 10);
+    let data = data(200 << 10, 7);
     let r = signed_chunked_put(&s, &format!("/{b}/signed"), &data, false).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(read(&s, &b, "signed").await, Some(data));
@@ -111,7 +105,7 @@ async fn signed_chunks_store_the_decoded_body() {
 async fn a_tampered_chunk_is_rejected_and_nothing_stored() {
     let (s, b) = setup().await;
     let path = format!("/{b}/tampered");
-    let r = signed_chunked_put(&s, &path, &body(200 << 10), true).await;
+    let r = signed_chunked_put(&s, &path, &data(200 << 10, 7), true).await;
     r.check_error(403, "SignatureDoesNotMatch", &path);
     assert_eq!(read(&s, &b, "tampered").await, None);
 }
@@ -119,7 +113,7 @@ async fn a_tampered_chunk_is_rejected_and_nothing_stored() {
 #[tokio::test]
 async fn unsigned_chunks_with_a_trailing_checksum() {
     let (s, b) = setup().await;
-    let data = body(150 << 10);
+    let data = data(150 << 10, 7);
     let crc = base64_simd::STANDARD.encode_to_string(Crc32::checksum(&data));
     let r = unsigned_trailer_put(&s, &format!("/{b}/trailer"), &data, Some(&crc)).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -142,7 +136,7 @@ async fn a_wrong_trailing_checksum_is_bad_digest_and_nothing_stored() {
     let (s, b) = setup().await;
     let path = format!("/{b}/badtrailer");
     let wrong = base64_simd::STANDARD.encode_to_string(Crc32::checksum(b"something else"));
-    let r = unsigned_trailer_put(&s, &path, &body(10 << 10), Some(&wrong)).await;
+    let r = unsigned_trailer_put(&s, &path, &data(10 << 10, 7), Some(&wrong)).await;
     r.check_error(400, "BadDigest", &path);
     assert_eq!(read(&s, &b, "badtrailer").await, None);
 }
@@ -151,7 +145,7 @@ async fn a_wrong_trailing_checksum_is_bad_digest_and_nothing_stored() {
 async fn an_announced_trailer_that_never_comes_is_refused_and_nothing_stored() {
     let (s, b) = setup().await;
     let path = format!("/{b}/notrailer");
-    let r = unsigned_trailer_put(&s, &path, &body(10 << 10), None).await;
+    let r = unsigned_trailer_put(&s, &path, &data(10 << 10, 7), None).await;
     r.check_error(400, "MalformedTrailerError", &path);
     assert_eq!(read(&s, &b, "notrailer").await, None);
 }

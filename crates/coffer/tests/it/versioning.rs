@@ -13,14 +13,6 @@ use aws_sdk_s3::types::{
 
 use crate::common::*;
 
-async fn setup(name: &str) -> (Server, Client, String) {
-    let s = Server::start();
-    let c = s.client();
-    let b = bucket(name);
-    c.create_bucket().bucket(&b).send().await.unwrap();
-    (s, c, b)
-}
-
 pub async fn set_state(c: &Client, b: &str, status: BucketVersioningStatus) {
     c.put_bucket_versioning()
         .bucket(b)
@@ -106,7 +98,7 @@ pub async fn all_versions(c: &Client, b: &str, page: i32) -> Vec<(String, String
 
 #[tokio::test]
 async fn versioning_states_move_between_enabled_and_suspended_only() {
-    let (_s, c, b) = setup("vstate").await;
+    let (_s, c, b) = with_bucket("vstate").await;
     assert_eq!(c.get_bucket_versioning().bucket(&b).send().await.unwrap().status, None);
     set_state(&c, &b, BucketVersioningStatus::Enabled).await;
     assert_eq!(
@@ -132,7 +124,7 @@ async fn versioning_states_move_between_enabled_and_suspended_only() {
 
 #[tokio::test]
 async fn enabled_keeps_every_version_and_markers_hide_the_key() {
-    let (s, c, b) = setup("venabled").await;
+    let (s, c, b) = with_bucket("venabled").await;
     set_state(&c, &b, BucketVersioningStatus::Enabled).await;
     let v1 = put(&c, &b, "k", "one").await.unwrap();
     let v2 = put(&c, &b, "k", "two").await.unwrap();
@@ -242,7 +234,7 @@ async fn enabled_keeps_every_version_and_markers_hide_the_key() {
 
 #[tokio::test]
 async fn suspended_writes_and_deletes_the_null_version() {
-    let (_s, c, b) = setup("vsusp").await;
+    let (_s, c, b) = with_bucket("vsusp").await;
     // Written before versioning: becomes the null version.
     assert_eq!(put(&c, &b, "k", "pre").await, None);
     set_state(&c, &b, BucketVersioningStatus::Enabled).await;
@@ -277,7 +269,7 @@ async fn suspended_writes_and_deletes_the_null_version() {
 
 #[tokio::test]
 async fn unversioned_objects_have_no_version_id() {
-    let (s, c, b) = setup("vnone").await;
+    let (s, c, b) = with_bucket("vnone").await;
     c.put_object()
         .bucket(&b)
         .key("k")
@@ -294,7 +286,7 @@ async fn unversioned_objects_have_no_version_id() {
 
 #[tokio::test]
 async fn conditional_writes_hold_on_versioned_buckets() {
-    let (_s, c, b) = setup("vcond").await;
+    let (_s, c, b) = with_bucket("vcond").await;
     set_state(&c, &b, BucketVersioningStatus::Enabled).await;
     put(&c, &b, "k", "one").await;
     check_sdk_error(
@@ -324,7 +316,7 @@ async fn conditional_writes_hold_on_versioned_buckets() {
 
 #[tokio::test]
 async fn delete_objects_with_version_ids() {
-    let (_s, c, b) = setup("vmulti").await;
+    let (_s, c, b) = with_bucket("vmulti").await;
     set_state(&c, &b, BucketVersioningStatus::Enabled).await;
     let v1 = put(&c, &b, "a", "1").await.unwrap();
     let v2 = put(&c, &b, "a", "2").await.unwrap();
@@ -350,7 +342,7 @@ async fn delete_objects_with_version_ids() {
 
 #[tokio::test]
 async fn listing_pages_through_thousands_of_versions_of_few_keys_and_few_of_many() {
-    let (_s, c, b) = setup("vpages").await;
+    let (_s, c, b) = with_bucket("vpages").await;
     set_state(&c, &b, BucketVersioningStatus::Enabled).await;
     let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // Few keys, many versions (with a marker among them).
@@ -637,7 +629,7 @@ async fn object_lock_protects_versions_until_their_date() {
 
 #[tokio::test]
 async fn lock_settings_need_a_lock_enabled_bucket() {
-    let (_s, c, b) = setup("nolock").await;
+    let (_s, c, b) = with_bucket("nolock").await;
     let future = DateTime::from_secs(time::OffsetDateTime::now_utc().unix_timestamp() + 3600);
     check_sdk_error(
         c.put_object()
