@@ -8,9 +8,36 @@ pub use crate::lock::LockMode;
 pub(crate) use crate::record::{decode, encode};
 
 /// A user's immutable identity: 32 bytes, shown as 64 hex digits (S3's canonical user id).
-/// Names are display names; everything owned stores this.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Names are display names; everything owned stores this. Encoded as a byte string, which
+/// decodes with one copy: every listed version carries one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CanonicalId(pub [u8; 32]);
+
+impl Serialize for CanonicalId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CanonicalId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes32;
+        impl serde::de::Visitor<'_> for Bytes32 {
+            type Value = CanonicalId;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("32 bytes")
+            }
+
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<CanonicalId, E> {
+                <[u8; 32]>::try_from(v)
+                    .map(CanonicalId)
+                    .map_err(|_| E::invalid_length(v.len(), &self))
+            }
+        }
+        d.deserialize_bytes(Bytes32)
+    }
+}
 
 impl CanonicalId {
     pub fn random() -> Self {

@@ -101,23 +101,23 @@ const AB: &str = "ababababababababababababababababababababababababababababababab
 
 #[test]
 fn format_1_bytes_are_pinned() {
-    let bytes = golden(&format!("01{AB}80a0abfef9620101010003"));
+    let bytes = golden(&format!("0120{AB}80a0abfef9620101010003"));
     assert_eq!(record::encode(&bucket()), bytes, "bucket");
     assert_eq!(record::decode::<BucketRecord>(&bytes).unwrap(), bucket());
     let bytes = golden(&format!(
-        "010104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010180c0e285e36801{AB}"
+        "010104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010180c0e285e3680120{AB}"
     ));
     assert_eq!(record::encode(&object()), bytes, "object");
     assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
     let bytes = golden(&format!(
-        "010162016b0430313233{AB}84a0abfef962010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010543524333320109434f4d504f53495445"
+        "010162016b043031323320{AB}84a0abfef962010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010543524333320109434f4d504f53495445"
     ));
     assert_eq!(record::encode(&upload()), bytes, "upload");
     assert_eq!(record::decode::<UploadRecord>(&bytes).unwrap(), upload());
     let bytes = golden("0102060165010101010101010101010101010101010886a0abfef962010a00");
     assert_eq!(record::encode(&part()), bytes, "part");
     assert_eq!(record::decode::<PartRecord>(&bytes).unwrap(), part());
-    let bytes = golden(&format!("0105616c69636504414b494406736563726574{AB}88a0abfef962"));
+    let bytes = golden(&format!("0105616c69636504414b49440673656372657420{AB}88a0abfef962"));
     assert_eq!(record::encode(&user()), bytes, "user");
     assert_eq!(record::decode::<UserRecord>(&bytes).unwrap(), user());
 }
