@@ -28,29 +28,17 @@ pub enum Op {
 const INLINE_MAX: usize = 128 << 10;
 const MIN_PART: usize = 5 << 20;
 
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Deterministic content: sizes span inline objects and blob files.
 pub fn content(seed: u64) -> Vec<u8> {
     let sizes = [0usize, 1, 4 << 10, 100 << 10, 129 << 10, 700 << 10, 2 << 20];
-    bytes(seed, sizes[(seed % sizes.len() as u64) as usize])
+    data(sizes[(seed % sizes.len() as u64) as usize], seed)
 }
 
 /// A multipart object's parts: one part, or a minimum-size part and a last one.
 fn parts(seed: u64) -> Vec<Vec<u8>> {
     match seed % 2 {
         0 => vec![content(seed)],
-        _ => vec![bytes(seed ^ 0xFF, MIN_PART), content(seed)],
+        _ => vec![data(MIN_PART, seed ^ 0xFF), content(seed)],
     }
 }
 
