@@ -120,7 +120,7 @@ mod tests {
             meta: crate::ObjectMeta::default(),
             retention: None,
             legal_hold: false,
-            owner: crate::CanonicalId([0; 32]),
+            owner: None,
         };
         // (retention, legal hold, bypass) -> allowed
         let cases = [

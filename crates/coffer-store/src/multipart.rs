@@ -275,7 +275,7 @@ impl Store {
                     },
                     retention: b.default_retention.as_ref().map(|d| d.from_now()),
                     legal_hold: false,
-                    owner: b.owner,
+                    owner: None,
                 };
                 crate::version::install(
                     txn,

@@ -15,7 +15,7 @@ use md5::{Digest, Md5};
 use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter, ByteStream};
 use crate::error::{BoxError, StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Table};
-use crate::model::{self, CanonicalId, DataRef, ObjectMeta, ObjectRecord, PartRecord};
+use crate::model::{self, DataRef, ObjectMeta, ObjectRecord, PartRecord};
 use crate::version::{self, Deleted};
 use crate::{Store, now_ms};
 
@@ -407,8 +407,7 @@ impl Store {
             meta,
             retention,
             legal_hold,
-            // Set from the bucket inside the commit.
-            owner: CanonicalId([0; 32]),
+            owner: None,
         };
         let (bucket_s, key_s) = (bucket.to_owned(), key.to_owned());
         let (rec, released) = self
@@ -418,7 +417,6 @@ impl Store {
                 let old = current(txn, &model::current_key(&bucket_s, &key_s))?;
                 check_condition(old.as_ref(), &cond)?;
                 let mut rec = rec.clone();
-                rec.owner = b.owner;
                 if rec.retention.is_none() {
                     rec.retention = b.default_retention.as_ref().map(|d| d.from_now());
                 }

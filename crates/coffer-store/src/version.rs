@@ -9,7 +9,7 @@ use std::ops::Bound;
 
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Table};
-use crate::model::{self, BucketRecord, CanonicalId, DataRef, ObjectMeta, ObjectRecord, Versioning};
+use crate::model::{self, BucketRecord, DataRef, ObjectMeta, ObjectRecord, Versioning};
 use crate::object::{Released, current, release};
 use crate::{Store, now_ms};
 
@@ -107,7 +107,7 @@ pub(crate) fn install(
     Ok(())
 }
 
-fn marker(version_id: Option<String>, sort: u128, owner: CanonicalId) -> ObjectRecord {
+fn marker(version_id: Option<String>, sort: u128) -> ObjectRecord {
     ObjectRecord {
         version_id,
         sort,
@@ -121,7 +121,7 @@ fn marker(version_id: Option<String>, sort: u128, owner: CanonicalId) -> ObjectR
         meta: ObjectMeta::default(),
         retention: None,
         legal_hold: false,
-        owner,
+        owner: None,
     }
 }
 
@@ -176,7 +176,7 @@ pub(crate) fn delete_latest(
                 ops.push(Op::Delete(Table::Current, ckey));
             }
             let sort = model::new_sort();
-            let m = marker(Some(model::version_id_of(sort)), sort, b.owner);
+            let m = marker(Some(model::version_id_of(sort)), sort);
             ops.push(Op::Put(
                 Table::Versions,
                 model::version_key(bucket, key, sort),
@@ -204,7 +204,7 @@ pub(crate) fn delete_latest(
             ops.push(Op::Put(
                 Table::Versions,
                 model::version_key(bucket, key, sort),
-                model::encode(&marker(None, sort, b.owner)),
+                model::encode(&marker(None, sort)),
             ));
             Ok(Deleted {
                 version_id: Some("null".into()),

@@ -53,7 +53,7 @@ fn object() -> ObjectRecord {
             until_ms: 1_800_000_000_000,
         }),
         legal_hold: true,
-        owner: ID,
+        owner: Some(ID),
     }
 }
 
@@ -105,7 +105,7 @@ fn format_1_bytes_are_pinned() {
     assert_eq!(record::encode(&bucket()), bytes, "bucket");
     assert_eq!(record::decode::<BucketRecord>(&bytes).unwrap(), bucket());
     let bytes = golden(&format!(
-        "010104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010180c0e285e3680120{AB}"
+        "010104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010180c0e285e368010120{AB}"
     ));
     assert_eq!(record::encode(&object()), bytes, "object");
     assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
@@ -146,7 +146,13 @@ fn format_0_bytes_decode_and_upgrade() {
     );
 
     let o: v0::ObjectRecordV0 = v0::decode(&golden("0104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010a434f4d504c49414e434580c0e285e36801")).unwrap();
-    assert_eq!(o.upgrade(ID).unwrap(), object());
+    assert_eq!(
+        o.upgrade().unwrap(),
+        ObjectRecord {
+            owner: None,
+            ..object()
+        }
+    );
 
     let u: v0::UploadRecordV0 = v0::decode(&golden("0162016b043031323305616c69636584a0abfef962010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010543524333320109434f4d504f53495445")).unwrap();
     assert_eq!(

@@ -110,7 +110,8 @@ pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> StoreResult<T> {
 }
 
 impl ObjectRecordV0 {
-    pub fn upgrade(self, owner: CanonicalId) -> StoreResult<ObjectRecord> {
+    /// Objects were their bucket's owner's: `owner: None` says so.
+    pub fn upgrade(self) -> StoreResult<ObjectRecord> {
         Ok(ObjectRecord {
             version_id: self.version_id,
             sort: self.sort,
@@ -124,7 +125,7 @@ impl ObjectRecordV0 {
             meta: self.meta,
             retention: self.retention.map(RetentionV0::upgrade).transpose()?,
             legal_hold: self.legal_hold,
-            owner,
+            owner: None,
         })
     }
 }
@@ -164,13 +165,10 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<O
     }
     let mut id_of = |name: String| *ids.entry(name).or_insert_with(CanonicalId::random);
 
-    let mut bucket_owner = HashMap::new();
     for (k, v) in all(txn, Table::Buckets)? {
         let b: BucketRecordV0 = decode(&v)?;
-        let owner = id_of(b.owner);
-        bucket_owner.insert(k.clone(), owner);
         let rec = BucketRecord {
-            owner,
+            owner: id_of(b.owner),
             created_ms: b.created_ms,
             versioning: b.versioning,
             object_lock: b.object_lock,
@@ -180,10 +178,7 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<O
     }
     for table in [Table::Current, Table::Versions] {
         for (k, v) in all(txn, table)? {
-            let bucket = &k[..k.iter().position(|&b| b == 0).unwrap_or(k.len())];
-            // Objects were their bucket's owner's; a row whose bucket is gone keeps a fresh id.
-            let owner = bucket_owner.get(bucket).copied().unwrap_or_else(CanonicalId::random);
-            let rec = decode::<ObjectRecordV0>(&v)?.upgrade(owner)?;
+            let rec = decode::<ObjectRecordV0>(&v)?.upgrade()?;
             ops.push(Op::Put(table, k, super::encode(&rec)));
         }
     }
