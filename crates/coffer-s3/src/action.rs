@@ -62,12 +62,22 @@ pub fn of(operation: &str, has_key: bool) -> Action {
     }
 }
 
-/// The resource ARN an action names for `bucket` and `key`.
-pub fn arn(scope: Scope, bucket: Option<&str>, key: Option<&str>) -> String {
-    match (scope, bucket, key) {
-        (Scope::Service, ..) | (_, None, _) => "*".to_owned(),
-        (Scope::Object, Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
-        (_, Some(b), _) => format!("arn:aws:s3:::{b}"),
+/// What a request acts on. Its ARN is built only when a rule needs it (a policy), not on
+/// every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource<'a> {
+    pub bucket: Option<&'a str>,
+    pub key: Option<&'a str>,
+}
+
+impl Resource<'_> {
+    /// The resource ARN `action` names: `*`, `arn:aws:s3:::bucket` or `arn:aws:s3:::bucket/key`.
+    pub fn arn(&self, action: Action) -> String {
+        match (action.scope, self.bucket, self.key) {
+            (Scope::Service, ..) | (_, None, _) => "*".to_owned(),
+            (Scope::Object, Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
+            (_, Some(b), _) => format!("arn:aws:s3:::{b}"),
+        }
     }
 }
 
@@ -77,14 +87,16 @@ mod tests {
 
     #[test]
     fn operations_map_to_iam_actions_and_arns() {
+        let r = |bucket, key| Resource { bucket, key };
         let a = of("GetObject", true);
         assert_eq!((a.name, a.scope), ("s3:GetObject", Scope::Object));
-        assert_eq!(arn(a.scope, Some("b"), Some("k/1")), "arn:aws:s3:::b/k/1");
+        assert_eq!(r(Some("b"), Some("k/1")).arn(a), "arn:aws:s3:::b/k/1");
         let a = of("ListObjectsV2", false);
         assert_eq!((a.name, a.scope), ("s3:ListBucket", Scope::Bucket));
-        assert_eq!(arn(a.scope, Some("b"), None), "arn:aws:s3:::b");
-        assert_eq!(of("ListBuckets", false).scope, Scope::Service);
-        assert_eq!(arn(Scope::Service, None, None), "*");
+        assert_eq!(r(Some("b"), Some("ignored")).arn(a), "arn:aws:s3:::b");
+        let a = of("ListBuckets", false);
+        assert_eq!(a.scope, Scope::Service);
+        assert_eq!(r(None, None).arn(a), "*");
         assert_eq!(of("UploadPart", true).name, "s3:PutObject");
         // Unimplemented operations still need the bucket.
         assert_eq!(of("PutBucketCors", false), on("s3:*", Scope::Bucket));

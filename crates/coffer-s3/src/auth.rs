@@ -144,7 +144,11 @@ impl Identity {
             bucket: self.store.bucket(bucket).s3()?,
         };
         let read = action::of("GetObject", true);
-        authorize(&source, read, &action::arn(read.scope, Some(bucket), Some(key)))
+        let resource = action::Resource {
+            bucket: Some(bucket),
+            key: Some(key),
+        };
+        authorize(&source, read, resource)
     }
 }
 
@@ -192,7 +196,7 @@ impl S3Access for Identity {
         let access_key = cx.credentials().map(|c| c.access_key.as_str());
         let ctx = self.resolve(access_key, bucket)?;
         let action = action::of(cx.s3_op().name(), key.is_some());
-        authorize(&ctx, action, &action::arn(action.scope, bucket, key))?;
+        authorize(&ctx, action, action::Resource { bucket, key })?;
         if matches!(ctx.principal, Principal::User(_)) {
             prove(cx.extensions_mut());
         }

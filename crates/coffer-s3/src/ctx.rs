@@ -5,7 +5,7 @@
 use coffer_store::BucketRecord;
 use s3s::{S3Request, S3Result, s3_error};
 
-use crate::action::{Action, Scope};
+use crate::action::{Action, Resource, Scope};
 use crate::auth::Caller;
 
 /// Who a request is from.
@@ -45,13 +45,12 @@ pub fn known_bucket<T>(req: &S3Request<T>) -> Option<&BucketRecord> {
     RequestContext::of(req).and_then(|c| c.bucket.as_ref())
 }
 
-/// May the context's principal perform `action` on `resource` (an ARN from
-/// `action::arn`)? The rules, in AWS's order of evaluation: nothing grants an anonymous
+/// May the context's principal perform `action` on `resource`? The rules, in AWS's order of evaluation: nothing grants an anonymous
 /// principal anything yet; root may do everything; a user may list its own buckets and
 /// create new ones (the operation answers BucketAlreadyExists for a taken name), and act on
 /// a bucket its canonical id owns. A bucket that does not exist is left to the operation,
 /// which answers NoSuchBucket.
-pub fn authorize(ctx: &RequestContext, action: Action, _resource: &str) -> S3Result<()> {
+pub fn authorize(ctx: &RequestContext, action: Action, _resource: Resource<'_>) -> S3Result<()> {
     let caller = match &ctx.principal {
         Principal::Anonymous => return Err(s3_error!(AccessDenied)),
         Principal::User(c) => c,
@@ -92,7 +91,11 @@ mod tests {
     fn allowed(principal: Principal, bucket: Option<BucketRecord>, op: &str) -> bool {
         let ctx = RequestContext { principal, bucket };
         let a = action::of(op, true);
-        authorize(&ctx, a, &action::arn(a.scope, Some("b"), Some("k"))).is_ok()
+        let r = Resource {
+            bucket: Some("b"),
+            key: Some("k"),
+        };
+        authorize(&ctx, a, r).is_ok()
     }
 
     #[test]

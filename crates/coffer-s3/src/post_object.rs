@@ -266,7 +266,11 @@ async fn authenticate(
     let ctx = c.identity.resolve(Some(access_key), Some(bucket))?;
     let key = form.field("key").unwrap_or_default();
     let put = crate::action::of("PostObject", true);
-    crate::ctx::authorize(&ctx, put, &crate::action::arn(put.scope, Some(bucket), Some(key)))?;
+    let resource = crate::action::Resource {
+        bucket: Some(bucket),
+        key: Some(key),
+    };
+    crate::ctx::authorize(&ctx, put, resource)?;
     let policy = PostPolicy::from_base64(form.field("policy").unwrap_or_default())
         .map_err(|e| s3_error!(InvalidPolicyDocument, "Invalid Policy: {e}"))?;
     let expiry: time::OffsetDateTime = policy.expiration.clone().into();
