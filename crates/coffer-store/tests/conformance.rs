@@ -323,3 +323,47 @@ conformance! {
     multipart_uploads_complete_and_go_with_their_bucket => multipart;
     listing_with_delimiters_and_paging => listing_with_delimiters_and_pages;
 }
+
+/// A metadata engine that counts read transactions, around the in-memory one.
+struct Counting {
+    inner: MemMeta,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl coffer_store::MetaStore for Counting {
+    fn read(&self) -> coffer_store::StoreResult<Box<dyn coffer_store::meta::ReadTxn + '_>> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.read()
+    }
+
+    fn write(
+        &self,
+        f: coffer_store::meta::WriteFn,
+    ) -> tokio::sync::oneshot::Receiver<coffer_store::StoreResult<coffer_store::meta::AnyBox>> {
+        self.inner.write(f)
+    }
+}
+
+/// A GET reads its record and, for a small object, its bytes in one read transaction; a
+/// blob adds one to re-check the record once the blob is pinned.
+#[tokio::test]
+async fn a_get_costs_one_read_transaction_or_two_for_a_blob() {
+    let meta = Arc::new(Counting {
+        inner: MemMeta::new(false),
+        reads: Default::default(),
+    });
+    let s = Store::with_engines(meta.clone(), Arc::new(MemBlobStore::new()), INLINE_MAX);
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    put(&s, "b", "small", b"tiny", PutCondition::None).await.unwrap();
+    put(&s, "b", "big", &data(10_000, 1), PutCondition::None).await.unwrap();
+    let reads = || meta.reads.load(std::sync::atomic::Ordering::SeqCst);
+    for (key, want) in [("small", 1), ("big", 2)] {
+        let before = reads();
+        let h = s.get_object("b", key, None).await.unwrap();
+        assert_eq!(reads() - before, want, "{key}");
+        drop(h);
+    }
+    let before = reads();
+    s.head_object("b", "small", None).unwrap();
+    assert_eq!(reads() - before, 1, "head");
+}
