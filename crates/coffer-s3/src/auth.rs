@@ -94,11 +94,15 @@ impl Identity {
 
     /// Who is calling and the bucket addressed, in one read of the store.
     pub fn resolve(&self, access_key: Option<&str>, bucket: Option<&str>) -> S3Result<RequestContext> {
+        let read_bucket = || {
+            bucket
+                .map(|b| self.store.bucket(b))
+                .transpose()
+                .s3()
+                .map(Option::flatten)
+        };
         let (user, rec) = match access_key {
-            Some(k) if k == self.root.access_key_id => (
-                Some(self.root_caller()),
-                bucket.map(|b| self.store.bucket(b)).transpose().s3()?.flatten(),
-            ),
+            Some(k) if k == self.root.access_key_id => (Some(self.root_caller()), read_bucket()?),
             Some(k) => {
                 let (u, b) = self.store.user_and_bucket(k, bucket).s3()?;
                 let u = u.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
@@ -110,7 +114,7 @@ impl Identity {
                     b,
                 )
             }
-            None => (None, bucket.map(|b| self.store.bucket(b)).transpose().s3()?.flatten()),
+            None => (None, read_bucket()?),
         };
         Ok(RequestContext {
             principal: user.map_or(Principal::Anonymous, Principal::User),

@@ -44,7 +44,6 @@ pub(crate) struct PacedBody {
     /// Since when the server has been waiting for the client, if it is.
     waiting_since: Option<Instant>,
     waited: Duration,
-    bytes: u64,
     watch: BodyWatch,
 }
 
@@ -56,7 +55,6 @@ impl PacedBody {
             timer: Box::pin(tokio::time::sleep(pace.idle)),
             waiting_since: None,
             waited: Duration::ZERO,
-            bytes: 0,
             watch,
         }
     }
@@ -103,7 +101,6 @@ impl http_body::Body for PacedBody {
                 }
                 if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(http_body::Frame::data_ref)) {
                     let n = data.map_or(0, |d| d.len() as u64);
-                    this.bytes += n;
                     this.watch.bytes.fetch_add(n, Ordering::Relaxed);
                 }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
@@ -112,7 +109,8 @@ impl http_body::Body for PacedBody {
                 if this.waiting_since.is_none() {
                     let now = Instant::now();
                     this.waiting_since = Some(now);
-                    let deadline = now + patience(this.pace, this.bytes, this.waited);
+                    let sent = this.watch.bytes.load(Ordering::Relaxed);
+                    let deadline = now + patience(this.pace, sent, this.waited);
                     this.timer.as_mut().reset(deadline);
                 }
                 match this.timer.as_mut().poll(cx) {
@@ -147,18 +145,14 @@ pub(super) fn header_section_len(req: &Request<Body>) -> usize {
 
 /// A request (DeleteObjects, PutBucketVersioning, ...) declaring an XML body over s3s's
 /// cap. s3s would read up to the cap before refusing; the declared length says it at once.
-pub(super) fn xml_body_too_large(req: &Request<Body>) -> bool {
+pub(super) fn xml_body_too_large(req: &Request<Body>, xml_max: u64) -> bool {
     carries_xml(req)
         && req
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|n| n > xml_max())
-}
-
-pub(super) fn xml_max() -> u64 {
-    s3s::config::S3Config::default().xml_max_body_size as u64
+            .is_some_and(|n| n > xml_max)
 }
 
 /// Whether the body of this request is an XML document (capped by s3s) rather than object

@@ -25,7 +25,7 @@ use errors::{finish_error, new_host_id, new_request_id, resource, s3_error_respo
 pub use host::CofferHost;
 pub use limits::BodyPace;
 pub(crate) use limits::is_form;
-use limits::{BodyWatch, MAX_HEADER_SECTION, PacedBody, carries_xml, header_section_len, xml_body_too_large, xml_max};
+use limits::{BodyWatch, MAX_HEADER_SECTION, PacedBody, carries_xml, header_section_len, xml_body_too_large};
 
 pub const REQUEST_ID: &str = "x-amz-request-id";
 pub const HOST_ID: &str = "x-amz-id-2";
@@ -78,6 +78,11 @@ impl CofferService {
         }
     }
 
+    /// The XML body cap s3s enforces, from the same configuration.
+    fn xml_max(&self) -> u64 {
+        self.forms.s3_config.xml_max_body_size as u64
+    }
+
     /// From now on requests get 503 ServiceUnavailable; those in flight finish.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -103,7 +108,7 @@ impl CofferService {
             );
             r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             r
-        } else if xml_body_too_large(&req) {
+        } else if xml_body_too_large(&req, self.xml_max()) {
             // Refused before a byte of the body is read; the connection cannot be reused.
             let mut r = error_response(
                 StatusCode::BAD_REQUEST,
@@ -162,7 +167,7 @@ impl CofferService {
                         && r.status() == StatusCode::INTERNAL_SERVER_ERROR
                         && watch
                             .as_ref()
-                            .is_some_and(|w| w.bytes.load(Ordering::SeqCst) > xml_max()) =>
+                            .is_some_and(|w| w.bytes.load(Ordering::SeqCst) > self.xml_max()) =>
                 {
                     error_response(
                         StatusCode::BAD_REQUEST,
