@@ -1,14 +1,15 @@
 //! CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
 //! AbortMultipartUpload, ListParts, ListMultipartUploads.
 
-use coffer_store::{CompletePart, ObjectMeta, PartRecord, StoreError, UploadRecord, UploadsQuery};
+use coffer_store::{
+    ChecksumAlgorithm as StoreAlgorithm, ChecksumType as StoreType, CompletePart, ObjectMeta, UploadsQuery,
+};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
-use crate::checksum::{set_checksum_fields, set_checksums};
-use crate::convert::page_size;
-use crate::convert::{http_date, timestamp};
+use crate::checksum::{sent_checksums, set_checksum_fields, set_checksums};
+use crate::convert::{http_date, page_size, timestamp};
 use crate::error::IntoS3;
 use crate::get::{Conditions, check_copy_source};
 use crate::put::{MAX_PUT_SIZE, put_condition, stage_body, user_metadata};
@@ -32,11 +33,16 @@ pub async fn create_multipart_upload(
     let algorithm = input
         .checksum_algorithm
         .as_ref()
-        .map(|a| a.as_str().to_ascii_uppercase());
-    let ctype = match (
-        &algorithm,
-        input.checksum_type.as_ref().map(|t| t.as_str().to_ascii_uppercase()),
-    ) {
+        .map(|a| {
+            StoreAlgorithm::parse(a.as_str()).ok_or_else(|| {
+                s3_error!(
+                    InvalidRequest,
+                    "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
+                )
+            })
+        })
+        .transpose()?;
+    let ctype = match (algorithm, input.checksum_type.as_ref()) {
         (None, Some(_)) => {
             return Err(s3_error!(
                 InvalidRequest,
@@ -45,18 +51,18 @@ pub async fn create_multipart_upload(
         }
         (None, None) => None,
         (Some(a), t) => {
-            let t = t.unwrap_or_else(|| if a == "CRC64NVME" { "FULL_OBJECT" } else { "COMPOSITE" }.into());
-            let full_ok = matches!(a.as_str(), "CRC32" | "CRC32C" | "CRC64NVME");
-            let composite_ok = a != "CRC64NVME";
-            if (t == "FULL_OBJECT" && !full_ok)
-                || (t == "COMPOSITE" && !composite_ok)
-                || !matches!(t.as_str(), "FULL_OBJECT" | "COMPOSITE")
-            {
+            let t = match t {
+                Some(t) => StoreType::parse(t.as_str()).filter(|t| a.allows(*t)),
+                None => Some(a.default_type()),
+            };
+            let Some(t) = t else {
                 return Err(s3_error!(
                     InvalidRequest,
-                    "The {t} checksum type cannot be used with the {a} algorithm."
+                    "The {} checksum type cannot be used with the {} algorithm.",
+                    input.checksum_type.as_ref().map_or("", |t| t.as_str()),
+                    a.as_str()
                 ));
-            }
+            };
             Some(t)
         }
     };
@@ -86,8 +92,10 @@ pub async fn create_multipart_upload(
         bucket: Some(up.bucket),
         key: Some(up.key),
         upload_id: Some(up.upload_id),
-        checksum_algorithm: up.checksum_algorithm.map(ChecksumAlgorithm::from),
-        checksum_type: up.checksum_type.map(ChecksumType::from),
+        checksum_algorithm: up
+            .checksum_algorithm
+            .map(|a| ChecksumAlgorithm::from_static(a.as_str())),
+        checksum_type: up.checksum_type.map(|t| ChecksumType::from_static(t.as_str())),
         ..Default::default()
     }))
 }
@@ -201,17 +209,6 @@ pub async fn upload_part_copy(
     }))
 }
 
-/// A part's checksum of `alg` as sent in CompleteMultipartUpload.
-fn sent_checksum<'a>(p: &'a CompletedPart, alg: &str) -> Option<&'a str> {
-    match alg {
-        "CRC32" => p.checksum_crc32.as_deref(),
-        "CRC32C" => p.checksum_crc32c.as_deref(),
-        "SHA1" => p.checksum_sha1.as_deref(),
-        "SHA256" => p.checksum_sha256.as_deref(),
-        _ => p.checksum_crc64nvme.as_deref(),
-    }
-}
-
 pub async fn complete_multipart_upload(
     c: &Coffer,
     req: S3Request<CompleteMultipartUploadInput>,
@@ -235,39 +232,14 @@ pub async fn complete_multipart_upload(
         chosen.push(CompletePart {
             part_number: n,
             etag: etag.value().trim_matches('"').to_owned(),
+            checksums: sent_checksums!(p),
         });
     }
     let cond = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let whole_sent: Vec<(String, String)> = [
-        ("CRC32", &input.checksum_crc32),
-        ("CRC32C", &input.checksum_crc32c),
-        ("SHA1", &input.checksum_sha1),
-        ("SHA256", &input.checksum_sha256),
-        ("CRC64NVME", &input.checksum_crc64nvme),
-    ]
-    .into_iter()
-    .filter_map(|(a, v)| v.clone().map(|v| (a.to_owned(), v)))
-    .collect();
-    let finalize = Box::new(move |up: &UploadRecord, picked: &[PartRecord]| {
-        // Every checksum the client sent for a part must be the one stored with it.
-        for (sent, stored) in parts.iter().zip(picked) {
-            for (alg, v) in &stored.checksums {
-                if sent_checksum(sent, alg).is_some_and(|s| s != v) {
-                    return Err(StoreError::InvalidPart);
-                }
-            }
-        }
-        let sums = crate::checksum::combine(up.checksum_algorithm.as_deref(), up.checksum_type.as_deref(), picked);
-        for (alg, v) in &whole_sent {
-            if sums.iter().any(|(a, mine)| a == alg && mine != v) {
-                return Err(StoreError::BadDigest);
-            }
-        }
-        Ok(sums)
-    });
+    let whole = sent_checksums!(input);
     let rec = c
         .store
-        .complete_upload(&input.bucket, &input.key, &input.upload_id, chosen, cond, finalize)
+        .complete_upload(&input.bucket, &input.key, &input.upload_id, chosen, cond, whole)
         .await
         .s3()?;
     let mut out = CompleteMultipartUploadOutput {
@@ -337,8 +309,10 @@ pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<
         }),
         owner: Some(owner),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-        checksum_algorithm: up.checksum_algorithm.map(ChecksumAlgorithm::from),
-        checksum_type: up.checksum_type.map(ChecksumType::from),
+        checksum_algorithm: up
+            .checksum_algorithm
+            .map(|a| ChecksumAlgorithm::from_static(a.as_str())),
+        checksum_type: up.checksum_type.map(|t| ChecksumType::from_static(t.as_str())),
         ..Default::default()
     }))
 }
@@ -377,8 +351,8 @@ pub async fn list_multipart_uploads(
                 }),
                 owner: Some(owner),
                 storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-                checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
-                checksum_type: u.checksum_type.map(ChecksumType::from),
+                checksum_algorithm: u.checksum_algorithm.map(|a| ChecksumAlgorithm::from_static(a.as_str())),
+                checksum_type: u.checksum_type.map(|t| ChecksumType::from_static(t.as_str())),
             }
         })
         .collect();

@@ -83,7 +83,7 @@ pub async fn stage_body(
     headers: &http::HeaderMap,
     checksum_algorithm: Option<&ChecksumAlgorithm>,
     trailing_headers: Option<s3s::TrailingHeaders>,
-) -> S3Result<(Staged, Vec<(String, String)>)> {
+) -> S3Result<(Staged, coffer_store::Checksums)> {
     let body = body.ok_or_else(|| s3_error!(MissingContentLength))?;
     let declared = match content_length {
         Some(n) => Some(u64::try_from(n).map_err(|_| s3_error!(InvalidArgument, "Content-Length is negative."))?),

@@ -4,6 +4,7 @@
 
 pub mod blob;
 mod bucket;
+pub mod checksum;
 pub mod error;
 mod list;
 pub mod lock;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use blob::{BlobId, BlobStore, ByteStream, FsBlobStore};
+pub use checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 pub use error::{BoxError, StoreError, StoreResult};
 pub use list::{ListPage, ListQuery};
 pub use lock::LockMode;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::blob::BlobId;
+use crate::checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 pub use crate::lock::LockMode;
 pub(crate) use crate::record::{decode, encode};
 
@@ -124,8 +125,8 @@ pub struct ObjectMeta {
     pub expires: Option<String>,
     /// `x-amz-meta-*` without the prefix, lower-cased names.
     pub user: Vec<(String, String)>,
-    /// Additional checksums, algorithm name (e.g. `CRC32`) to base64 value.
-    pub checksums: Vec<(String, String)>,
+    /// Additional checksums: algorithm and base64 value.
+    pub checksums: Checksums,
 }
 
 /// One version of an object. The unversioned case is the `null` version (`version_id: None`).
@@ -203,8 +204,8 @@ pub struct UploadRecord {
     pub initiated_ms: i64,
     pub meta: ObjectMeta,
     /// Additional checksum algorithm asked for at creation, and its type (COMPOSITE or FULL_OBJECT).
-    pub checksum_algorithm: Option<String>,
-    pub checksum_type: Option<String>,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub checksum_type: Option<ChecksumType>,
 }
 
 /// One uploaded part, and later one part of a completed object.
@@ -219,7 +220,7 @@ pub struct PartRecord {
     pub crc32c: u32,
     pub last_modified_ms: i64,
     pub data: DataRef,
-    pub checksums: Vec<(String, String)>,
+    pub checksums: Checksums,
 }
 
 /// `Current` key: bucket names never hold a NUL, so `bucket \0 key` keeps a bucket's keys

@@ -4,6 +4,7 @@
 
 use std::ops::Bound;
 
+use crate::checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Scan, Table};
 use crate::model::{self, CanonicalId, DataRef, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
@@ -19,10 +20,9 @@ pub struct CompletePart {
     pub part_number: u32,
     /// Unquoted.
     pub etag: String,
+    /// The part's checksums as the client sent them in CompleteMultipartUpload.
+    pub checksums: Checksums,
 }
-
-/// Computes the completed object's checksums from its parts; errors reject the completion.
-pub type ChecksumFn = Box<dyn Fn(&UploadRecord, &[PartRecord]) -> StoreResult<Vec<(String, String)>> + Send + Sync>;
 
 #[derive(Debug, Clone, Default)]
 pub struct UploadsQuery<'a> {
@@ -97,8 +97,8 @@ impl Store {
         key: &str,
         owner: CanonicalId,
         meta: ObjectMeta,
-        checksum_algorithm: Option<String>,
-        checksum_type: Option<String>,
+        checksum_algorithm: Option<ChecksumAlgorithm>,
+        checksum_type: Option<ChecksumType>,
     ) -> StoreResult<UploadRecord> {
         let rec = UploadRecord {
             bucket: bucket.to_owned(),
@@ -133,7 +133,7 @@ impl Store {
         upload_id: &str,
         part_number: u32,
         mut staged: Staged,
-        checksums: Vec<(String, String)>,
+        checksums: Checksums,
     ) -> StoreResult<PartRecord> {
         let (data, inline) = staged.take_data();
         let part = PartRecord {
@@ -212,7 +212,7 @@ impl Store {
         upload_id: &str,
         chosen: Vec<CompletePart>,
         cond: PutCondition,
-        checksums: ChecksumFn,
+        whole: Checksums,
     ) -> StoreResult<ObjectRecord> {
         let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         let (record, released) = self
@@ -234,7 +234,7 @@ impl Store {
                 let b = crate::version::bucket_record(txn, &bucket)?;
                 let old = current(txn, &model::current_key(&bucket, &key))?;
                 check_condition(old.as_ref(), &cond)?;
-                let sums = checksums(&upload, &picked)?;
+                let sums = crate::checksum::complete(&upload, &chosen, &picked, &whole)?;
 
                 let data_id: u128 = rand::random();
                 let mut md5s = Vec::with_capacity(16 * picked.len());

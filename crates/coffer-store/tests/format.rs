@@ -6,7 +6,7 @@ use coffer_store::model::{
     UploadRecord, Versioning,
 };
 use coffer_store::record::{self, v0};
-use coffer_store::{BlobId, UserRecord};
+use coffer_store::{BlobId, ChecksumAlgorithm, ChecksumType, UserRecord};
 
 const ID: CanonicalId = CanonicalId([0xab; 32]);
 
@@ -19,7 +19,7 @@ fn meta() -> ObjectMeta {
         content_language: None,
         expires: None,
         user: vec![("k".into(), "v".into())],
-        checksums: vec![("CRC32".into(), "AAAAAA==".into())],
+        checksums: vec![(ChecksumAlgorithm::Crc32, "AAAAAA==".into())],
     }
 }
 
@@ -65,8 +65,8 @@ fn upload() -> UploadRecord {
         owner: ID,
         initiated_ms: 1_700_000_000_002,
         meta: meta(),
-        checksum_algorithm: Some("CRC32".into()),
-        checksum_type: Some("COMPOSITE".into()),
+        checksum_algorithm: Some(ChecksumAlgorithm::Crc32),
+        checksum_type: Some(ChecksumType::Composite),
     }
 }
 

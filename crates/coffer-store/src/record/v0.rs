@@ -10,6 +10,7 @@ use std::ops::Bound;
 
 use serde::Deserialize;
 
+use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Table};
 use crate::model::{
@@ -89,8 +90,9 @@ pub struct UploadRecordV0 {
     pub owner: String,
     pub initiated_ms: i64,
     pub meta: ObjectMeta,
-    pub checksum_algorithm: Option<String>,
-    pub checksum_type: Option<String>,
+    /// Strings then; the enums decode the same bytes.
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub checksum_type: Option<ChecksumType>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -626,6 +626,44 @@ async fn checksums_composite_and_full_object() {
     assert_eq!(got.checksum_type, Some(ChecksumType::FullObject));
 }
 
+/// CreateMultipartUpload refuses what AWS refuses: a type without an algorithm, a type the
+/// algorithm cannot make, and an algorithm S3 does not have.
+#[tokio::test]
+async fn checksum_algorithm_and_type_rules() {
+    let (s, _c, b) = with_bucket("mpu-sum").await;
+    let path = format!("/{b}/k");
+    let cases: [&[(&str, &str)]; 4] = [
+        &[("x-amz-checksum-type", "COMPOSITE")],
+        &[
+            ("x-amz-checksum-algorithm", "SHA256"),
+            ("x-amz-checksum-type", "FULL_OBJECT"),
+        ],
+        &[
+            ("x-amz-checksum-algorithm", "CRC64NVME"),
+            ("x-amz-checksum-type", "COMPOSITE"),
+        ],
+        &[("x-amz-checksum-algorithm", "MD5")],
+    ];
+    for headers in cases {
+        let r = s.raw("POST", &path, &[("uploads", "")], headers, b"").await;
+        r.check_error(400, "InvalidRequest", &path);
+    }
+    // Lower case is S3's name too, and each algorithm gets its default type.
+    for (alg, want) in [("crc32", "COMPOSITE"), ("CRC64NVME", "FULL_OBJECT")] {
+        let r = s
+            .raw(
+                "POST",
+                &path,
+                &[("uploads", "")],
+                &[("x-amz-checksum-algorithm", alg)],
+                b"",
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("x-amz-checksum-type"), Some(want), "{alg}");
+    }
+}
+
 /// 1 GiB through the multipart path (16 MiB parts, 4 in flight) and back, compared by
 /// digest, while the server's peak RSS stays far below the object size.
 #[tokio::test]
