@@ -6,6 +6,7 @@ use std::ops::Bound;
 
 use crate::checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 use crate::error::{StoreError, StoreResult};
+use crate::list::{Step, Walk, seek_past_group};
 use crate::meta::{Op, ReadTxn, Scan, Table};
 use crate::model::{self, CanonicalId, DataRef, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
 use crate::object::{PutCondition, Released, Staged, check_condition, current, release};
@@ -345,40 +346,26 @@ impl Store {
             Some((k, false)) => Bound::Included(k.as_slice()),
             None => Bound::Included(start),
         };
-        let delim = q.delimiter.filter(|d| !d.is_empty());
-        let mut count = 0;
+        let mut walk = Walk::new(q.prefix, q.delimiter, q.key_marker, q.max_uploads);
         txn.scan(Table::Uploads, from, end.as_deref(), &mut |k, v| {
             let Some((key, _)) = model::split_key_group(bucket.len(), k) else {
                 return Ok(Scan::Next);
             };
-            if !key.starts_with(q.prefix) {
-                return Ok(if key.as_str() > q.prefix {
-                    Scan::Stop
-                } else {
+            Ok(match walk.step(&key) {
+                Step::Take => {
+                    page.uploads.push(model::decode(v)?);
                     Scan::Next
-                });
-            }
-            let rollup = delim.and_then(|d| {
-                key[q.prefix.len()..]
-                    .find(d)
-                    .map(|i| key[..q.prefix.len() + i + d.len()].to_owned())
-            });
-            if let Some(cp) = &rollup
-                && (page.common_prefixes.last() == Some(cp) || q.key_marker.is_some_and(|m| cp.as_str() <= m))
-            {
-                return Ok(Scan::Next);
-            }
-            if count == q.max_uploads {
-                page.truncated = true;
-                return Ok(Scan::Stop);
-            }
-            count += 1;
-            match rollup {
-                Some(cp) => page.common_prefixes.push(cp),
-                None => page.uploads.push(model::decode(v)?),
-            }
-            Ok(Scan::Next)
+                }
+                Step::Prefix(cp) => {
+                    page.common_prefixes.push(cp.to_owned());
+                    seek_past_group(bucket, cp)
+                }
+                Step::Past(cp) => seek_past_group(bucket, cp),
+                Step::Skip => Scan::Next,
+                Step::Stop => Scan::Stop,
+            })
         })?;
+        page.truncated = walk.truncated;
         Ok(page)
     }
 }

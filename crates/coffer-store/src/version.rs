@@ -8,6 +8,7 @@
 use std::ops::Bound;
 
 use crate::error::{StoreError, StoreResult};
+use crate::list::{Step, Walk};
 use crate::meta::{Op, ReadTxn, Table};
 use crate::model::{self, BucketRecord, DataRef, ObjectMeta, ObjectRecord, Versioning};
 use crate::object::{Released, current, release};
@@ -448,9 +449,8 @@ impl Store {
         let bp = model::bucket_prefix(bucket);
         let cur_end = model::prefix_successor(&model::current_key(bucket, q.prefix));
         let ver_end = model::prefix_successor(&model::escaped_prefix(bucket, q.prefix.as_bytes()));
-        let delim = q.delimiter.filter(|d| !d.is_empty());
+        let mut walk = Walk::new(q.prefix, q.delimiter, marker, q.max_keys);
         let batch = (q.max_keys + 1).min(1001);
-        let mut count = 0;
         let mut last_key: Option<String> = None;
         'rounds: loop {
             let (cur_from, ver_from) = match &pos {
@@ -496,41 +496,36 @@ impl Store {
                 break;
             }
             for (key, rec) in merged {
-                if let Some(d) = delim
-                    && let Some(i) = key[q.prefix.len()..].find(d)
-                {
-                    let cp = key[..q.prefix.len() + i + d.len()].to_owned();
-                    let seen = marker.is_some_and(|m| cp.as_str() <= m) || page.common_prefixes.last() == Some(&cp);
-                    if !seen {
-                        if count == q.max_keys {
-                            page.truncated = true;
-                            break 'rounds;
-                        }
-                        count += 1;
-                        page.common_prefixes.push(cp.clone());
-                        page.next = Some((cp.clone(), String::new()));
+                let cp = match walk.step(&key) {
+                    Step::Take => {
+                        let latest = last_key.as_deref() != Some(key.as_str()) && is_latest(&*txn, bucket, &key, &rec)?;
+                        last_key = Some(key.clone());
+                        page.next = Some((key.clone(), rec.version_id_str().to_owned()));
+                        pos = Pos::After(key.clone(), rec.sort);
+                        page.versions.push((key, rec, latest));
+                        continue;
                     }
-                    match model::prefix_successor(cp.as_bytes()) {
-                        Some(next) => pos = Pos::Start(next),
-                        None => break 'rounds,
+                    Step::Prefix(cp) => {
+                        page.common_prefixes.push(cp.to_owned());
+                        page.next = Some((cp.to_owned(), String::new()));
+                        cp
                     }
-                    continue 'rounds;
+                    Step::Past(cp) => cp,
+                    Step::Skip => continue,
+                    Step::Stop => break 'rounds,
+                };
+                // Rows of this round beyond the prefix are read again from past it.
+                match model::prefix_successor(cp.as_bytes()) {
+                    Some(next) => pos = Pos::Start(next),
+                    None => break 'rounds,
                 }
-                if count == q.max_keys {
-                    page.truncated = true;
-                    break 'rounds;
-                }
-                count += 1;
-                let latest = last_key.as_deref() != Some(key.as_str()) && is_latest(&*txn, bucket, &key, &rec)?;
-                last_key = Some(key.clone());
-                page.next = Some((key.clone(), rec.version_id_str().to_owned()));
-                pos = Pos::After(key.clone(), rec.sort);
-                page.versions.push((key, rec, latest));
+                continue 'rounds;
             }
             if horizon.is_none() {
                 break;
             }
         }
+        page.truncated = walk.truncated;
         if !page.truncated {
             page.next = None;
         }
