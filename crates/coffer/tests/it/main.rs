@@ -19,6 +19,7 @@ mod multipart;
 mod post_object;
 mod powerloss;
 mod put;
+mod reads;
 mod scrub;
 mod streaming;
 mod users;
