@@ -210,6 +210,9 @@ def run_lane(aws, work):
     p = aws.run("s3api", "delete-bucket", "--bucket", BUCKET)
     expect_cli_error("s3api delete-bucket non-empty", p, "BucketNotEmpty")
 
+    # a bucket policy that makes up/ public, read back, then read by anonymous curl
+    bucket_policy(aws, work, files)
+
     # rm --recursive, then rb
     p = aws.run("s3api", "list-objects-v2", "--bucket", BUCKET)
     present = []
@@ -234,6 +237,52 @@ def run_lane(aws, work):
         L.ok("after rb: bucket gone", BUCKET not in names, f"got {names}")
     p = aws.run("s3", "rb", f"s3://{BUCKET}")
     expect_cli_error("s3 rb twice", p, "NoSuchBucket")
+
+
+def curl(url, out):
+    """An anonymous GET with curl; returns the HTTP status."""
+    p = subprocess.run(["curl", "-s", "-o", out, "-w", "%{http_code}", url],
+                       capture_output=True, text=True, timeout=120)
+    return int(p.stdout or 0)
+
+
+def bucket_policy(aws, work, files):
+    path, _ = files["small.bin"]
+    public = f"{ENDPOINT}/{BUCKET}/up/small.bin"
+    got = os.path.join(work, "curl-small.bin")
+    L.eq("curl anonymous GET before a policy: 403", curl(public, got), 403)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "PublicUp", "Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/up/*",
+        }],
+    }
+    policy_file = os.path.join(work, "policy.json")
+    with open(policy_file, "w") as f:
+        json.dump(policy, f)
+    ran_ok("s3api put-bucket-policy", aws.run("s3api", "put-bucket-policy", "--bucket", BUCKET,
+                                              "--policy", f"file://{policy_file}"))
+    p = aws.run("s3api", "get-bucket-policy", "--bucket", BUCKET)
+    if ran_ok("s3api get-bucket-policy", p):
+        L.eq("get-bucket-policy: the policy put", json.loads(json.loads(p.stdout)["Policy"]), policy)
+    p = aws.run("s3api", "get-bucket-policy-status", "--bucket", BUCKET)
+    if ran_ok("s3api get-bucket-policy-status", p):
+        L.eq("get-bucket-policy-status: public", json.loads(p.stdout)["PolicyStatus"]["IsPublic"], True)
+    L.eq("curl anonymous GET of a public object: 200", curl(public, got), 200)
+    L.ok("curl anonymous GET: bytes equal", filecmp.cmp(path, got, shallow=False), "curl's body differs")
+    outside = os.path.join(work, "curl-outside")
+    L.eq("curl anonymous GET outside the public prefix: 403",
+         curl(f"{ENDPOINT}/{BUCKET}/tree/a.txt", outside), 403)
+    bad = os.path.join(work, "bad-policy.json")
+    with open(bad, "w") as f:
+        json.dump({**policy, "Statement": [{**policy["Statement"][0], "Action": "s3:Teleport"}]}, f)
+    p = aws.run("s3api", "put-bucket-policy", "--bucket", BUCKET, "--policy", f"file://{bad}")
+    expect_cli_error("s3api put-bucket-policy with an unknown action", p, "MalformedPolicy")
+    ran_ok("s3api delete-bucket-policy", aws.run("s3api", "delete-bucket-policy", "--bucket", BUCKET))
+    L.eq("curl anonymous GET after delete-bucket-policy: 403", curl(public, got), 403)
+    p = aws.run("s3api", "get-bucket-policy", "--bucket", BUCKET)
+    expect_cli_error("s3api get-bucket-policy after delete", p, "NoSuchBucketPolicy")
 
 
 if __name__ == "__main__":

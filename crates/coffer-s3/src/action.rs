@@ -53,12 +53,31 @@ pub fn of(operation: &str, has_key: bool) -> Action {
         "DeleteObject" => on("s3:DeleteObject", Object),
         "AbortMultipartUpload" => on("s3:AbortMultipartUpload", Object),
         "ListParts" => on("s3:ListMultipartUploadParts", Object),
+        "PutBucketPolicy" => on("s3:PutBucketPolicy", Bucket),
+        "GetBucketPolicy" => on("s3:GetBucketPolicy", Bucket),
+        "DeleteBucketPolicy" => on("s3:DeleteBucketPolicy", Bucket),
+        "GetBucketPolicyStatus" => on("s3:GetBucketPolicyStatus", Bucket),
         "PutObjectRetention" => on("s3:PutObjectRetention", Object),
         "GetObjectRetention" => on("s3:GetObjectRetention", Object),
         "PutObjectLegalHold" => on("s3:PutObjectLegalHold", Object),
         "GetObjectLegalHold" => on("s3:GetObjectLegalHold", Object),
         _ if has_key => on("s3:*", Object),
         _ => on("s3:*", Bucket),
+    }
+}
+
+impl Action {
+    /// The action of a request that names a version (`versionId`): reading or deleting a
+    /// version is an action of its own in IAM.
+    pub fn versioned(self, versioned: bool) -> Action {
+        if !versioned {
+            return self;
+        }
+        match self.name {
+            "s3:GetObject" => on("s3:GetObjectVersion", self.scope),
+            "s3:DeleteObject" => on("s3:DeleteObjectVersion", self.scope),
+            _ => self,
+        }
     }
 }
 
@@ -98,6 +117,9 @@ mod tests {
         assert_eq!(a.scope, Scope::Service);
         assert_eq!(r(None, None).arn(a), "*");
         assert_eq!(of("UploadPart", true).name, "s3:PutObject");
+        assert_eq!(of("HeadObject", true).versioned(true).name, "s3:GetObjectVersion");
+        assert_eq!(of("DeleteObject", true).versioned(true).name, "s3:DeleteObjectVersion");
+        assert_eq!(of("PutObject", true).versioned(true).name, "s3:PutObject");
         // Unimplemented operations still need the bucket.
         assert_eq!(of("PutBucketCors", false), on("s3:*", Scope::Bucket));
         assert_eq!(of("PutObjectTagging", true), on("s3:*", Scope::Object));

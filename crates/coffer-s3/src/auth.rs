@@ -1,12 +1,14 @@
 //! Who is calling, and what they may touch.
 //!
 //! `S3Auth` finds the secret for an access key (root first, then the user table); s3s
-//! verifies the signature with it. `S3Access` then lets a caller reach only the buckets it
-//! owns; root reaches every bucket, as an administrator would expect.
+//! verifies the signature with it. `S3Access` then builds the request context and asks
+//! `ctx::authorize` (owners, root, and the bucket's policy).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
-use coffer_store::{CanonicalId, Store};
+use coffer_iam::{Attached, Policy};
+use coffer_store::{CanonicalId, SettingKind, Store};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{CopyObjectInput, CopySource, Owner, UploadPartCopyInput};
@@ -14,7 +16,7 @@ use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
 use crate::action;
-use crate::ctx::{Principal, RequestContext, authorize};
+use crate::ctx::{Peer, Principal, RequestContext, RequestKeys, authorize};
 use crate::error::IntoS3;
 
 pub const ROOT_USER: &str = "root";
@@ -50,6 +52,45 @@ impl Caller {
 pub struct Identity {
     store: Store,
     root: Arc<RootCredentials>,
+    policies: Arc<PolicyCache>,
+}
+
+/// Bucket policies as parsed, by bucket, with the settings stamp they were read at: a
+/// request reads the stamp with the bucket, in the same transaction, and the policy is
+/// read and parsed again only when the bucket's settings changed (on any gateway).
+#[derive(Default)]
+struct PolicyCache(RwLock<HashMap<String, Cached>>);
+
+/// A settings stamp and the policy read at it.
+type Cached = (u64, Option<Arc<Policy>>);
+
+impl PolicyCache {
+    fn get(&self, store: &Store, bucket: &str, stamp: u64) -> S3Result<Option<Arc<Policy>>> {
+        if let Some((s, p)) = self.0.read().unwrap_or_else(PoisonError::into_inner).get(bucket)
+            && *s == stamp
+        {
+            return Ok(p.clone());
+        }
+        let (stamp, rows) = store.bucket_settings(bucket, &[SettingKind::Policy]).s3()?;
+        let policy = match rows.into_iter().next() {
+            Some((_, row)) => {
+                let text: String = coffer_store::settings::decode(&row).s3()?;
+                // Stored policies were checked when they were put; one that no longer
+                // parses is corrupt, and denies rather than being skipped.
+                let p = Policy::parse(text.as_bytes(), Attached::Bucket(bucket)).map_err(|e| {
+                    tracing::error!(bucket, error = %e, "stored bucket policy does not parse");
+                    s3_error!(InternalError)
+                })?;
+                Some(Arc::new(p))
+            }
+            None => None,
+        };
+        if let Some(stamp) = stamp {
+            let mut m = self.0.write().unwrap_or_else(PoisonError::into_inner);
+            m.insert(bucket.to_owned(), (stamp, policy.clone()));
+        }
+        Ok(policy)
+    }
 }
 
 impl Identity {
@@ -57,6 +98,7 @@ impl Identity {
         Self {
             store,
             root: Arc::new(root),
+            policies: Arc::default(),
         }
     }
 
@@ -92,33 +134,31 @@ impl Identity {
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))
     }
 
-    /// Who is calling and the bucket addressed, in one read of the store.
+    /// Who is calling, the bucket addressed and its policy, in one read of the store. The
+    /// condition keys are left empty: the caller fills them when `policy` is set.
     pub fn resolve(&self, access_key: Option<&str>, bucket: Option<&str>) -> S3Result<RequestContext> {
-        let read_bucket = || {
-            bucket
-                .map(|b| self.store.bucket(b))
-                .transpose()
-                .s3()
-                .map(Option::flatten)
+        let is_root = access_key == Some(self.root.access_key_id.as_str());
+        let user_key = access_key.filter(|_| !is_root);
+        let view = self.store.access_view(user_key, bucket).s3()?;
+        let principal = if is_root {
+            Principal::User(self.root_caller())
+        } else if user_key.is_some() {
+            let u = view.user.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+            Principal::User(Caller {
+                name: u.name,
+                canonical_user_id: u.canonical_user_id,
+            })
+        } else {
+            Principal::Anonymous
         };
-        let (user, rec) = match access_key {
-            Some(k) if k == self.root.access_key_id => (Some(self.root_caller()), read_bucket()?),
-            Some(k) => {
-                let (u, b) = self.store.user_and_bucket(k, bucket).s3()?;
-                let u = u.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
-                (
-                    Some(Caller {
-                        name: u.name,
-                        canonical_user_id: u.canonical_user_id,
-                    }),
-                    b,
-                )
-            }
-            None => (None, read_bucket()?),
+        let policy = match (bucket, view.settings_stamp, &view.bucket) {
+            (Some(b), Some(stamp), Some(_)) => self.policies.get(&self.store, b, stamp)?,
+            _ => None,
         };
         Ok(RequestContext {
-            principal: user.map_or(Principal::Anonymous, Principal::User),
-            bucket: rec,
+            principal,
+            bucket: view.bucket,
+            policy,
         })
     }
 
@@ -143,16 +183,36 @@ impl Identity {
             return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
         };
         let ctx = RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
+        let view = self.store.access_view(None, Some(bucket)).s3()?;
+        let policy = match (view.settings_stamp, &view.bucket) {
+            (Some(stamp), Some(_)) => self.policies.get(&self.store, bucket, stamp)?,
+            _ => None,
+        };
         let source = RequestContext {
             principal: ctx.principal.clone(),
-            bucket: self.store.bucket(bucket).s3()?,
+            bucket: view.bucket,
+            policy,
         };
-        let read = action::of("GetObject", true);
+        let keys = RequestKeys {
+            principal: &source.principal,
+            headers: &req.headers,
+            uri: &req.uri,
+            peer: req.extensions.get::<Peer>().map(|p| p.0),
+            auth_type: crate::ctx::auth_type(&req.headers),
+        };
+        let versioned = matches!(
+            src,
+            CopySource::Bucket {
+                version_id: Some(_),
+                ..
+            }
+        );
+        let read = action::of("GetObject", true).versioned(versioned);
         let resource = action::Resource {
             bucket: Some(bucket),
             key: Some(key),
         };
-        authorize(&source, read, resource)
+        authorize(&source, read, resource, &keys)
     }
 }
 
@@ -192,6 +252,7 @@ impl S3Auth for Identity {
 #[async_trait::async_trait]
 impl S3Access for Identity {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let peer = cx.extensions_mut().get::<Peer>().map(|p| p.0);
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.as_ref()), None),
@@ -199,8 +260,25 @@ impl S3Access for Identity {
         };
         let access_key = cx.credentials().map(|c| c.access_key.as_str());
         let ctx = self.resolve(access_key, bucket)?;
-        let action = action::of(cx.s3_op().name(), key.is_some());
-        authorize(&ctx, action, action::Resource { bucket, key })?;
+        let versioned = cx
+            .uri()
+            .query()
+            .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "versionId" && !v.is_empty()));
+        let action = action::of(cx.s3_op().name(), key.is_some()).versioned(versioned);
+        // DeleteObjects names its keys in the body: with a policy, which may grant some
+        // keys and not others, each key is authorized by the operation. Without one, the
+        // answer is the same for every key and is given before the body is read.
+        let per_key = cx.s3_op().name() == "DeleteObjects" && ctx.policy.is_some();
+        if !per_key {
+            let keys = RequestKeys {
+                principal: &ctx.principal,
+                headers: cx.headers(),
+                uri: cx.uri(),
+                peer,
+                auth_type: crate::ctx::auth_type(cx.headers()),
+            };
+            authorize(&ctx, action, action::Resource { bucket, key }, &keys)?;
+        }
         if matches!(ctx.principal, Principal::User(_)) {
             prove(cx.extensions_mut());
         }

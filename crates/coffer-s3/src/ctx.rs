@@ -1,12 +1,20 @@
-//! The request context: who is calling and the bucket addressed, resolved once by
-//! `S3Access` and handed to the operation through the request's extensions; and the one
-//! authorization decision, `authorize`.
+//! The request context: who is calling, the bucket addressed and its policy, resolved once
+//! by `S3Access` and handed to the operation through the request's extensions; the
+//! condition keys a policy may test; and the one authorization decision, `authorize`.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use coffer_iam::{Decision, Keys, Policy, Request, Who};
 use coffer_store::BucketRecord;
 use s3s::{S3Request, S3Result, s3_error};
 
 use crate::action::{Action, Resource, Scope};
 use crate::auth::Caller;
+
+/// The address a request came from, put in its extensions by the HTTP service.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub IpAddr);
 
 /// Who a request is from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +31,8 @@ pub struct RequestContext {
     /// The bucket the request addresses, as read when it was authorized; `None` when the
     /// path names no bucket or the bucket does not exist.
     pub bucket: Option<BucketRecord>,
+    /// The bucket's policy, if it has one.
+    pub policy: Option<Arc<Policy>>,
 }
 
 impl RequestContext {
@@ -45,22 +55,169 @@ pub fn known_bucket<T>(req: &S3Request<T>) -> Option<&BucketRecord> {
     RequestContext::of(req).and_then(|c| c.bucket.as_ref())
 }
 
-/// May the context's principal perform `action` on `resource`? The rules, in AWS's order of evaluation: nothing grants an anonymous
-/// principal anything yet; root may do everything; a user may list its own buckets and
-/// create new ones (the operation answers BucketAlreadyExists for a taken name), and act on
-/// a bucket its canonical id owns. A bucket that does not exist is left to the operation,
-/// which answers NoSuchBucket.
-pub fn authorize(ctx: &RequestContext, action: Action, _resource: Resource<'_>) -> S3Result<()> {
+/// The bucket-policy actions its owner keeps even when the policy denies them, as the
+/// owning account's root does on AWS: a bad policy cannot lock the owner out for good.
+const OWNER_KEEPS: [&str; 3] = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"];
+
+/// May the context's principal perform `action` on `resource`? In AWS's order: the
+/// server's root may do everything (it is the administrator, and no policy binds it); an
+/// explicit deny in the bucket's policy refuses; the bucket's owner may act on it; any user
+/// may list its own buckets and create new ones (the operation answers
+/// BucketAlreadyExists for a taken name); an allow in the bucket's policy admits anyone it
+/// names, anonymous callers included; everything else is denied. A bucket that does not
+/// exist is left to the operation (NoSuchBucket), except for anonymous callers.
+pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys: &dyn Keys) -> S3Result<()> {
     let caller = match &ctx.principal {
-        Principal::Anonymous => return Err(s3_error!(AccessDenied)),
-        Principal::User(c) => c,
+        Principal::User(c) if c.is_root() => return Ok(()),
+        Principal::User(c) => Some(c),
+        Principal::Anonymous => None,
     };
-    if caller.is_root() || action.scope == Scope::Service || action.name == "s3:CreateBucket" {
+    let owner = match (&ctx.bucket, caller) {
+        (Some(b), Some(c)) => b.owner == c.canonical_user_id,
+        _ => false,
+    };
+    let said = match &ctx.policy {
+        Some(p) => {
+            let who = match caller {
+                Some(c) => Who::User {
+                    name: &c.name,
+                    canonical_id: &c.canonical_user_id.0,
+                    root: false,
+                },
+                None => Who::Anonymous,
+            };
+            p.evaluate(&Request {
+                who,
+                action: action.name,
+                resource: &resource.arn(action),
+                context: keys,
+            })
+        }
+        None => Decision::Silent,
+    };
+    if said == Decision::Deny && !(owner && OWNER_KEEPS.contains(&action.name)) {
+        return Err(s3_error!(AccessDenied));
+    }
+    let user_level = caller.is_some()
+        && (action.scope == Scope::Service || action.name == "s3:CreateBucket" || ctx.bucket.is_none());
+    if owner || user_level || said == Decision::Allow {
         return Ok(());
     }
-    match &ctx.bucket {
-        Some(b) if b.owner != caller.canonical_user_id => Err(s3_error!(AccessDenied)),
-        _ => Ok(()),
+    Err(s3_error!(AccessDenied))
+}
+
+/// The condition keys of a request, answered when a policy asks: who and from where, the
+/// time, how it was signed, and the S3 keys of its headers and query.
+pub struct RequestKeys<'a> {
+    pub principal: &'a Principal,
+    pub headers: &'a http::HeaderMap,
+    pub uri: &'a http::Uri,
+    pub peer: Option<IpAddr>,
+    /// `REST-HEADER`, `REST-QUERY-STRING` or `POST`.
+    pub auth_type: &'static str,
+}
+
+/// Condition keys that are a request header's value.
+const HEADER_KEYS: &[(&str, &str)] = &[
+    ("aws:useragent", "user-agent"),
+    ("aws:referer", "referer"),
+    ("s3:x-amz-acl", "x-amz-acl"),
+    ("s3:x-amz-server-side-encryption", "x-amz-server-side-encryption"),
+    (
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+    ),
+    ("s3:x-amz-copy-source", "x-amz-copy-source"),
+    ("s3:x-amz-metadata-directive", "x-amz-metadata-directive"),
+    ("s3:x-amz-content-sha256", "x-amz-content-sha256"),
+    ("s3:x-amz-storage-class", "x-amz-storage-class"),
+    ("s3:object-lock-mode", "x-amz-object-lock-mode"),
+    (
+        "s3:object-lock-retain-until-date",
+        "x-amz-object-lock-retain-until-date",
+    ),
+    ("s3:object-lock-legal-hold", "x-amz-object-lock-legal-hold"),
+    ("s3:x-amz-grant-read", "x-amz-grant-read"),
+    ("s3:x-amz-grant-write", "x-amz-grant-write"),
+    ("s3:x-amz-grant-read-acp", "x-amz-grant-read-acp"),
+    ("s3:x-amz-grant-write-acp", "x-amz-grant-write-acp"),
+    ("s3:x-amz-grant-full-control", "x-amz-grant-full-control"),
+];
+
+/// Condition keys that are a query parameter's value.
+const QUERY_KEYS: &[(&str, &str)] = &[
+    ("s3:prefix", "prefix"),
+    ("s3:delimiter", "delimiter"),
+    ("s3:max-keys", "max-keys"),
+    ("s3:versionid", "versionId"),
+];
+
+impl Keys for RequestKeys<'_> {
+    fn get(&self, key: &str) -> Option<Vec<String>> {
+        let lower = key.to_ascii_lowercase();
+        let one = |v: String| Some(vec![v]);
+        let user = match self.principal {
+            Principal::User(u) => Some(u),
+            Principal::Anonymous => None,
+        };
+        let header = |n: &str| self.headers.get(n).and_then(|v| v.to_str().ok());
+        match lower.as_str() {
+            "aws:currenttime" => one(time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()?),
+            "aws:epochtime" => one(time::OffsetDateTime::now_utc().unix_timestamp().to_string()),
+            // Plain HTTP until coffer serves TLS.
+            "aws:securetransport" => one("false".into()),
+            "aws:sourceip" => one(self.peer?.to_string()),
+            "aws:principaltype" => one(match user {
+                None => "Anonymous",
+                Some(u) if u.is_root() => "Account",
+                Some(_) => "User",
+            }
+            .into()),
+            "aws:username" => one(user?.name.clone()),
+            "aws:userid" => one(user?.canonical_user_id.to_string()),
+            "s3:signatureversion" => {
+                user?;
+                let query = self.uri.query().unwrap_or("");
+                let v2 = header("authorization").is_some_and(|a| a.starts_with("AWS "))
+                    || query.contains("Signature=") && !query.contains("X-Amz-Signature=");
+                one(if v2 { "AWS" } else { "AWS4-HMAC-SHA256" }.into())
+            }
+            "s3:authtype" => {
+                user?;
+                one(self.auth_type.into())
+            }
+            "s3:requestobjecttagkeys" => Some(
+                form_urlencoded::parse(header("x-amz-tagging")?.as_bytes())
+                    .map(|(k, _)| k.into_owned())
+                    .collect(),
+            ),
+            k if k.starts_with("s3:requestobjecttag/") => {
+                let tag = &key["s3:RequestObjectTag/".len()..];
+                form_urlencoded::parse(header("x-amz-tagging")?.as_bytes())
+                    .find(|(k, _)| k == tag)
+                    .map(|(_, v)| vec![v.into_owned()])
+            }
+            k => {
+                if let Some((_, h)) = HEADER_KEYS.iter().find(|(ck, _)| *ck == k) {
+                    return one(header(h)?.to_owned());
+                }
+                let (_, q) = QUERY_KEYS.iter().find(|(ck, _)| *ck == k)?;
+                form_urlencoded::parse(self.uri.query()?.as_bytes())
+                    .find(|(name, _)| name == q)
+                    .map(|(_, v)| vec![v.into_owned()])
+            }
+        }
+    }
+}
+
+/// How a signed request carried its signature, as `s3:authType` names it.
+pub fn auth_type(headers: &http::HeaderMap) -> &'static str {
+    if headers.contains_key(http::header::AUTHORIZATION) {
+        "REST-HEADER"
+    } else {
+        "REST-QUERY-STRING"
     }
 }
 
@@ -89,13 +246,17 @@ mod tests {
     }
 
     fn allowed(principal: Principal, bucket: Option<BucketRecord>, op: &str) -> bool {
-        let ctx = RequestContext { principal, bucket };
+        let ctx = RequestContext {
+            principal,
+            bucket,
+            policy: None,
+        };
         let a = action::of(op, true);
         let r = Resource {
             bucket: Some("b"),
             key: Some("k"),
         };
-        authorize(&ctx, a, r).is_ok()
+        authorize(&ctx, a, r, &coffer_iam::Context::default()).is_ok()
     }
 
     #[test]
@@ -110,5 +271,40 @@ mod tests {
         assert!(allowed(caller("bob", 2), None, "GetObject"));
         assert!(allowed(caller("bob", 2), bucket(1), "CreateBucket"));
         assert!(allowed(caller("bob", 2), None, "ListBuckets"));
+    }
+
+    /// A policy that allows everyone to read and denies everyone everything on the policy.
+    fn with_policy(principal: Principal, op: &str) -> bool {
+        let text = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},
+            {"Effect":"Deny","Principal":"*","Action":["s3:*Policy","s3:DeleteObject"],"Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]}]}"#;
+        let policy = Policy::parse(text.as_bytes(), coffer_iam::Attached::Bucket("b")).unwrap();
+        let ctx = RequestContext {
+            principal,
+            bucket: bucket(1),
+            policy: Some(Arc::new(policy)),
+        };
+        let r = Resource {
+            bucket: Some("b"),
+            key: Some("k"),
+        };
+        authorize(&ctx, action::of(op, true), r, &coffer_iam::Context::default()).is_ok()
+    }
+
+    #[test]
+    fn a_bucket_policy_admits_and_denies() {
+        // Anyone the policy names, anonymous included, gets what it allows and no more.
+        assert!(with_policy(Principal::Anonymous, "GetObject"));
+        assert!(with_policy(caller("bob", 2), "GetObject"));
+        assert!(!with_policy(Principal::Anonymous, "PutObject"));
+        // Its explicit deny binds the owner...
+        assert!(!with_policy(caller("alice", 1), "DeleteObject"));
+        assert!(with_policy(caller("alice", 1), "PutObject"));
+        // ...except on the policy itself, which the owner always keeps.
+        assert!(with_policy(caller("alice", 1), "PutBucketPolicy"));
+        assert!(with_policy(caller("alice", 1), "DeleteBucketPolicy"));
+        assert!(!with_policy(caller("bob", 2), "GetBucketPolicy"));
+        // Root is bound by no policy.
+        assert!(with_policy(caller(crate::ROOT_USER, 9), "DeleteObject"));
     }
 }

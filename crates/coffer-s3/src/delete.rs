@@ -35,11 +35,32 @@ pub async fn delete_objects(
     c: &Coffer,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let ctx = crate::ctx::RequestContext::of(&req).cloned();
+    let peer = req.extensions.get::<crate::ctx::Peer>().map(|p| p.0);
+    let (headers, uri) = (req.headers, req.uri);
     let input = req.input;
     let objects = input.delete.objects;
     if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
         return Err(s3_error!(MalformedXML));
     }
+    // Each key as its own DeleteObject would be authorized (the bucket's policy may name
+    // keys); a refused key is an AccessDenied entry, the rest go ahead.
+    let allowed = |o: &ObjectIdentifier| {
+        let Some(ctx) = &ctx else { return false };
+        let action = crate::action::of("DeleteObject", true).versioned(o.version_id.is_some());
+        let resource = crate::action::Resource {
+            bucket: Some(&input.bucket),
+            key: Some(&o.key),
+        };
+        let keys = crate::ctx::RequestKeys {
+            principal: &ctx.principal,
+            headers: &headers,
+            uri: &uri,
+            peer,
+            auth_type: crate::ctx::auth_type(&headers),
+        };
+        crate::ctx::authorize(ctx, action, resource, &keys).is_ok()
+    };
     if c.store.bucket(&input.bucket).s3()?.is_none() {
         return Err(s3_error!(NoSuchBucket));
     }
@@ -47,6 +68,9 @@ pub async fn delete_objects(
     let bypass = input.bypass_governance_retention.unwrap_or(false);
     // Issued together so the group commit folds them into few transactions.
     let results = join_all(objects.iter().map(|o| async {
+        if !allowed(o) {
+            return Err(("AccessDenied".to_owned(), "Access Denied".to_owned()));
+        }
         c.store
             .delete_object(
                 &input.bucket,

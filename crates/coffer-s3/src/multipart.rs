@@ -28,7 +28,16 @@ pub async fn create_multipart_upload(
     c: &Coffer,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let caller = c.identity.caller(&req)?;
+    // An upload is its initiator's; an anonymous one (a bucket policy let it in) is the
+    // bucket owner's, as its objects are.
+    let owner = match crate::ctx::RequestContext::of(&req) {
+        Some(ctx) => match (&ctx.principal, &ctx.bucket) {
+            (crate::ctx::Principal::User(u), _) => u.canonical_user_id,
+            (crate::ctx::Principal::Anonymous, Some(b)) => b.owner,
+            (crate::ctx::Principal::Anonymous, None) => return Err(s3_error!(NoSuchBucket)),
+        },
+        None => c.identity.caller(&req)?.canonical_user_id,
+    };
     let input = req.input;
     let algorithm = input
         .checksum_algorithm
@@ -78,14 +87,7 @@ pub async fn create_multipart_upload(
     };
     let up = c
         .store
-        .create_upload(
-            &input.bucket,
-            &input.key,
-            caller.canonical_user_id,
-            meta,
-            algorithm,
-            ctype,
-        )
+        .create_upload(&input.bucket, &input.key, owner, meta, algorithm, ctype)
         .await
         .s3()?;
     Ok(S3Response::new(CreateMultipartUploadOutput {

@@ -44,8 +44,9 @@ fn exempt(name: &str) -> bool {
 pub async fn post_object(c: &Coffer, req: Request<Body>, vh_bucket: Option<&str>) -> S3Result<Response<Body>> {
     let bucket = form_bucket(req.uri().path(), vh_bucket)?;
     let ticket = req.extensions().get::<crate::service::Ticket>().cloned();
-    let boundary = req
-        .headers()
+    let (parts, body) = req.into_parts();
+    let boundary = parts
+        .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<mime::Mime>().ok())
@@ -57,19 +58,17 @@ pub async fn post_object(c: &Coffer, req: Request<Body>, vh_bucket: Option<&str>
         max_fields: cfg.form_max_fields_size,
         max_parts: cfg.form_max_parts,
     };
-    let form = form::read(req.into_body(), &boundary, limits)
-        .await
-        .map_err(|e| match e {
-            form::FormError::TooLarge => custom_with(
-                "MaxPostPreDataLengthExceededError",
-                StatusCode::BAD_REQUEST,
-                "Your POST request fields preceding the upload file were too large.",
-            ),
-            form::FormError::Malformed(_) => malformed(),
-            form::FormError::Body(e) => S3Error::with_source(s3s::S3ErrorCode::IncompleteBody, e),
-        })?;
+    let form = form::read(body, &boundary, limits).await.map_err(|e| match e {
+        form::FormError::TooLarge => custom_with(
+            "MaxPostPreDataLengthExceededError",
+            StatusCode::BAD_REQUEST,
+            "Your POST request fields preceding the upload file were too large.",
+        ),
+        form::FormError::Malformed(_) => malformed(),
+        form::FormError::Body(e) => S3Error::with_source(s3s::S3ErrorCode::IncompleteBody, e),
+    })?;
     let mut file = form.file;
-    let result = store_form(c, &bucket, &form.fields, &mut file, ticket.as_ref()).await;
+    let result = store_form(c, &bucket, &parts, &form.fields, &mut file, ticket.as_ref()).await;
     if result.is_err() {
         file.discard(64 << 10, std::time::Duration::from_millis(100)).await;
     }
@@ -80,6 +79,7 @@ pub async fn post_object(c: &Coffer, req: Request<Body>, vh_bucket: Option<&str>
 async fn store_form(
     c: &Coffer,
     bucket: &str,
+    parts: &http::request::Parts,
     form: &form::Fields,
     file: &mut form::FileStream,
     ticket: Option<&crate::service::Ticket>,
@@ -87,8 +87,8 @@ async fn store_form(
     let cfg = &c.s3_config;
     let bucket = bucket.to_owned();
     // Who is asking, and may they write here: all decided before a byte of the file.
-    let (policy, known) = authenticate(c, form, &bucket).await?;
-    if let Some(t) = ticket {
+    let (policy, known) = authenticate(c, parts, form, &bucket).await?;
+    if let (Some(t), Some(_)) = (ticket, &policy) {
         t.proven();
     }
     refuse_unsupported(form)?;
@@ -205,14 +205,15 @@ fn malformed() -> S3Error {
 }
 
 /// Checks the form's signature and policy and that its signer may write to `bucket`;
-/// returns the policy and the bucket's record (none: no such bucket). An unsigned form is
-/// anonymous, and nothing grants anonymous writes.
+/// returns the policy (none: an unsigned, anonymous form) and the bucket's record (none: no
+/// such bucket). An anonymous form needs a bucket policy that lets anyone write.
 async fn authenticate(
     c: &Coffer,
+    parts: &http::request::Parts,
     form: &form::Fields,
     bucket: &str,
 ) -> S3Result<(Option<PostPolicy>, Option<coffer_store::BucketRecord>)> {
-    let (access_key, secret) = if let Some(sig) = form.field("x-amz-signature") {
+    let signed = if let Some(sig) = form.field("x-amz-signature") {
         let algorithm = form.field("x-amz-algorithm").unwrap_or_default();
         if algorithm != "AWS4-HMAC-SHA256" {
             return Err(s3_error!(
@@ -245,7 +246,7 @@ async fn authenticate(
         if !same(hex::encode(hmac256(&key, policy.as_bytes())).as_bytes(), sig.as_bytes()) {
             return Err(s3_error!(SignatureDoesNotMatch));
         }
-        (akid, secret)
+        Some((akid, secret))
     } else if let Some(sig) = form.field("signature") {
         let akid = form
             .field("awsaccesskeyid")
@@ -258,19 +259,33 @@ async fn authenticate(
         if !same(expected.as_bytes(), sig.as_bytes()) {
             return Err(s3_error!(SignatureDoesNotMatch));
         }
-        (akid, secret)
+        Some((akid, secret))
     } else {
-        return Err(s3_error!(AccessDenied, "Anonymous users cannot write to this bucket."));
+        None
     };
-    drop(secret);
-    let ctx = c.identity.resolve(Some(access_key), Some(bucket))?;
+    // The secret is not needed past the signature.
+    let access_key = signed.map(|(k, _)| k);
+    let ctx = c.identity.resolve(access_key, Some(bucket))?;
+    let keys = crate::ctx::RequestKeys {
+        principal: &ctx.principal,
+        headers: &parts.headers,
+        uri: &parts.uri,
+        peer: parts.extensions.get::<crate::ctx::Peer>().map(|p| p.0),
+        auth_type: "POST",
+    };
     let key = form.field("key").unwrap_or_default();
     let put = crate::action::of("PostObject", true);
     let resource = crate::action::Resource {
         bucket: Some(bucket),
         key: Some(key),
     };
-    crate::ctx::authorize(&ctx, put, resource)?;
+    if access_key.is_none() && ctx.bucket.is_none() {
+        return Err(s3_error!(AccessDenied, "Anonymous users cannot write to this bucket."));
+    }
+    crate::ctx::authorize(&ctx, put, resource, &keys)?;
+    if access_key.is_none() {
+        return Ok((None, ctx.bucket));
+    }
     let policy = PostPolicy::from_base64(form.field("policy").unwrap_or_default())
         .map_err(|e| s3_error!(InvalidPolicyDocument, "Invalid Policy: {e}"))?;
     let expiry: time::OffsetDateTime = policy.expiration.clone().into();

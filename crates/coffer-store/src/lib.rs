@@ -14,7 +14,7 @@ mod multipart;
 mod object;
 pub mod record;
 mod scrub;
-mod settings;
+pub mod settings;
 mod users;
 mod version;
 
@@ -37,7 +37,7 @@ pub use multipart::{CompletePart, UploadsPage, UploadsQuery};
 pub use object::{ObjectBody, ObjectHandle, PutCondition, Staged};
 pub use scrub::{Corruption, ScrubReport};
 pub use settings::SettingKind;
-pub use users::UserRecord;
+pub use users::{AccessView, UserRecord};
 pub use version::{Deleted, VersionsPage, VersionsQuery};
 
 use meta::{Scan, Table};

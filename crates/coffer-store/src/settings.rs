@@ -60,9 +60,35 @@ impl SettingKind {
 
 /// `bucket \0 kind`: a bucket's settings are contiguous.
 fn key(bucket: &str, kind: SettingKind) -> Vec<u8> {
+    named(bucket, kind.name())
+}
+
+fn named(bucket: &str, name: &str) -> Vec<u8> {
     let mut k = model::bucket_prefix(bucket);
-    k.extend_from_slice(kind.name().as_bytes());
+    k.extend_from_slice(name.as_bytes());
     k
+}
+
+/// `bucket \0 stamp`: a random number rewritten with every change to the bucket's
+/// settings. Authorization reads these 9 bytes with the bucket on every request and
+/// re-reads the settings it caches (a policy of up to 20 KiB) only when they changed.
+fn stamp_key(bucket: &str) -> Vec<u8> {
+    named(bucket, "stamp")
+}
+
+fn restamp(bucket: &str) -> Op {
+    Op::Put(
+        Table::Settings,
+        stamp_key(bucket),
+        model::encode(&rand::random::<u64>()),
+    )
+}
+
+/// The bucket's settings stamp: `None` until its first setting.
+pub(crate) fn stamp(txn: &dyn ReadTxn, bucket: &str) -> StoreResult<Option<u64>> {
+    txn.get(Table::Settings, &stamp_key(bucket))?
+        .map(|v| model::decode(&v))
+        .transpose()
 }
 
 /// Deletes every setting of `bucket` in `ops` (DeleteBucket's commit).
@@ -75,6 +101,19 @@ pub(crate) fn drop_all(txn: &dyn ReadTxn, bucket: &str, ops: &mut Vec<Op>) -> St
     Ok(())
 }
 
+/// A setting's stored row, undecoded.
+pub(crate) fn row(txn: &dyn ReadTxn, bucket: &str, kind: SettingKind) -> StoreResult<Option<Vec<u8>>> {
+    txn.get(Table::Settings, &key(bucket, kind))
+}
+
+/// Decodes a row [`Store::access_view`] returned.
+pub fn decode<T: DeserializeOwned>(row: &[u8]) -> StoreResult<T> {
+    model::decode(row)
+}
+
+/// A setting's kind and its stored row.
+pub type SettingRow = (SettingKind, Vec<u8>);
+
 fn require_bucket(txn: &dyn ReadTxn, bucket: &str) -> StoreResult<()> {
     match txn.get(Table::Buckets, bucket.as_bytes())? {
         Some(_) => Ok(()),
@@ -83,13 +122,29 @@ fn require_bucket(txn: &dyn ReadTxn, bucket: &str) -> StoreResult<()> {
 }
 
 impl Store {
+    /// A bucket's settings of `kinds` that it has, and its stamp, in one read: what a
+    /// cache of settings keyed by the stamp [`Store::access_view`] returns reloads.
+    pub fn bucket_settings(
+        &self,
+        bucket: &str,
+        kinds: &[SettingKind],
+    ) -> StoreResult<(Option<u64>, Vec<SettingRow>)> {
+        let txn = self.meta.read()?;
+        require_bucket(&*txn, bucket)?;
+        let mut rows = Vec::new();
+        for &kind in kinds {
+            if let Some(r) = row(&*txn, bucket, kind)? {
+                rows.push((kind, r));
+            }
+        }
+        Ok((stamp(&*txn, bucket)?, rows))
+    }
+
     /// A bucket's setting of `kind`, if it has one. A missing bucket is NoSuchBucket.
     pub fn bucket_setting<T: DeserializeOwned>(&self, bucket: &str, kind: SettingKind) -> StoreResult<Option<T>> {
         let txn = self.meta.read()?;
         require_bucket(&*txn, bucket)?;
-        txn.get(Table::Settings, &key(bucket, kind))?
-            .map(|v| model::decode::<T>(&v))
-            .transpose()
+        row(&*txn, bucket, kind)?.map(|v| decode::<T>(&v)).transpose()
     }
 
     /// Sets (replaces) a bucket's setting of `kind`.
@@ -103,7 +158,13 @@ impl Store {
         self.meta
             .commit(move |txn| {
                 require_bucket(txn, &bucket)?;
-                Ok((vec![Op::Put(Table::Settings, key(&bucket, kind), row.clone())], ()))
+                Ok((
+                    vec![
+                        Op::Put(Table::Settings, key(&bucket, kind), row.clone()),
+                        restamp(&bucket),
+                    ],
+                    (),
+                ))
             })
             .await
     }
@@ -114,7 +175,10 @@ impl Store {
         self.meta
             .commit(move |txn| {
                 require_bucket(txn, &bucket)?;
-                Ok((vec![Op::Delete(Table::Settings, key(&bucket, kind))], ()))
+                Ok((
+                    vec![Op::Delete(Table::Settings, key(&bucket, kind)), restamp(&bucket)],
+                    (),
+                ))
             })
             .await
     }

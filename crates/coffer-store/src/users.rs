@@ -10,6 +10,15 @@ use crate::meta::{Op, Scan, Table};
 use crate::model::{self, CanonicalId};
 use crate::{Store, now_ms};
 
+/// See [`Store::access_view`].
+#[derive(Debug, Default)]
+pub struct AccessView {
+    pub user: Option<UserRecord>,
+    pub bucket: Option<crate::BucketRecord>,
+    /// The bucket's settings stamp: `None` before its first setting.
+    pub settings_stamp: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
     pub name: String,
@@ -103,25 +112,30 @@ impl Store {
         }
     }
 
-    /// A user and a bucket, in one read: what authorizing a request needs.
-    pub fn user_and_bucket(
-        &self,
-        access_key_id: &str,
-        bucket: Option<&str>,
-    ) -> StoreResult<(Option<UserRecord>, Option<crate::BucketRecord>)> {
+    /// What authorizing a request reads, in one read transaction: the caller's user (by
+    /// access key; `None` for root and anonymous callers), the addressed bucket, and the
+    /// stamp of that bucket's settings, by which a caller caches them
+    /// ([`Store::bucket_settings`]).
+    pub fn access_view(&self, access_key_id: Option<&str>, bucket: Option<&str>) -> StoreResult<AccessView> {
         let txn = self.meta.read()?;
-        let user = txn
-            .get(Table::Users, access_key_id.as_bytes())?
-            .map(|v| model::decode(&v))
-            .transpose()?;
-        let bucket = match bucket {
-            Some(b) => txn
-                .get(Table::Buckets, b.as_bytes())?
+        let user = match access_key_id {
+            Some(k) => txn
+                .get(Table::Users, k.as_bytes())?
                 .map(|v| model::decode(&v))
                 .transpose()?,
             None => None,
         };
-        Ok((user, bucket))
+        let mut view = AccessView {
+            user,
+            ..AccessView::default()
+        };
+        if let Some(b) = bucket
+            && let Some(rec) = txn.get(Table::Buckets, b.as_bytes())?
+        {
+            view.bucket = Some(model::decode(&rec)?);
+            view.settings_stamp = crate::settings::stamp(&*txn, b)?;
+        }
+        Ok(view)
     }
 
     /// Users in name order.

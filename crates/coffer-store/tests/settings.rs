@@ -79,3 +79,27 @@ async fn settings_need_a_bucket_and_go_with_it() {
         assert_eq!(s.bucket_setting::<String>("b", kind).unwrap(), None, "{kind:?}");
     }
 }
+
+/// Every change to a bucket's settings rewrites its stamp, which the access view reads with
+/// the bucket: a cache keyed by it never serves a setting older than the stamp it holds.
+#[tokio::test]
+async fn every_settings_change_restamps_the_bucket() {
+    let (_dir, s) = store().await;
+    let stamp = || s.access_view(None, Some("b")).unwrap().settings_stamp;
+    assert_eq!(stamp(), None);
+    s.put_bucket_setting("b", SettingKind::Policy, &"{}".to_owned()).await.unwrap();
+    let first = stamp().expect("stamped");
+    let (at, rows) = s.bucket_settings("b", &[SettingKind::Policy, SettingKind::Cors]).unwrap();
+    assert_eq!(at, Some(first));
+    assert_eq!(rows.len(), 1);
+    s.put_bucket_setting("b", SettingKind::Cors, &cors()).await.unwrap();
+    let second = stamp().expect("stamped");
+    assert_ne!(second, first);
+    s.delete_bucket_setting("b", SettingKind::Cors).await.unwrap();
+    assert_ne!(stamp(), Some(second));
+    // The stamp goes with the bucket.
+    s.delete_bucket_setting("b", SettingKind::Policy).await.unwrap();
+    s.delete_bucket("b").await.unwrap();
+    s.create_bucket("b", CanonicalId([1; 32]), false).await.unwrap();
+    assert_eq!(stamp(), None);
+}

@@ -90,6 +90,10 @@ pub struct BenchArgs {
     /// Send unsigned requests, e.g. to a plain web server as a reference for raw GETs.
     #[arg(long)]
     anonymous: bool,
+    /// Put this bucket policy (a JSON file; `{bucket}` in it becomes the bucket's name) on
+    /// the bucket before the run, to measure what evaluating it costs.
+    #[arg(long)]
+    bucket_policy: Option<std::path::PathBuf>,
     /// Print the result as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -840,6 +844,23 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     } else {
         ensure_bucket(&mut pool[0][0]).await?
     };
+
+    if let Some(file) = &a.bucket_policy {
+        let text = std::fs::read_to_string(file)?.replace("{bucket}", &a.bucket);
+        let t = pool[0][0].target.clone();
+        let path = format!("/{}", t.bucket);
+        let req = t.request(
+            "PUT",
+            &path,
+            vec![("policy".to_owned(), String::new())],
+            None,
+            Bytes::from(text),
+        );
+        pool[0][0]
+            .send(req, false)
+            .await
+            .map_err(|e| format!("putting the bucket policy: {e}"))?;
+    }
 
     let prepare = objects > 0 && a.scenario != Scenario::Put && !a.no_prepare;
     if prepare {

@@ -176,7 +176,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         };
         tokio::select! {
             conn = listener.accept() => {
-                let (stream, _) = match conn {
+                let (stream, peer) = match conn {
                     Ok(c) => c,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -188,7 +188,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
                 let _ = stream.set_nodelay(true);
                 let admitted = admission.admit();
                 let ticket = admitted.ticket.clone();
-                let conn = http.serve_connection(TokioIo::new(stream), service.for_connection(ticket.clone()));
+                let conn = http.serve_connection(TokioIo::new(stream), service.for_connection(ticket.clone(), Some(peer.ip())));
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     tokio::select! {

@@ -44,6 +44,8 @@ pub struct CofferService {
     pace: BodyPace,
     /// The connection this copy serves, for authentication to prove it.
     ticket: Option<Ticket>,
+    /// Its peer's address, for `aws:SourceIp`.
+    peer: Option<std::net::IpAddr>,
 }
 
 /// How long a request body may stall before the request fails with RequestTimeout, and
@@ -62,6 +64,7 @@ impl CofferService {
             shutting_down: Arc::new(AtomicBool::new(false)),
             pace: DEFAULT_BODY_PACE,
             ticket: None,
+            peer: None,
         }
     }
 
@@ -70,10 +73,12 @@ impl CofferService {
         self
     }
 
-    /// The service for one connection, which its requests' authentication can prove.
-    pub fn for_connection(&self, ticket: Ticket) -> Self {
+    /// The service for one connection from `peer`, which its requests' authentication can
+    /// prove.
+    pub fn for_connection(&self, ticket: Ticket, peer: Option<std::net::IpAddr>) -> Self {
         Self {
             ticket: Some(ticket),
+            peer,
             ..self.clone()
         }
     }
@@ -220,6 +225,9 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
         req.extensions_mut().insert(watch);
         if let Some(t) = &self.ticket {
             req.extensions_mut().insert(t.clone());
+        }
+        if let Some(ip) = self.peer {
+            req.extensions_mut().insert(crate::ctx::Peer(ip));
         }
         Box::pin(async move { Ok(this.call(req).await) })
     }

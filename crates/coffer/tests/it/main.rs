@@ -16,6 +16,7 @@ mod hostile;
 mod lifecycle;
 mod listing;
 mod multipart;
+mod policy;
 mod post_object;
 mod powerloss;
 mod put;

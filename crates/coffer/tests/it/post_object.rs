@@ -251,6 +251,27 @@ async fn access_is_decided_before_the_file_is_read() {
     assert!(listed.contents().is_empty());
 }
 
+/// A bucket whose policy lets anyone write under `drop/` takes unsigned forms there, and
+/// only there.
+#[tokio::test]
+async fn a_bucket_policy_admits_anonymous_forms() {
+    let (s, c, b) = with_bucket("post-anon").await;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/drop/*"}}]}}"#
+    );
+    c.put_bucket_policy().bucket(&b).policy(policy).send().await.unwrap();
+    let r = post(&s, &b, &[key_field("drop/${filename}")], b"anonymous upload").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(
+        read(&c, &b, "drop/photo.jpg").await.as_deref(),
+        Some(&b"anonymous upload"[..])
+    );
+    let r = post_without_file(&s, &b, &[key_field("elsewhere/x")], 1 << 30)
+        .await
+        .expect("an answer before the file");
+    r.check_error(403, "AccessDenied", &format!("/{b}"));
+}
+
 /// An unsigned form of 256 MiB, sent as fast as the server takes it, costs the server no
 /// memory: it is refused on its fields. (s3s alone reads the whole file first.)
 #[tokio::test]
