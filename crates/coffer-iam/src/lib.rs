@@ -9,6 +9,7 @@
 
 pub mod action;
 pub mod arn;
+pub mod builtin;
 pub mod condition;
 pub mod policy;
 

@@ -53,6 +53,15 @@ pub fn of(operation: &str, has_key: bool) -> Action {
         "DeleteObject" => on("s3:DeleteObject", Object),
         "AbortMultipartUpload" => on("s3:AbortMultipartUpload", Object),
         "ListParts" => on("s3:ListMultipartUploadParts", Object),
+        "GetBucketAcl" => on("s3:GetBucketAcl", Bucket),
+        "PutBucketAcl" => on("s3:PutBucketAcl", Bucket),
+        "GetObjectAcl" => on("s3:GetObjectAcl", Object),
+        "PutObjectAcl" => on("s3:PutObjectAcl", Object),
+        "GetBucketOwnershipControls" => on("s3:GetBucketOwnershipControls", Bucket),
+        // IAM has no Delete action for these: removing them is a Put.
+        "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls" => on("s3:PutBucketOwnershipControls", Bucket),
+        "GetPublicAccessBlock" => on("s3:GetBucketPublicAccessBlock", Bucket),
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => on("s3:PutBucketPublicAccessBlock", Bucket),
         "PutBucketPolicy" => on("s3:PutBucketPolicy", Bucket),
         "GetBucketPolicy" => on("s3:GetBucketPolicy", Bucket),
         "DeleteBucketPolicy" => on("s3:DeleteBucketPolicy", Bucket),
@@ -76,6 +85,8 @@ impl Action {
         match self.name {
             "s3:GetObject" => on("s3:GetObjectVersion", self.scope),
             "s3:DeleteObject" => on("s3:DeleteObjectVersion", self.scope),
+            "s3:GetObjectAcl" => on("s3:GetObjectVersionAcl", self.scope),
+            "s3:PutObjectAcl" => on("s3:PutObjectVersionAcl", self.scope),
             _ => self,
         }
     }
@@ -90,10 +101,12 @@ pub struct Resource<'a> {
 }
 
 impl Resource<'_> {
-    /// The resource ARN `action` names: `*`, `arn:aws:s3:::bucket` or `arn:aws:s3:::bucket/key`.
+    /// The resource ARN `action` names: `arn:aws:s3:::*` (the service), `arn:aws:s3:::bucket`
+    /// or `arn:aws:s3:::bucket/key`.
     pub fn arn(&self, action: Action) -> String {
         match (action.scope, self.bucket, self.key) {
-            (Scope::Service, ..) | (_, None, _) => "*".to_owned(),
+            // `*` and `arn:aws:s3:::*` both name it in a policy; this matches either.
+            (Scope::Service, ..) | (_, None, _) => "arn:aws:s3:::*".to_owned(),
             (Scope::Object, Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
             (_, Some(b), _) => format!("arn:aws:s3:::{b}"),
         }
@@ -115,7 +128,7 @@ mod tests {
         assert_eq!(r(Some("b"), Some("ignored")).arn(a), "arn:aws:s3:::b");
         let a = of("ListBuckets", false);
         assert_eq!(a.scope, Scope::Service);
-        assert_eq!(r(None, None).arn(a), "*");
+        assert_eq!(r(None, None).arn(a), "arn:aws:s3:::*");
         assert_eq!(of("UploadPart", true).name, "s3:PutObject");
         assert_eq!(of("HeadObject", true).versioned(true).name, "s3:GetObjectVersion");
         assert_eq!(of("DeleteObject", true).versioned(true).name, "s3:DeleteObjectVersion");

@@ -53,6 +53,7 @@ pub struct Identity {
     store: Store,
     root: Arc<RootCredentials>,
     policies: Arc<PolicyCache>,
+    user_policies: Arc<UserPolicyCache>,
 }
 
 /// Bucket policies as parsed, by bucket, with the settings stamp they were read at: a
@@ -61,20 +62,31 @@ pub struct Identity {
 #[derive(Default)]
 struct PolicyCache(RwLock<HashMap<String, Cached>>);
 
-/// A settings stamp and the policy read at it.
-type Cached = (u64, Option<Arc<Policy>>);
+/// A settings stamp and what authorization needs of the settings read at it.
+type Cached = (u64, BucketRules);
+
+/// The settings that decide access to a bucket: its policy, and whether Block Public Access
+/// keeps that policy's public grants from anonymous callers.
+#[derive(Clone, Default)]
+pub struct BucketRules {
+    pub policy: Option<Arc<Policy>>,
+    pub restrict_public: bool,
+}
 
 impl PolicyCache {
-    fn get(&self, store: &Store, bucket: &str, stamp: u64) -> S3Result<Option<Arc<Policy>>> {
+    fn get(&self, store: &Store, bucket: &str, stamp: u64) -> S3Result<BucketRules> {
         if let Some((s, p)) = self.0.read().unwrap_or_else(PoisonError::into_inner).get(bucket)
             && *s == stamp
         {
             return Ok(p.clone());
         }
-        let (stamp, rows) = store.bucket_settings(bucket, &[SettingKind::Policy]).s3()?;
-        let policy = match rows.into_iter().next() {
-            Some((_, row)) => {
-                let text: String = coffer_store::settings::decode(&row).s3()?;
+        let (stamp, rows) = store
+            .bucket_settings(bucket, &[SettingKind::Policy, SettingKind::PublicAccessBlock])
+            .s3()?;
+        let row = |kind| rows.iter().find(|(k, _)| *k == kind).map(|(_, r)| r.as_slice());
+        let policy = match row(SettingKind::Policy) {
+            Some(row) => {
+                let text: String = coffer_store::settings::decode(row).s3()?;
                 // Stored policies were checked when they were put; one that no longer
                 // parses is corrupt, and denies rather than being skipped.
                 let p = Policy::parse(text.as_bytes(), Attached::Bucket(bucket)).map_err(|e| {
@@ -85,11 +97,52 @@ impl PolicyCache {
             }
             None => None,
         };
+        let block: Option<crate::public_access::Block> = row(SettingKind::PublicAccessBlock)
+            .map(coffer_store::settings::decode)
+            .transpose()
+            .s3()?;
+        let rules = BucketRules {
+            restrict_public: block.is_some_and(|b| b.restrict_public_buckets)
+                && policy.as_ref().is_some_and(|p| p.is_public()),
+            policy,
+        };
         if let Some(stamp) = stamp {
             let mut m = self.0.write().unwrap_or_else(PoisonError::into_inner);
-            m.insert(bucket.to_owned(), (stamp, policy.clone()));
+            m.insert(bucket.to_owned(), (stamp, rules.clone()));
         }
-        Ok(policy)
+        Ok(rules)
+    }
+}
+
+/// Users' attached policies as parsed, by canonical id, with the stored row they were
+/// parsed from (rows are small: compared whole, re-parsed only when they changed).
+#[derive(Default)]
+struct UserPolicyCache(RwLock<HashMap<[u8; 32], ParsedRow>>);
+
+/// A stored row and the policies it holds.
+type ParsedRow = (Vec<u8>, Arc<Vec<Policy>>);
+
+impl UserPolicyCache {
+    fn get(&self, id: &CanonicalId, row: Vec<u8>) -> S3Result<Arc<Vec<Policy>>> {
+        if let Some((r, p)) = self.0.read().unwrap_or_else(PoisonError::into_inner).get(&id.0)
+            && *r == row
+        {
+            return Ok(p.clone());
+        }
+        let attached = coffer_store::decode_policies(&row).s3()?;
+        let parsed = attached
+            .iter()
+            .map(|(name, text)| {
+                Policy::parse(text.as_bytes(), Attached::User).map_err(|e| {
+                    tracing::error!(policy = name, error = %e, "stored user policy does not parse");
+                    s3_error!(InternalError)
+                })
+            })
+            .collect::<S3Result<Vec<_>>>()?;
+        let parsed = Arc::new(parsed);
+        let mut m = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        m.insert(id.0, (row, parsed.clone()));
+        Ok(parsed)
     }
 }
 
@@ -99,6 +152,7 @@ impl Identity {
             store,
             root: Arc::new(root),
             policies: Arc::default(),
+            user_policies: Arc::default(),
         }
     }
 
@@ -140,10 +194,14 @@ impl Identity {
         let is_root = access_key == Some(self.root.access_key_id.as_str());
         let user_key = access_key.filter(|_| !is_root);
         let view = self.store.access_view(user_key, bucket).s3()?;
+        let mut user_policies = None;
         let principal = if is_root {
             Principal::User(self.root_caller())
         } else if user_key.is_some() {
             let u = view.user.ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+            if let Some(row) = view.user_policies {
+                user_policies = Some(self.user_policies.get(&u.canonical_user_id, row)?);
+            }
             Principal::User(Caller {
                 name: u.name,
                 canonical_user_id: u.canonical_user_id,
@@ -151,14 +209,16 @@ impl Identity {
         } else {
             Principal::Anonymous
         };
-        let policy = match (bucket, view.settings_stamp, &view.bucket) {
+        let rules = match (bucket, view.settings_stamp, &view.bucket) {
             (Some(b), Some(stamp), Some(_)) => self.policies.get(&self.store, b, stamp)?,
-            _ => None,
+            _ => BucketRules::default(),
         };
         Ok(RequestContext {
             principal,
             bucket: view.bucket,
-            policy,
+            policy: rules.policy,
+            restrict_public: rules.restrict_public,
+            user_policies,
         })
     }
 
@@ -184,14 +244,16 @@ impl Identity {
         };
         let ctx = RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
         let view = self.store.access_view(None, Some(bucket)).s3()?;
-        let policy = match (view.settings_stamp, &view.bucket) {
+        let rules = match (view.settings_stamp, &view.bucket) {
             (Some(stamp), Some(_)) => self.policies.get(&self.store, bucket, stamp)?,
-            _ => None,
+            _ => BucketRules::default(),
         };
         let source = RequestContext {
             principal: ctx.principal.clone(),
             bucket: view.bucket,
-            policy,
+            policy: rules.policy,
+            restrict_public: rules.restrict_public,
+            user_policies: ctx.user_policies.clone(),
         };
         let keys = RequestKeys {
             principal: &source.principal,
@@ -283,6 +345,12 @@ impl S3Access for Identity {
             prove(cx.extensions_mut());
         }
         refuse_encryption(cx.headers())?;
+        if matches!(
+            cx.s3_op().name(),
+            "PutObject" | "CopyObject" | "CreateMultipartUpload" | "CreateBucket"
+        ) {
+            crate::acl::check_headers(cx.s3_op().name(), cx.headers())?;
+        }
         cx.extensions_mut().insert(ctx);
         Ok(())
     }

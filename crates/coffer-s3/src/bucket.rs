@@ -9,7 +9,19 @@ use crate::error::IntoS3;
 
 pub async fn list_buckets(c: &Coffer, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let caller = c.identity.caller(&req)?;
-    let owner = (!caller.is_root()).then_some(&caller.canonical_user_id);
+    // A user sees its own buckets, or every bucket when its policies allow
+    // s3:ListAllMyBuckets (as a user of an AWS account sees the account's).
+    let sees_all = caller.is_root()
+        || crate::ctx::RequestContext::of(&req).is_some_and(|ctx| {
+            let action = crate::action::of("ListBuckets", false);
+            let resource = crate::action::Resource {
+                bucket: None,
+                key: None,
+            };
+            crate::ctx::user_decision(ctx, action, resource, &coffer_iam::Context::default())
+                == coffer_iam::Decision::Allow
+        });
+    let owner = (!sees_all).then_some(&caller.canonical_user_id);
     let prefix = req.input.prefix.as_deref().unwrap_or("");
     let buckets = c
         .store
@@ -37,6 +49,7 @@ pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3R
     if is_reserved_bucket_name(&input.bucket) {
         return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid."));
     }
+    crate::acl::check_ownership(input.object_ownership.as_ref())?;
     if let Some(lc) = input
         .create_bucket_configuration
         .as_ref()

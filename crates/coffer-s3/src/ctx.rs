@@ -33,6 +33,11 @@ pub struct RequestContext {
     pub bucket: Option<BucketRecord>,
     /// The bucket's policy, if it has one.
     pub policy: Option<Arc<Policy>>,
+    /// Block Public Access's RestrictPublicBuckets holds and the policy is public: its
+    /// grants reach no anonymous caller.
+    pub restrict_public: bool,
+    /// The policies attached to the calling user, if any.
+    pub user_policies: Option<Arc<Vec<Policy>>>,
 }
 
 impl RequestContext {
@@ -61,11 +66,13 @@ const OWNER_KEEPS: [&str; 3] = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:
 
 /// May the context's principal perform `action` on `resource`? In AWS's order: the
 /// server's root may do everything (it is the administrator, and no policy binds it); an
-/// explicit deny in the bucket's policy refuses; the bucket's owner may act on it; any user
-/// may list its own buckets and create new ones (the operation answers
-/// BucketAlreadyExists for a taken name); an allow in the bucket's policy admits anyone it
-/// names, anonymous callers included; everything else is denied. A bucket that does not
-/// exist is left to the operation (NoSuchBucket), except for anonymous callers.
+/// explicit deny in the bucket's policy or in the user's own policies refuses (the
+/// bucket's owner keeps its rights on the bucket policy itself); the bucket's owner may
+/// act on it; any user may list its own buckets and create new ones (the operation answers
+/// BucketAlreadyExists for a taken name); an allow in the bucket's policy (for anyone it
+/// names, anonymous callers included) or in the user's policies admits; everything else is
+/// denied. A bucket that does not exist is left to the operation (NoSuchBucket), except
+/// for anonymous callers.
 pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys: &dyn Keys) -> S3Result<()> {
     let caller = match &ctx.principal {
         Principal::User(c) if c.is_root() => return Ok(()),
@@ -95,15 +102,43 @@ pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, k
         }
         None => Decision::Silent,
     };
+    let said = if said == Decision::Allow && caller.is_none() && ctx.restrict_public {
+        Decision::Silent
+    } else {
+        said
+    };
     if said == Decision::Deny && !(owner && OWNER_KEEPS.contains(&action.name)) {
+        return Err(s3_error!(AccessDenied));
+    }
+    let own = user_decision(ctx, action, resource, keys);
+    if own == Decision::Deny {
         return Err(s3_error!(AccessDenied));
     }
     let user_level = caller.is_some()
         && (action.scope == Scope::Service || action.name == "s3:CreateBucket" || ctx.bucket.is_none());
-    if owner || user_level || said == Decision::Allow {
+    if owner || user_level || said == Decision::Allow || own == Decision::Allow {
         return Ok(());
     }
     Err(s3_error!(AccessDenied))
+}
+
+/// What the calling user's own policies say about `action` on `resource`.
+pub fn user_decision(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys: &dyn Keys) -> Decision {
+    let (Some(policies), Principal::User(c)) = (&ctx.user_policies, &ctx.principal) else {
+        return Decision::Silent;
+    };
+    let arn = resource.arn(action);
+    let req = Request {
+        who: Who::User {
+            name: &c.name,
+            canonical_id: &c.canonical_user_id.0,
+            root: false,
+        },
+        action: action.name,
+        resource: &arn,
+        context: keys,
+    };
+    coffer_iam::combine(policies.iter().map(|p| p.evaluate(&req)))
 }
 
 /// The condition keys of a request, answered when a policy asks: who and from where, the
@@ -250,6 +285,8 @@ mod tests {
             principal,
             bucket,
             policy: None,
+            restrict_public: false,
+            user_policies: None,
         };
         let a = action::of(op, true);
         let r = Resource {
@@ -283,6 +320,8 @@ mod tests {
             principal,
             bucket: bucket(1),
             policy: Some(Arc::new(policy)),
+            restrict_public: false,
+            user_policies: None,
         };
         let r = Resource {
             bucket: Some("b"),

@@ -22,8 +22,14 @@ pub async fn put_bucket_policy(
     req: S3Request<PutBucketPolicyInput>,
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
     let input = req.input;
-    Policy::parse(input.policy.as_bytes(), Attached::Bucket(&input.bucket))
+    let policy = Policy::parse(input.policy.as_bytes(), Attached::Bucket(&input.bucket))
         .map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
+    if policy.is_public() && crate::public_access::stored(c, &input.bucket)?.is_some_and(|b| b.block_public_policy) {
+        return Err(s3_error!(
+            AccessDenied,
+            "The bucket's Block Public Access settings forbid a public bucket policy."
+        ));
+    }
     c.store
         .put_bucket_setting(&input.bucket, SettingKind::Policy, &input.policy)
         .await

@@ -347,9 +347,18 @@ fn check_conditions(policy: &PostPolicy, form: &form::Fields, bucket: &str) -> S
 
 /// Form fields for features coffer does not have yet: refused, never ignored.
 fn refuse_unsupported(form: &form::Fields) -> S3Result<()> {
+    // An `acl` field is what an `x-amz-acl` header is to PutObject.
+    if let Some(acl) = form.field("acl") {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "x-amz-acl",
+            HeaderValue::from_str(acl).unwrap_or(HeaderValue::from_static("?")),
+        );
+        crate::acl::check_headers("PostObject", &h)?;
+    }
     for (k, v) in &form.fields {
         let unsupported = match k.as_str() {
-            "acl" => v != "private",
+            "acl" => false,
             "tagging" | "x-amz-website-redirect-location" => true,
             "x-amz-storage-class" => v != "STANDARD",
             k => k.starts_with("x-amz-server-side-encryption") || k.starts_with("x-amz-object-lock-"),

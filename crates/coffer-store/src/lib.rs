@@ -37,7 +37,7 @@ pub use multipart::{CompletePart, UploadsPage, UploadsQuery};
 pub use object::{ObjectBody, ObjectHandle, PutCondition, Staged};
 pub use scrub::{Corruption, ScrubReport};
 pub use settings::SettingKind;
-pub use users::{AccessView, UserRecord};
+pub use users::{AccessView, UserPolicies, UserRecord, decode_policies};
 pub use version::{Deleted, VersionsPage, VersionsQuery};
 
 use meta::{Scan, Table};

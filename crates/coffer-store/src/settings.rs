@@ -124,11 +124,7 @@ fn require_bucket(txn: &dyn ReadTxn, bucket: &str) -> StoreResult<()> {
 impl Store {
     /// A bucket's settings of `kinds` that it has, and its stamp, in one read: what a
     /// cache of settings keyed by the stamp [`Store::access_view`] returns reloads.
-    pub fn bucket_settings(
-        &self,
-        bucket: &str,
-        kinds: &[SettingKind],
-    ) -> StoreResult<(Option<u64>, Vec<SettingRow>)> {
+    pub fn bucket_settings(&self, bucket: &str, kinds: &[SettingKind]) -> StoreResult<(Option<u64>, Vec<SettingRow>)> {
         let txn = self.meta.read()?;
         require_bucket(&*txn, bucket)?;
         let mut rows = Vec::new();

@@ -17,6 +17,16 @@ pub struct AccessView {
     pub bucket: Option<crate::BucketRecord>,
     /// The bucket's settings stamp: `None` before its first setting.
     pub settings_stamp: Option<u64>,
+    /// The user's policies as stored (decode with [`decode_policies`]); `None`: none.
+    pub user_policies: Option<Vec<u8>>,
+}
+
+/// A user's attached policies: name and JSON text, in the order they were attached.
+pub type UserPolicies = Vec<(String, String)>;
+
+/// Decodes the `user_policies` row of an [`AccessView`].
+pub fn decode_policies(row: &[u8]) -> StoreResult<UserPolicies> {
+    model::decode(row)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +36,19 @@ pub struct UserRecord {
     pub secret_access_key: String,
     pub canonical_user_id: CanonicalId,
     pub created_ms: i64,
+}
+
+/// The canonical id of the user called `name`.
+fn user_id(txn: &dyn crate::meta::ReadTxn, name: &str) -> StoreResult<CanonicalId> {
+    let key = txn
+        .get(Table::UserNames, name.as_bytes())?
+        .ok_or(StoreError::NoSuchUser)?;
+    let user: UserRecord = txn
+        .get(Table::Users, &key)?
+        .map(|v| model::decode(&v))
+        .transpose()?
+        .ok_or_else(|| StoreError::Corrupt(format!("user {name} has no record")))?;
+    Ok(user.canonical_user_id)
 }
 
 impl Store {
@@ -81,6 +104,7 @@ impl Store {
                         Op::Delete(Table::Users, key),
                         Op::Delete(Table::UserNames, name.clone().into_bytes()),
                         Op::Delete(Table::UserIds, user.canonical_user_id.0.to_vec()),
+                        Op::Delete(Table::UserPolicies, user.canonical_user_id.0.to_vec()),
                     ],
                     (),
                 ))
@@ -113,20 +137,25 @@ impl Store {
     }
 
     /// What authorizing a request reads, in one read transaction: the caller's user (by
-    /// access key; `None` for root and anonymous callers), the addressed bucket, and the
-    /// stamp of that bucket's settings, by which a caller caches them
-    /// ([`Store::bucket_settings`]).
+    /// access key; `None` for root and anonymous callers) and its attached policies, the
+    /// addressed bucket, and the stamp of that bucket's settings, by which a caller caches
+    /// them ([`Store::bucket_settings`]).
     pub fn access_view(&self, access_key_id: Option<&str>, bucket: Option<&str>) -> StoreResult<AccessView> {
         let txn = self.meta.read()?;
-        let user = match access_key_id {
+        let user: Option<UserRecord> = match access_key_id {
             Some(k) => txn
                 .get(Table::Users, k.as_bytes())?
                 .map(|v| model::decode(&v))
                 .transpose()?,
             None => None,
         };
+        let user_policies = match &user {
+            Some(u) => txn.get(Table::UserPolicies, &u.canonical_user_id.0)?,
+            None => None,
+        };
         let mut view = AccessView {
             user,
+            user_policies,
             ..AccessView::default()
         };
         if let Some(b) = bucket
@@ -136,6 +165,65 @@ impl Store {
             view.settings_stamp = crate::settings::stamp(&*txn, b)?;
         }
         Ok(view)
+    }
+
+    /// The policies attached to the user called `name`.
+    pub fn user_policies(&self, name: &str) -> StoreResult<UserPolicies> {
+        let txn = self.meta.read()?;
+        let id = user_id(&*txn, name)?;
+        txn.get(Table::UserPolicies, &id.0)?
+            .map(|v| decode_policies(&v))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Attaches a policy to the user called `name`, replacing one of the same name.
+    pub async fn attach_user_policy(&self, name: &str, policy: &str, text: &str) -> StoreResult<()> {
+        let (name, policy, text) = (name.to_owned(), policy.to_owned(), text.to_owned());
+        self.meta
+            .commit(move |txn| {
+                let id = user_id(txn, &name)?;
+                let mut all: UserPolicies = txn
+                    .get(Table::UserPolicies, &id.0)?
+                    .map(|v| decode_policies(&v))
+                    .transpose()?
+                    .unwrap_or_default();
+                match all.iter_mut().find(|(n, _)| *n == policy) {
+                    Some(p) => p.1 = text.clone(),
+                    None => all.push((policy.clone(), text.clone())),
+                }
+                Ok((
+                    vec![Op::Put(Table::UserPolicies, id.0.to_vec(), model::encode(&all))],
+                    (),
+                ))
+            })
+            .await
+    }
+
+    /// Detaches the policy `policy` from the user called `name`; false if it had none so named.
+    pub async fn detach_user_policy(&self, name: &str, policy: &str) -> StoreResult<bool> {
+        let (name, policy) = (name.to_owned(), policy.to_owned());
+        self.meta
+            .commit(move |txn| {
+                let id = user_id(txn, &name)?;
+                let mut all: UserPolicies = txn
+                    .get(Table::UserPolicies, &id.0)?
+                    .map(|v| decode_policies(&v))
+                    .transpose()?
+                    .unwrap_or_default();
+                let before = all.len();
+                all.retain(|(n, _)| *n != policy);
+                if all.len() == before {
+                    return Ok((Vec::new(), false));
+                }
+                let op = if all.is_empty() {
+                    Op::Delete(Table::UserPolicies, id.0.to_vec())
+                } else {
+                    Op::Put(Table::UserPolicies, id.0.to_vec(), model::encode(&all))
+                };
+                Ok((vec![op], true))
+            })
+            .await
     }
 
     /// Users in name order.

@@ -87,9 +87,13 @@ async fn every_settings_change_restamps_the_bucket() {
     let (_dir, s) = store().await;
     let stamp = || s.access_view(None, Some("b")).unwrap().settings_stamp;
     assert_eq!(stamp(), None);
-    s.put_bucket_setting("b", SettingKind::Policy, &"{}".to_owned()).await.unwrap();
+    s.put_bucket_setting("b", SettingKind::Policy, &"{}".to_owned())
+        .await
+        .unwrap();
     let first = stamp().expect("stamped");
-    let (at, rows) = s.bucket_settings("b", &[SettingKind::Policy, SettingKind::Cors]).unwrap();
+    let (at, rows) = s
+        .bucket_settings("b", &[SettingKind::Policy, SettingKind::Cors])
+        .unwrap();
     assert_eq!(at, Some(first));
     assert_eq!(rows.len(), 1);
     s.put_bucket_setting("b", SettingKind::Cors, &cors()).await.unwrap();

@@ -1,6 +1,7 @@
 //! The admin API, reached through s3s as a custom route so that it is signed and verified
-//! like any S3 request: `/?coffer-admin=users` (GET list, POST add, DELETE remove).
-//! Only the root credentials may use it.
+//! like any S3 request: `/?coffer-admin=users` (GET list, POST add, DELETE remove) and
+//! `/?coffer-admin=user-policies&name=USER` (GET list, PUT attach, DELETE detach with
+//! `&policy=NAME`). Only the root credentials may use it.
 
 use bytes::Bytes;
 use coffer_s3::{Identity, ROOT_USER};
@@ -31,6 +32,21 @@ pub struct AddUser {
     pub name: String,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
+}
+
+/// A policy to attach: a built-in (`readwrite`, `readonly`, `writeonly`) by name alone,
+/// or a JSON document under a name of its own.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct AttachPolicy {
+    pub policy: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PolicyJson {
+    pub policy: String,
+    pub document: serde_json::Value,
 }
 
 fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
@@ -85,8 +101,10 @@ impl S3Route for AdminRoute {
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
-        if query_param(&req.uri, ADMIN_QUERY) != Some("users") {
-            return Err(s3_error!(InvalidArgument, "Unknown admin resource."));
+        match query_param(&req.uri, ADMIN_QUERY) {
+            Some("users") => {}
+            Some("user-policies") => return self.user_policies(req).await,
+            _ => return Err(s3_error!(InvalidArgument, "Unknown admin resource.")),
         }
         let to_json = |u: UserRecord, with_secret: bool| UserJson {
             name: u.name,
@@ -149,6 +167,84 @@ impl S3Route for AdminRoute {
                     .await
                     .map_err(coffer_s3::error::store_error)?;
                 json(&serde_json::json!({ "removed": name }))
+            }
+            _ => Err(s3_error!(MethodNotAllowed)),
+        }
+    }
+}
+
+impl AdminRoute {
+    async fn user_policies(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        let err = coffer_s3::error::store_error;
+        let user = query_param(&req.uri, "name")
+            .ok_or_else(|| s3_error!(InvalidArgument, "name is required"))?
+            .to_owned();
+        match req.method {
+            Method::GET => {
+                let list: Vec<PolicyJson> = self
+                    .store
+                    .user_policies(&user)
+                    .map_err(err)?
+                    .into_iter()
+                    .map(|(policy, text)| PolicyJson {
+                        policy,
+                        document: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+                    })
+                    .collect();
+                json(&list)
+            }
+            Method::PUT => {
+                let mut body = req.input;
+                let bytes = body
+                    .store_all_limited(coffer_iam::policy::MAX_POLICY_BYTES + (4 << 10))
+                    .await
+                    .map_err(|_| s3_error!(MaxMessageLengthExceeded))?;
+                let attach: AttachPolicy = serde_json::from_slice(&bytes)
+                    .map_err(|_| s3_error!(InvalidArgument, "The body must be a JSON policy attachment."))?;
+                let valid_name = !attach.policy.is_empty()
+                    && attach.policy.len() <= 128
+                    && attach.policy.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+' | b'=' | b'@' | b',')
+                    });
+                if !valid_name {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "Policy names are 1-128 of A-Z a-z 0-9 + = , . @ - _"
+                    ));
+                }
+                let text = match (&attach.document, coffer_iam::builtin::builtin(&attach.policy)) {
+                    (Some(doc), None) => doc.clone(),
+                    (None, Some(builtin)) => builtin.to_owned(),
+                    (Some(_), Some(_)) => {
+                        return Err(s3_error!(
+                            InvalidArgument,
+                            "{} is a built-in policy's name.",
+                            attach.policy
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(s3_error!(
+                            InvalidArgument,
+                            "No built-in policy {}: give a document (built-ins: readwrite, readonly, writeonly).",
+                            attach.policy
+                        ));
+                    }
+                };
+                coffer_iam::Policy::parse(text.as_bytes(), coffer_iam::Attached::User)
+                    .map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
+                self.store
+                    .attach_user_policy(&user, &attach.policy, &text)
+                    .await
+                    .map_err(err)?;
+                json(&serde_json::json!({ "user": user, "attached": attach.policy }))
+            }
+            Method::DELETE => {
+                let policy =
+                    query_param(&req.uri, "policy").ok_or_else(|| s3_error!(InvalidArgument, "policy is required"))?;
+                if !self.store.detach_user_policy(&user, policy).await.map_err(err)? {
+                    return Err(s3_error!(InvalidArgument, "Policy {policy} is not attached to {user}."));
+                }
+                json(&serde_json::json!({ "user": user, "detached": policy }))
             }
             _ => Err(s3_error!(MethodNotAllowed)),
         }

@@ -94,6 +94,22 @@ enum UserAction {
     List,
     /// Remove a user; its access key stops working at once.
     Remove { name: String },
+    /// Attach, detach or list a user's policies.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyAction {
+    /// Attach a built-in policy (readwrite, readonly, writeonly) or a JSON policy file,
+    /// which is attached under its file name without `.json`.
+    Attach { name: String, policy: String },
+    /// Detach a policy by name.
+    Detach { name: String, policy: String },
+    /// List a user's policies as JSON.
+    List { name: String },
 }
 
 fn main() -> ExitCode {
@@ -179,6 +195,7 @@ async fn user_command(
         .strip_prefix("http://")
         .ok_or("only http:// endpoints are supported")?
         .trim_end_matches('/');
+    let mut resource = "users";
     let (method, query, body) = match &action {
         UserAction::Add {
             name,
@@ -194,8 +211,41 @@ async fn user_command(
         }
         UserAction::List => ("GET", vec![], vec![]),
         UserAction::Remove { name } => ("DELETE", vec![("name".to_owned(), name.clone())], vec![]),
+        UserAction::Policy { action } => {
+            resource = "user-policies";
+            match action {
+                PolicyAction::Attach { name, policy } => {
+                    let attach = if coffer_iam::builtin::builtin(policy).is_some() {
+                        admin::AttachPolicy {
+                            policy: policy.clone(),
+                            document: None,
+                        }
+                    } else {
+                        let path = std::path::Path::new(policy);
+                        let document = std::fs::read_to_string(path)
+                            .map_err(|e| format!("{policy}: not a built-in policy, and not a readable file: {e}"))?;
+                        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or(policy);
+                        admin::AttachPolicy {
+                            policy: stem.to_owned(),
+                            document: Some(document),
+                        }
+                    };
+                    (
+                        "PUT",
+                        vec![("name".to_owned(), name.clone())],
+                        serde_json::to_vec(&attach)?,
+                    )
+                }
+                PolicyAction::Detach { name, policy } => (
+                    "DELETE",
+                    vec![("name".to_owned(), name.clone()), ("policy".to_owned(), policy.clone())],
+                    vec![],
+                ),
+                PolicyAction::List { name } => ("GET", vec![("name".to_owned(), name.clone())], vec![]),
+            }
+        }
     };
-    let mut q = vec![(admin::ADMIN_QUERY.to_owned(), "users".to_owned())];
+    let mut q = vec![(admin::ADMIN_QUERY.to_owned(), resource.to_owned())];
     q.extend(query);
     let mut req = sigv4::Request {
         method,
@@ -219,7 +269,7 @@ async fn user_command(
         return Err(format!("server answered {status}: {text}").into());
     }
     match action {
-        UserAction::List | UserAction::Add { .. } => {
+        UserAction::List | UserAction::Add { .. } | UserAction::Policy { .. } => {
             let v: serde_json::Value = serde_json::from_slice(&body)?;
             println!("{}", serde_json::to_string_pretty(&v)?);
         }

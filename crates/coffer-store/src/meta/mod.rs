@@ -56,10 +56,12 @@ pub enum Table {
     Format,
     /// bucket \0 kind -> a bucket setting (ACL, policy, CORS, ...)
     Settings,
+    /// canonical user id (32 bytes) -> the policies attached to the user
+    UserPolicies,
 }
 
 impl Table {
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 13] = [
         Table::Buckets,
         Table::Current,
         Table::Versions,
@@ -72,6 +74,7 @@ impl Table {
         Table::UserIds,
         Table::Format,
         Table::Settings,
+        Table::UserPolicies,
     ];
 
     /// The table's name, which engines use for their own tables.
@@ -89,6 +92,7 @@ impl Table {
             Table::UserIds => "user_ids",
             Table::Format => "format",
             Table::Settings => "settings",
+            Table::UserPolicies => "user_policies",
         }
     }
 

@@ -1,5 +1,6 @@
 //! Integration tests: the real server binary, driven over loopback by real clients.
 
+mod acl;
 mod auth;
 mod bench;
 mod common;
@@ -19,6 +20,7 @@ mod multipart;
 mod policy;
 mod post_object;
 mod powerloss;
+mod public_access;
 mod put;
 mod reads;
 mod scrub;

@@ -378,13 +378,24 @@ async fn the_policy_is_enforced() {
     post(&s, &b, &fields, b"x")
         .await
         .check_error(400, "InvalidArgument", &path);
-    // Fields for features coffer lacks are refused, not ignored.
+    // A public ACL is refused as on a bucket with ACLs disabled, not ignored; fields for
+    // features coffer lacks are refused too.
     let mut fields = vec![key_field("up/acl"), ("acl".into(), "public-read".into())];
     fields.extend(signed_fields(
         ROOT_KEY,
         ROOT_SECRET,
         600,
         &conditions(&b, &[r#"{"acl": "public-read"}"#]),
+    ));
+    post(&s, &b, &fields, b"x")
+        .await
+        .check_error(400, "AccessControlListNotSupported", &path);
+    let mut fields = vec![key_field("up/tag"), ("tagging".into(), "<Tagging/>".into())];
+    fields.extend(signed_fields(
+        ROOT_KEY,
+        ROOT_SECRET,
+        600,
+        &conditions(&b, &[r#"{"tagging": "<Tagging/>"}"#]),
     ));
     post(&s, &b, &fields, b"x")
         .await

@@ -275,3 +275,122 @@ async fn adding_a_duplicate_fails() {
     );
     bob.list_buckets().send().await.unwrap();
 }
+
+/// A client for the user `v` describes (the JSON `coffer user add` printed).
+fn client_of(s: &Server, v: &serde_json::Value) -> aws_sdk_s3::Client {
+    s.client_as(str_field(v, "access_key_id"), str_field(v, "secret_access_key"))
+}
+
+/// `coffer user policy attach|detach|list`: built-in and custom policies grant what they
+/// say on every bucket, an explicit deny binds even an owner, detaching takes it back.
+#[tokio::test]
+async fn user_policies_grant_what_they_say() {
+    let s = Server::start();
+    let root = s.client();
+    let b = bucket("shared");
+    root.create_bucket().bucket(&b).send().await.unwrap();
+    for k in ["docs/a", "docs/secret-plan", "other"] {
+        put(&root, &b, k, k.as_bytes()).await;
+    }
+    let alice = client_of(&s, &add(&s, "alice"));
+    let bob = client_of(&s, &add(&s, "bob"));
+    let carol = client_of(&s, &add(&s, "carol"));
+    let denied = |r: u16| assert_eq!(r, 403);
+    denied(sdk_status(alice.get_object().bucket(&b).key("other").send().await));
+
+    // readonly: list and read every bucket, write nothing.
+    json_of(&coffer_user(&s, &["policy", "attach", "alice", "readonly"]));
+    assert_eq!(get_body(&alice, &b, "other").await, b"other");
+    let listed = alice.list_objects_v2().bucket(&b).send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(3));
+    let names: Vec<_> = alice
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|x| x.name().map(str::to_owned))
+        .collect();
+    assert_eq!(names, std::slice::from_ref(&b));
+    check_sdk_error(
+        alice
+            .put_object()
+            .bucket(&b)
+            .key("new")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/new"),
+    );
+
+    // writeonly: write, but neither read nor delete.
+    json_of(&coffer_user(&s, &["policy", "attach", "bob", "writeonly"]));
+    put(&bob, &b, "backup/1", b"dump").await;
+    denied(sdk_status(bob.get_object().bucket(&b).key("backup/1").send().await));
+    denied(sdk_status(bob.delete_object().bucket(&b).key("backup/1").send().await));
+
+    // A custom policy from a file, named by the file: an allow with a deny carved out.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("docs-reader.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+                {{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/docs/*"}},
+                {{"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/docs/secret*"}}]}}"#
+        ),
+    )
+    .unwrap();
+    json_of(&coffer_user(&s, &["policy", "attach", "carol", file.to_str().unwrap()]));
+    assert_eq!(get_body(&carol, &b, "docs/a").await, b"docs/a");
+    denied(sdk_status(
+        carol.get_object().bucket(&b).key("docs/secret-plan").send().await,
+    ));
+    denied(sdk_status(carol.get_object().bucket(&b).key("other").send().await));
+    let listed = json_of(&coffer_user(&s, &["policy", "list", "carol"]));
+    assert_eq!(listed[0]["policy"], "docs-reader");
+    assert_eq!(listed[0]["document"]["Statement"][1]["Effect"], "Deny");
+
+    // An explicit deny in a user's own policy binds it on its own bucket too.
+    let cb = bucket("carols");
+    carol.create_bucket().bucket(&cb).send().await.unwrap();
+    put(&carol, &cb, "k", b"v").await;
+    let deny = dir.path().join("no-deletes.json");
+    std::fs::write(
+        &deny,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::*"}}"#,
+    )
+    .unwrap();
+    json_of(&coffer_user(&s, &["policy", "attach", "carol", deny.to_str().unwrap()]));
+    denied(sdk_status(carol.delete_object().bucket(&cb).key("k").send().await));
+
+    // Detaching takes the grant back; what is not attached, or malformed, is refused.
+    json_of(&coffer_user(&s, &["policy", "detach", "alice", "readonly"]));
+    denied(sdk_status(alice.get_object().bucket(&b).key("other").send().await));
+    let out = coffer_user(&s, &["policy", "detach", "alice", "readonly"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not attached"));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"Statement":[{"Effect":"Allow","Action":"s3:Fly","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let out = coffer_user(&s, &["policy", "attach", "alice", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("MalformedPolicy") && err.contains("Policy has invalid action"),
+        "{err}"
+    );
+    let out = coffer_user(&s, &["policy", "attach", "nobody", "readonly"]);
+    assert!(!out.status.success());
+    // Only root administers policies.
+    let (k, sec) = s.add_user("mallory").await;
+    let out = coffer_user_with(&s, &k, &sec, &["policy", "attach", "mallory", "readwrite"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AccessDenied"));
+}
