@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Client compatibility lanes: boto3, AWS CLI and @aws-sdk/client-s3 against a
+# Client compatibility lanes: boto3, AWS CLI, @aws-sdk/client-s3 and minio-py against a
 # real coffer server.
 #
 #   compat/run.sh [PATH_TO_COFFER]
@@ -9,7 +9,7 @@
 #
 # Setup is cached: a Python venv in compat/.venv (COMPAT_VENV overrides) and
 # compat/js/node_modules, each reinstalled only when its pins change.
-# Select lanes with COMPAT_LANES="boto3 awscli js" (default: all three).
+# Select lanes with COMPAT_LANES="boto3 awscli js minio" (default: all four).
 #
 # Every check prints a `PASS lane: ...` or `FAIL lane: ... -- detail` line; the
 # last line is `N passed, N failed` over all lanes. Exit status is 0 only if
@@ -19,7 +19,7 @@ set -euo pipefail
 COMPAT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$COMPAT_DIR/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-LANES="${COMPAT_LANES:-boto3 awscli js}"
+LANES="${COMPAT_LANES:-boto3 awscli js minio}"
 
 log() { printf '[compat] %s\n' "$*" >&2; }
 
@@ -168,6 +168,7 @@ for lane in $LANES; do
     boto3)  run_lane boto3 "$VENV/bin/python" "$COMPAT_DIR/boto3_lane.py" ;;
     awscli) run_lane awscli env AWS_CLI="$VENV/bin/aws" "$VENV/bin/python" "$COMPAT_DIR/aws_cli_lane.py" ;;
     js)     run_lane js env NODE_NO_WARNINGS=1 node "$COMPAT_DIR/js/lane.mjs" ;;
+    minio)  run_lane minio "$VENV/bin/python" "$COMPAT_DIR/minio_lane.py" ;;
     *)      echo "FAIL harness: unknown lane $lane"; FAILED=$((FAILED + 1)) ;;
   esac
 done
