@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Client compatibility lanes: boto3, AWS CLI, @aws-sdk/client-s3 and minio-py against a
-# real coffer server.
+# Client compatibility lanes: boto3, AWS CLI, @aws-sdk/client-s3, minio-py and a
+# Chromium browser against a real coffer server.
 #
 #   compat/run.sh [PATH_TO_COFFER]
 #
@@ -9,7 +9,8 @@
 #
 # Setup is cached: a Python venv in compat/.venv (COMPAT_VENV overrides) and
 # compat/js/node_modules, each reinstalled only when its pins change.
-# Select lanes with COMPAT_LANES="boto3 awscli js minio" (default: all four).
+# Select lanes with COMPAT_LANES="boto3 awscli js minio browser" (default: all five).
+# The browser lane drives Debian's Chromium, installed with apt-get when missing.
 #
 # Every check prints a `PASS lane: ...` or `FAIL lane: ... -- detail` line; the
 # last line is `N passed, N failed` over all lanes. Exit status is 0 only if
@@ -19,7 +20,7 @@ set -euo pipefail
 COMPAT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$COMPAT_DIR/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-LANES="${COMPAT_LANES:-boto3 awscli js minio}"
+LANES="${COMPAT_LANES:-boto3 awscli js minio browser}"
 
 log() { printf '[compat] %s\n' "$*" >&2; }
 
@@ -54,7 +55,14 @@ if [[ ! -x "$VENV/bin/python" || "$(cat "$VENV/.compat-stamp" 2>/dev/null || tru
   echo "$want" >"$VENV/.compat-stamp"
 fi
 
-if [[ " $LANES " == *" js "* ]]; then
+if [[ " $LANES " == *" browser "* && ! -x "${CHROMIUM:-/usr/bin/chromium}" ]]; then
+  log "installing Debian's chromium for the browser lane"
+  SUDO=""; [[ "$(id -u)" == 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+if [[ " $LANES " == *" js "* || " $LANES " == *" browser "* ]]; then
   want="$(hash_of "$COMPAT_DIR/js/package.json" "$COMPAT_DIR/js/package-lock.json")"
   if [[ ! -d "$COMPAT_DIR/js/node_modules" || "$(cat "$COMPAT_DIR/js/node_modules/.compat-stamp" 2>/dev/null || true)" != "$want" ]]; then
     log "installing npm packages (npm ci)"
@@ -169,6 +177,8 @@ for lane in $LANES; do
     awscli) run_lane awscli env AWS_CLI="$VENV/bin/aws" "$VENV/bin/python" "$COMPAT_DIR/aws_cli_lane.py" ;;
     js)     run_lane js env NODE_NO_WARNINGS=1 node "$COMPAT_DIR/js/lane.mjs" ;;
     minio)  run_lane minio "$VENV/bin/python" "$COMPAT_DIR/minio_lane.py" ;;
+    browser) run_lane browser env NODE_NO_WARNINGS=1 COMPAT_ARTIFACTS="${COMPAT_ARTIFACTS:-$COMPAT_DIR/artifacts}" \
+               node "$COMPAT_DIR/js/browser.mjs" ;;
     *)      echo "FAIL harness: unknown lane $lane"; FAILED=$((FAILED + 1)) ;;
   esac
 done

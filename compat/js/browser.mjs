@@ -1,0 +1,196 @@
+// Browser lane: a real Chromium (Debian's, driven by playwright-core) uploads files to
+// coffer through HTML forms, as a web page would: a SigV4-signed POST policy form, and an
+// anonymous form into a bucket whose policy lets anyone write one prefix; then it reads
+// the public object back as a page. Screenshots go to $COMPAT_ARTIFACTS.
+//
+// Environment (set by compat/run.sh): COFFER_ENDPOINT, COFFER_ACCESS_KEY_ID,
+// COFFER_SECRET_ACCESS_KEY, COFFER_COMPAT_RUN_ID, COMPAT_ARTIFACTS, CHROMIUM (default
+// /usr/bin/chromium).
+
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import {
+  S3Client,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteBucketPolicyCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutBucketPolicyCommand,
+} from "@aws-sdk/client-s3";
+
+const env = (n, d) => process.env[n] || d;
+const ENDPOINT = env("COFFER_ENDPOINT").replace(/\/+$/, "");
+const AK = env("COFFER_ACCESS_KEY_ID");
+const SK = env("COFFER_SECRET_ACCESS_KEY");
+const RUN_ID = env("COFFER_COMPAT_RUN_ID", randomBytes(3).toString("hex"));
+const ARTIFACTS = env("COMPAT_ARTIFACTS", "/tmp/coffer-compat-artifacts");
+const BUCKET = `compat-browser-${RUN_ID}`;
+
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail = "") {
+  if (ok) {
+    passed++;
+    console.log(`PASS browser: ${name}`);
+  } else {
+    failed++;
+    console.log(`FAIL browser: ${name} -- ${String(detail).replace(/\s+/g, " ").slice(0, 400)}`);
+  }
+  return ok;
+}
+
+const s3 = new S3Client({
+  endpoint: ENDPOINT,
+  region: "us-east-1",
+  forcePathStyle: true,
+  credentials: { accessKeyId: AK, secretAccessKey: SK },
+});
+
+async function body(key) {
+  const r = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return Buffer.from(await r.Body.transformToByteArray());
+}
+
+const hmac = (k, d) => createHmac("sha256", k).update(d).digest();
+
+/// The fields of a SigV4 POST policy form for keys under `prefix`.
+function signedFields(prefix) {
+  const now = new Date();
+  const date = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const day = date.slice(0, 8);
+  const credential = `${AK}/${day}/us-east-1/s3/aws4_request`;
+  const policy = Buffer.from(
+    JSON.stringify({
+      expiration: new Date(now.getTime() + 10 * 60 * 1000).toISOString(),
+      conditions: [
+        { bucket: BUCKET },
+        ["starts-with", "$key", prefix],
+        { success_action_status: "201" },
+        ["starts-with", "$Content-Type", "text/"],
+        ["content-length-range", 1, 1 << 20],
+        { "x-amz-algorithm": "AWS4-HMAC-SHA256" },
+        { "x-amz-credential": credential },
+        { "x-amz-date": date },
+      ],
+    }),
+  ).toString("base64");
+  let key = hmac(`AWS4${SK}`, day);
+  for (const part of ["us-east-1", "s3", "aws4_request"]) key = hmac(key, part);
+  return {
+    key: `${prefix}\${filename}`,
+    success_action_status: "201",
+    "Content-Type": "text/plain",
+    policy,
+    "x-amz-algorithm": "AWS4-HMAC-SHA256",
+    "x-amz-credential": credential,
+    "x-amz-date": date,
+    "x-amz-signature": createHmac("sha256", key).update(policy).digest("hex"),
+  };
+}
+
+function formPage(title, fields) {
+  const inputs = Object.entries(fields)
+    .map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/"/g, "&quot;")}">`)
+    .join("\n");
+  return `<!doctype html><html><body><h1>${title}</h1>
+<form action="${ENDPOINT}/${BUCKET}" method="post" enctype="multipart/form-data">
+${inputs}
+<input type="file" name="file"> <input type="submit" value="Upload">
+</form></body></html>`;
+}
+
+/// Fills the form's file input with `name`/`content`, submits, and returns the response.
+async function submit(page, title, fields, name, content) {
+  // The previous answer may be an XML document, which cannot be replaced in place.
+  await page.goto("about:blank");
+  await page.setContent(formPage(title, fields));
+  await page.setInputFiles("input[type=file]", { name, mimeType: "text/plain", buffer: Buffer.from(content) });
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().startsWith(`${ENDPOINT}/${BUCKET}`) && r.request().method() === "POST"),
+    page.click("input[type=submit]"),
+  ]);
+  await page.waitForLoadState("load").catch(() => {});
+  return resp;
+}
+
+async function main() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  const browser = await chromium.launch({
+    executablePath: env("CHROMIUM", "/usr/bin/chromium"),
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  try {
+    const page = await browser.newPage();
+
+    // A signed form, as a web app hands its users for direct uploads.
+    const signed = "a signed upload from the browser\n";
+    let resp = await submit(page, "Signed upload", signedFields("uploads/"), "note.txt", signed);
+    check("signed form: 201 Created", resp.status() === 201, `status ${resp.status()}`);
+    const xml = await resp.text();
+    check("signed form: PostResponse names the key", xml.includes("<Key>uploads/note.txt</Key>"), xml);
+    await page.screenshot({ path: join(ARTIFACTS, "browser-signed-upload.png") });
+    check("signed form: stored byte for byte", (await body("uploads/note.txt")).equals(Buffer.from(signed)));
+
+    // The policy's conditions hold in the browser too: a key outside the prefix is refused.
+    const outside = { ...signedFields("uploads/"), key: "elsewhere/${filename}" };
+    resp = await submit(page, "Refused upload", outside, "note.txt", signed);
+    check("signed form outside its prefix: 403", resp.status() === 403, `status ${resp.status()}`);
+    check("signed form outside its prefix: AccessDenied XML", (await resp.text()).includes("<Code>AccessDenied</Code>"));
+
+    // An anonymous form, into a prefix the bucket's policy lets anyone write and read.
+    const policy = {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: "*",
+          Action: ["s3:PutObject", "s3:GetObject"],
+          Resource: `arn:aws:s3:::${BUCKET}/drop/*`,
+        },
+      ],
+    };
+    await s3.send(new PutBucketPolicyCommand({ Bucket: BUCKET, Policy: JSON.stringify(policy) }));
+    const anon = "<p>dropped anonymously</p>\n";
+    // The stored type is the form's Content-Type field (not the file part's), as on AWS.
+    const anonFields = { key: "drop/${filename}", "Content-Type": "text/html" };
+    resp = await submit(page, "Anonymous upload", anonFields, "page.html", anon);
+    check("anonymous form: 204 No Content", resp.status() === 204, `status ${resp.status()}`);
+    check("anonymous form: stored byte for byte", (await body("drop/page.html")).equals(Buffer.from(anon)));
+    resp = await submit(page, "Anonymous upload elsewhere", { key: "private/${filename}" }, "page.html", anon);
+    check("anonymous form outside the policy: 403", resp.status() === 403, `status ${resp.status()}`);
+
+    // The public object, opened as a page by an anonymous browser.
+    const shown = await page.goto(`${ENDPOINT}/${BUCKET}/drop/page.html`);
+    check("public object opens in the browser: 200", shown.status() === 200, `status ${shown.status()}`);
+    check("public object: the uploaded text", (await page.content()).includes("dropped anonymously"));
+    await page.screenshot({ path: join(ARTIFACTS, "browser-public-object.png") });
+  } finally {
+    await browser.close();
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    for (const o of listed.Contents || []) await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: o.Key }));
+    await s3.send(new DeleteBucketPolicyCommand({ Bucket: BUCKET }));
+    await s3.send(new DeleteBucketCommand({ Bucket: BUCKET }));
+  }
+}
+
+try {
+  await main();
+} catch (e) {
+  check("lane ran to the end", false, e && e.stack ? e.stack : e);
+}
+console.log(`[browser] lane done: ${passed} checks passed, ${failed} checks failed`);
+process.exit(failed ? 1 : 0);
