@@ -146,9 +146,19 @@ impl Policy {
 
     /// Deny if any statement that applies denies, else Allow if any allows.
     pub fn evaluate(&self, req: &Request<'_>) -> Decision {
+        let mut buf = [0u8; 64];
+        let action = match req.action.as_bytes() {
+            b if b.len() <= buf.len() => {
+                buf[..b.len()].copy_from_slice(b);
+                buf[..b.len()].make_ascii_lowercase();
+                std::str::from_utf8(&buf[..b.len()]).unwrap_or(req.action)
+            }
+            // No S3 action is this long; it matches only `*`-style patterns either way.
+            _ => req.action,
+        };
         let mut allowed = false;
         for s in &self.statements {
-            if (s.effect == Effect::Allow && allowed) || !s.applies(req) {
+            if (s.effect == Effect::Allow && allowed) || !s.applies(req, action) {
                 continue;
             }
             match s.effect {
@@ -171,9 +181,10 @@ impl Policy {
 }
 
 impl Statement {
-    fn applies(&self, req: &Request<'_>) -> bool {
+    /// Whether the statement applies; `action` is the request's, lower-cased.
+    fn applies(&self, req: &Request<'_>, action: &str) -> bool {
         let (actions, not_action) = &self.actions;
-        if actions.iter().any(|p| p.matches(req.action, true, req.context)) == *not_action {
+        if actions.iter().any(|p| p.matches(action, false, req.context)) == *not_action {
             return false;
         }
         let (resources, not_resource) = &self.resources;
@@ -274,7 +285,9 @@ fn statement(v: &Value, attached: Attached<'_>, variables: bool) -> Result<State
         .into_iter()
         .map(|a| {
             action::valid(a)
-                .then(|| Pattern::new(a, false))
+                // Actions compare without case: kept lower-cased, matched against the
+                // request's action lower-cased once per evaluation.
+                .then(|| Pattern::new(&a.to_ascii_lowercase(), false))
                 .ok_or_else(|| PolicyError::new("Policy has invalid action"))
         })
         .collect::<Result<Vec<_>, _>>()?;
