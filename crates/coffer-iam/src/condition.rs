@@ -171,6 +171,58 @@ const OPERATORS: &[(&str, Family, bool)] = &[
     ("Null", Family::Null, false),
 ];
 
+/// The condition keys a policy may test: those coffer answers from a request. A policy
+/// naming another is refused rather than stored with a condition that can never hold (or,
+/// negated, always holds).
+pub const KEYS: &[&str] = &[
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:SecureTransport",
+    "aws:SourceIp",
+    "aws:PrincipalType",
+    "aws:PrincipalArn",
+    "aws:username",
+    "aws:userid",
+    "aws:UserAgent",
+    "aws:Referer",
+    "s3:signatureversion",
+    "s3:authType",
+    "s3:prefix",
+    "s3:delimiter",
+    "s3:max-keys",
+    "s3:VersionId",
+    "s3:x-amz-acl",
+    "s3:x-amz-server-side-encryption",
+    "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "s3:x-amz-copy-source",
+    "s3:x-amz-metadata-directive",
+    "s3:x-amz-content-sha256",
+    "s3:x-amz-storage-class",
+    "s3:object-lock-mode",
+    "s3:object-lock-retain-until-date",
+    "s3:object-lock-legal-hold",
+    "s3:x-amz-grant-read",
+    "s3:x-amz-grant-write",
+    "s3:x-amz-grant-read-acp",
+    "s3:x-amz-grant-write-acp",
+    "s3:x-amz-grant-full-control",
+    "s3:RequestObjectTagKeys",
+];
+
+/// Keys named by a prefix and a name of the request's choosing.
+pub const KEY_PREFIXES: &[&str] = &["s3:RequestObjectTag/"];
+
+fn known_key(key: &str) -> bool {
+    KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+        || KEY_PREFIXES
+            .iter()
+            .any(|p| key.len() > p.len() && key.is_char_boundary(p.len()) && key[..p.len()].eq_ignore_ascii_case(p))
+}
+
+/// Keys that, pinned to fixed values, keep an allow-to-everyone statement from being
+/// public (S3's "the meaning of public"); of those, coffer answers these.
+const PINNING_KEYS: &[&str] = &["aws:SourceIp", "aws:userid", "aws:username"];
+
 /// Parses a statement's `Condition` object: `{operator: {key: value or [values]}}`.
 pub fn parse(v: &Value, variables: bool) -> Result<Vec<Condition>, PolicyError> {
     let ops = v
@@ -196,7 +248,7 @@ pub fn parse(v: &Value, variables: bool) -> Result<Vec<Condition>, PolicyError> 
             .as_object()
             .ok_or_else(|| PolicyError::new(format!("Condition {op_name} must map keys to values")))?;
         for (key, vals) in keys {
-            if !key.contains(':') || key.starts_with(':') {
+            if !known_key(key) {
                 return Err(PolicyError::new(format!("Policy has an invalid condition key: {key}")));
             }
             let vals: Vec<&Value> = match vals {
@@ -342,6 +394,28 @@ impl Condition {
                 .is_ok_and(|ip| any(&|p| matches!(p, Operand::Net(net, len) if in_net(ip, *net, *len)))),
             Family::Null => false,
         }
+    }
+
+    /// Whether this condition limits a statement to callers from fixed addresses or fixed
+    /// identities: a positive, exact test (no wildcards, no `/0` network, no IfExists) of a
+    /// key in [`PINNING_KEYS`].
+    pub fn pins_caller(&self) -> bool {
+        let exact = match self.family {
+            Family::String { like: false, .. } => self
+                .values
+                .iter()
+                .all(|v| matches!(v, Operand::Text(p) if !p.as_str().contains(['*', '?', '$']))),
+            Family::Ip => self
+                .values
+                .iter()
+                .all(|v| matches!(v, Operand::Net(_, len) if *len > 0)),
+            _ => false,
+        };
+        exact
+            && !self.negated
+            && !self.if_exists
+            && self.set != Some(SetOp::AllValues)
+            && PINNING_KEYS.iter().any(|k| k.eq_ignore_ascii_case(&self.key))
     }
 
     pub fn holds(&self, ctx: &dyn Keys) -> bool {

@@ -169,13 +169,18 @@ impl Policy {
         if allowed { Decision::Allow } else { Decision::Silent }
     }
 
-    /// Whether a statement allows everyone (`"*"`) without a condition: the test for
-    /// "public" of GetBucketPolicyStatus and BlockPublicPolicy.
+    /// Whether the policy is public as S3 means it (GetBucketPolicyStatus,
+    /// BlockPublicPolicy, RestrictPublicBuckets): a statement allows everyone (`"*"`, or a
+    /// `NotPrincipal`, which leaves everyone else) unless a condition pins a key that
+    /// identifies the caller's network or organisation to fixed values.
     pub fn is_public(&self) -> bool {
         self.statements.iter().any(|s| {
-            s.effect == Effect::Allow
-                && s.conditions.is_empty()
-                && matches!(&s.principal, Some((ids, false)) if ids.contains(&PrincipalId::Anyone))
+            let everyone = match &s.principal {
+                Some((ids, false)) => ids.contains(&PrincipalId::Anyone),
+                Some((_, true)) => true,
+                None => false,
+            };
+            s.effect == Effect::Allow && everyone && !s.conditions.iter().any(Condition::pins_caller)
         })
     }
 }

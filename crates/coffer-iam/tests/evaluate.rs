@@ -443,4 +443,22 @@ fn public_means_allow_to_everyone_without_conditions() {
         r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#,
     );
     assert!(!named.is_public());
+    // Everyone but one principal is everyone.
+    let not_principal = bucket_policy(
+        r#"{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#,
+    );
+    assert!(not_principal.is_public());
+    // A condition that pins nothing about the caller keeps it public.
+    for c in [
+        r#"{"StringLike":{"aws:UserAgent":"*"}}"#,
+        r#"{"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}"#,
+        r#"{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+        r#"{"IpAddressIfExists":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+        r#"{"StringLike":{"aws:username":"a*"}}"#,
+    ] {
+        let p = bucket_policy(&format!(
+            r#"{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{c}}}"#
+        ));
+        assert!(p.is_public(), "{c}");
+    }
 }

@@ -92,6 +92,37 @@ impl Action {
     }
 }
 
+/// Deleting or shortening through a GOVERNANCE retention.
+pub const BYPASS_GOVERNANCE: Action = on("s3:BypassGovernanceRetention", Scope::Object);
+
+/// The actions a request's headers ask for beyond its operation's: object-lock settings
+/// on a write need the right to set them, and `x-amz-bypass-governance-retention: true`
+/// needs s3:BypassGovernanceRetention, as on AWS.
+pub fn implied_by_headers(operation: &str, headers: &http::HeaderMap) -> Vec<Action> {
+    let mut out = Vec::new();
+    if matches!(operation, "PutObject" | "CopyObject" | "CreateMultipartUpload") {
+        if headers.contains_key("x-amz-object-lock-mode") || headers.contains_key("x-amz-object-lock-retain-until-date")
+        {
+            out.push(of("PutObjectRetention", true));
+        }
+        if headers.contains_key("x-amz-object-lock-legal-hold") {
+            out.push(of("PutObjectLegalHold", true));
+        }
+    }
+    if bypasses_governance(headers) {
+        out.push(BYPASS_GOVERNANCE);
+    }
+    out
+}
+
+/// Whether the request asks to bypass GOVERNANCE retention.
+pub fn bypasses_governance(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("x-amz-bypass-governance-retention")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
 /// What a request acts on. Its ARN is built only when a rule needs it (a policy), not on
 /// every request.
 #[derive(Debug, Clone, Copy)]
@@ -136,5 +167,24 @@ mod tests {
         // Unimplemented operations still need the bucket.
         assert_eq!(of("PutBucketCors", false), on("s3:*", Scope::Bucket));
         assert_eq!(of("PutObjectTagging", true), on("s3:*", Scope::Object));
+        let mut h = http::HeaderMap::new();
+        assert!(implied_by_headers("PutObject", &h).is_empty());
+        h.insert("x-amz-object-lock-mode", http::HeaderValue::from_static("COMPLIANCE"));
+        h.insert("x-amz-object-lock-legal-hold", http::HeaderValue::from_static("ON"));
+        h.insert(
+            "x-amz-bypass-governance-retention",
+            http::HeaderValue::from_static("True"),
+        );
+        let names: Vec<_> = implied_by_headers("PutObject", &h).iter().map(|a| a.name).collect();
+        assert_eq!(
+            names,
+            [
+                "s3:PutObjectRetention",
+                "s3:PutObjectLegalHold",
+                "s3:BypassGovernanceRetention"
+            ]
+        );
+        let names: Vec<_> = implied_by_headers("DeleteObject", &h).iter().map(|a| a.name).collect();
+        assert_eq!(names, ["s3:BypassGovernanceRetention"]);
     }
 }

@@ -330,16 +330,36 @@ impl S3Access for Identity {
         // DeleteObjects names its keys in the body: with a policy, which may grant some
         // keys and not others, each key is authorized by the operation. Without one, the
         // answer is the same for every key and is given before the body is read.
-        let per_key = cx.s3_op().name() == "DeleteObjects" && ctx.policy.is_some();
+        let per_key = cx.s3_op().name() == "DeleteObjects" && (ctx.policy.is_some() || ctx.user_policies.is_some());
+        let keys = RequestKeys {
+            principal: &ctx.principal,
+            headers: cx.headers(),
+            uri: cx.uri(),
+            peer,
+            auth_type: crate::ctx::auth_type(cx.headers()),
+        };
+        let resource = action::Resource { bucket, key };
         if !per_key {
-            let keys = RequestKeys {
-                principal: &ctx.principal,
-                headers: cx.headers(),
-                uri: cx.uri(),
-                peer,
-                auth_type: crate::ctx::auth_type(cx.headers()),
-            };
-            authorize(&ctx, action, action::Resource { bucket, key }, &keys)?;
+            authorize(&ctx, action, resource, &keys)?;
+        }
+        // What some headers ask for is an action of its own: locking the object written,
+        // or deleting through a GOVERNANCE retention.
+        if key.is_some() {
+            for extra in action::implied_by_headers(cx.s3_op().name(), cx.headers()) {
+                authorize(&ctx, extra, resource, &keys)?;
+            }
+        }
+        // AWS serves response-* overrides to signed requests only.
+        if matches!(ctx.principal, Principal::Anonymous)
+            && cx
+                .uri()
+                .query()
+                .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k.starts_with("response-")))
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Request specific response headers cannot be used for anonymous GET requests."
+            ));
         }
         if matches!(ctx.principal, Principal::User(_)) {
             prove(cx.extensions_mut());

@@ -64,6 +64,23 @@ pub fn known_bucket<T>(req: &S3Request<T>) -> Option<&BucketRecord> {
 /// owning account's root does on AWS: a bad policy cannot lock the owner out for good.
 const OWNER_KEEPS: [&str; 3] = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"];
 
+/// Actions no policy grants an anonymous caller, whatever it says: those that administer
+/// the bucket itself (AWS keeps its policy operations to the owner's account), so that a
+/// "public write" policy with `s3:*` cannot hand the bucket to anyone.
+const NEVER_ANONYMOUS: [&str; 11] = [
+    "s3:GetBucketPolicy",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+    "s3:DeleteBucket",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:BypassGovernanceRetention",
+];
+
 /// May the context's principal perform `action` on `resource`? In AWS's order: the
 /// server's root may do everything (it is the administrator, and no policy binds it); an
 /// explicit deny in the bucket's policy or in the user's own policies refuses (the
@@ -77,6 +94,7 @@ pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, k
     let caller = match &ctx.principal {
         Principal::User(c) if c.is_root() => return Ok(()),
         Principal::User(c) => Some(c),
+        Principal::Anonymous if NEVER_ANONYMOUS.contains(&action.name) => return Err(s3_error!(AccessDenied)),
         Principal::Anonymous => None,
     };
     let owner = match (&ctx.bucket, caller) {
@@ -211,6 +229,11 @@ impl Keys for RequestKeys<'_> {
             }
             .into()),
             "aws:username" => one(user?.name.clone()),
+            // coffer is one account; its ARNs carry the account 000000000000.
+            "aws:principalarn" => one(match user? {
+                u if u.is_root() => "arn:aws:iam::000000000000:root".to_owned(),
+                u => format!("arn:aws:iam::000000000000:user/{}", u.name),
+            }),
             "aws:userid" => one(user?.canonical_user_id.to_string()),
             "s3:signatureversion" => {
                 user?;
@@ -345,5 +368,80 @@ mod tests {
         assert!(!with_policy(caller("bob", 2), "GetBucketPolicy"));
         // Root is bound by no policy.
         assert!(with_policy(caller(crate::ROOT_USER, 9), "DeleteObject"));
+    }
+
+    /// Every condition key a policy may name is answered from a request that carries it.
+    #[test]
+    fn request_keys_answer_every_key_a_policy_may_name() {
+        let mut headers = http::HeaderMap::new();
+        for name in [
+            "user-agent",
+            "referer",
+            "x-amz-acl",
+            "x-amz-server-side-encryption",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            "x-amz-copy-source",
+            "x-amz-metadata-directive",
+            "x-amz-content-sha256",
+            "x-amz-storage-class",
+            "x-amz-object-lock-mode",
+            "x-amz-object-lock-retain-until-date",
+            "x-amz-object-lock-legal-hold",
+            "x-amz-grant-read",
+            "x-amz-grant-write",
+            "x-amz-grant-read-acp",
+            "x-amz-grant-write-acp",
+            "x-amz-grant-full-control",
+        ] {
+            headers.insert(name, http::HeaderValue::from_static("v"));
+        }
+        headers.insert("x-amz-tagging", http::HeaderValue::from_static("env=prod&team=a"));
+        headers.insert("authorization", http::HeaderValue::from_static("AWS4-HMAC-SHA256 ..."));
+        let uri: http::Uri = "/b?prefix=p&delimiter=/&max-keys=5&versionId=v".parse().unwrap();
+        let principal = caller("alice", 1);
+        let keys = RequestKeys {
+            principal: &principal,
+            headers: &headers,
+            uri: &uri,
+            peer: Some("127.0.0.1".parse().unwrap()),
+            auth_type: "REST-HEADER",
+        };
+        for k in coffer_iam::condition::KEYS {
+            assert!(keys.get(k).is_some_and(|v| !v.is_empty()), "{k}");
+        }
+        assert_eq!(keys.get("s3:RequestObjectTag/env"), Some(vec!["prod".to_owned()]));
+        assert_eq!(
+            keys.get("aws:PrincipalArn"),
+            Some(vec!["arn:aws:iam::000000000000:user/alice".to_owned()])
+        );
+    }
+
+    #[test]
+    fn no_policy_hands_the_bucket_to_anonymous_callers() {
+        let text = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]}]}"#;
+        let policy = Policy::parse(text.as_bytes(), coffer_iam::Attached::Bucket("b")).unwrap();
+        let ctx = RequestContext {
+            principal: Principal::Anonymous,
+            bucket: bucket(1),
+            policy: Some(Arc::new(policy)),
+            restrict_public: false,
+            user_policies: None,
+        };
+        let r = Resource {
+            bucket: Some("b"),
+            key: Some("k"),
+        };
+        let keys = coffer_iam::Context::default();
+        assert!(authorize(&ctx, action::of("PutObject", true), r, &keys).is_ok());
+        for op in [
+            "PutBucketPolicy",
+            "DeleteBucketPolicy",
+            "DeletePublicAccessBlock",
+            "DeleteBucket",
+        ] {
+            assert!(authorize(&ctx, action::of(op, false), r, &keys).is_err(), "{op}");
+        }
+        assert!(authorize(&ctx, action::BYPASS_GOVERNANCE, r, &keys).is_err());
     }
 }

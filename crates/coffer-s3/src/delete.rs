@@ -43,6 +43,7 @@ pub async fn delete_objects(
     if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
         return Err(s3_error!(MalformedXML));
     }
+    let bypass = input.bypass_governance_retention.unwrap_or(false);
     // Each key as its own DeleteObject would be authorized (the bucket's policy may name
     // keys); a refused key is an AccessDenied entry, the rest go ahead.
     let allowed = |o: &ObjectIdentifier| {
@@ -60,12 +61,12 @@ pub async fn delete_objects(
             auth_type: crate::ctx::auth_type(&headers),
         };
         crate::ctx::authorize(ctx, action, resource, &keys).is_ok()
+            && (!bypass || crate::ctx::authorize(ctx, crate::action::BYPASS_GOVERNANCE, resource, &keys).is_ok())
     };
     if c.store.bucket(&input.bucket).s3()?.is_none() {
         return Err(s3_error!(NoSuchBucket));
     }
     let quiet = input.delete.quiet.unwrap_or(false);
-    let bypass = input.bypass_governance_retention.unwrap_or(false);
     // Issued together so the group commit folds them into few transactions.
     let results = join_all(objects.iter().map(|o| async {
         if !allowed(o) {

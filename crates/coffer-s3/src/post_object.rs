@@ -273,11 +273,15 @@ async fn authenticate(
         peer: parts.extensions.get::<crate::ctx::Peer>().map(|p| p.0),
         auth_type: "POST",
     };
-    let key = form.field("key").unwrap_or_default();
+    // The key the object will have: `${filename}` is the sender's to choose.
+    let key = form
+        .field("key")
+        .unwrap_or_default()
+        .replace("${filename}", &form.filename);
     let put = crate::action::of("PostObject", true);
     let resource = crate::action::Resource {
         bucket: Some(bucket),
-        key: Some(key),
+        key: Some(&key),
     };
     if access_key.is_none() && ctx.bucket.is_none() {
         return Err(s3_error!(AccessDenied, "Anonymous users cannot write to this bucket."));

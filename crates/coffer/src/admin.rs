@@ -49,12 +49,11 @@ pub struct PolicyJson {
     pub document: serde_json::Value,
 }
 
-fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
-    uri.query()?.split('&').find_map(|kv| match kv.split_once('=') {
-        Some((k, v)) if k == name => Some(v),
-        None if kv == name => Some(""),
-        _ => None,
-    })
+/// A query parameter, percent-decoded (the CLI encodes names like `bob@x`).
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn json(v: &impl Serialize) -> S3Result<S3Response<Body>> {
@@ -101,7 +100,7 @@ impl S3Route for AdminRoute {
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
-        match query_param(&req.uri, ADMIN_QUERY) {
+        match query_param(&req.uri, ADMIN_QUERY).as_deref() {
             Some("users") => {}
             Some("user-policies") => return self.user_policies(req).await,
             _ => return Err(s3_error!(InvalidArgument, "Unknown admin resource.")),
@@ -163,7 +162,7 @@ impl S3Route for AdminRoute {
                 let name =
                     query_param(&req.uri, "name").ok_or_else(|| s3_error!(InvalidArgument, "name is required"))?;
                 self.store
-                    .remove_user(name)
+                    .remove_user(&name)
                     .await
                     .map_err(coffer_s3::error::store_error)?;
                 json(&serde_json::json!({ "removed": name }))
@@ -176,9 +175,7 @@ impl S3Route for AdminRoute {
 impl AdminRoute {
     async fn user_policies(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let err = coffer_s3::error::store_error;
-        let user = query_param(&req.uri, "name")
-            .ok_or_else(|| s3_error!(InvalidArgument, "name is required"))?
-            .to_owned();
+        let user = query_param(&req.uri, "name").ok_or_else(|| s3_error!(InvalidArgument, "name is required"))?;
         match req.method {
             Method::GET => {
                 let list: Vec<PolicyJson> = self
@@ -241,7 +238,7 @@ impl AdminRoute {
             Method::DELETE => {
                 let policy =
                     query_param(&req.uri, "policy").ok_or_else(|| s3_error!(InvalidArgument, "policy is required"))?;
-                if !self.store.detach_user_policy(&user, policy).await.map_err(err)? {
+                if !self.store.detach_user_policy(&user, &policy).await.map_err(err)? {
                     return Err(s3_error!(InvalidArgument, "Policy {policy} is not attached to {user}."));
                 }
                 json(&serde_json::json!({ "user": user, "detached": policy }))

@@ -272,3 +272,119 @@ async fn conditions_see_the_source_address_and_the_transport() {
         .await
         .check_error(403, "AccessDenied", &key);
 }
+
+/// Headers that ask for more than the operation are actions of their own: locking what
+/// is written needs s3:PutObjectRetention / s3:PutObjectLegalHold, deleting through a
+/// GOVERNANCE retention needs s3:BypassGovernanceRetention. A writer with s3:PutObject
+/// alone cannot lock objects for ever.
+#[tokio::test]
+async fn lock_and_bypass_headers_need_their_own_actions() {
+    use aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode};
+    let s = Server::start();
+    let root = s.client();
+    let (bk, bs) = s.add_user("bob").await;
+    let bob = s.client_as(&bk, &bs);
+    let b = bucket("locks");
+    root.create_bucket()
+        .bucket(&b)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    set_policy(
+        &root,
+        &b,
+        &format!(
+            r#"{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:user/bob"}},"Action":["s3:PutObject","s3:DeleteObjectVersion"],"Resource":"arn:aws:s3:::{b}/*"}}"#
+        ),
+    )
+    .await;
+    let future = aws_sdk_s3::primitives::DateTime::from_secs(4_000_000_000);
+    let put = |k: &'static str| bob.put_object().bucket(&b).key(k).body(ByteStream::from_static(b"x"));
+    check_sdk_error(
+        put("locked")
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(future)
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/locked"),
+    );
+    check_sdk_error(
+        put("held")
+            .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/held"),
+    );
+    put("plain").send().await.unwrap();
+    // A GOVERNANCE version root made: bob may delete versions, but not bypass the lock.
+    let v = root
+        .put_object()
+        .bucket(&b)
+        .key("gov")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(future)
+        .body(ByteStream::from_static(b"kept"))
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    check_sdk_error(
+        bob.delete_object()
+            .bucket(&b)
+            .key("gov")
+            .version_id(&v)
+            .bypass_governance_retention(true)
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/gov"),
+    );
+    assert_eq!(get_body(&root, &b, "gov").await, b"kept");
+    root.delete_object()
+        .bucket(&b)
+        .key("gov")
+        .version_id(&v)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A policy that opens a bucket to anyone's writes does not hand anyone the bucket's
+/// administration, nor response-* overrides on unsigned reads.
+#[tokio::test]
+async fn anonymous_callers_never_administer_a_bucket() {
+    let (s, c, b) = with_bucket("pol-open").await;
+    set_policy(
+        &c,
+        &b,
+        &format!(r#"{{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::{b}","arn:aws:s3:::{b}/*"]}}"#),
+    )
+    .await;
+    let path = format!("/{b}");
+    let take_over = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+    );
+    let target = format!("{path}?policy");
+    anonymous(&s, "PUT", &target, take_over.as_bytes())
+        .await
+        .check_error(403, "AccessDenied", &path);
+    anonymous(&s, "DELETE", &target, b"")
+        .await
+        .check_error(403, "AccessDenied", &path);
+    anonymous(&s, "DELETE", &path, b"")
+        .await
+        .check_error(403, "AccessDenied", &path);
+    // What the policy does grant still works.
+    assert_eq!(anonymous(&s, "PUT", &format!("{path}/k"), b"v").await.status, 200);
+    let r = anonymous(&s, "GET", &format!("{path}/k?response-content-type=text/html"), b"").await;
+    r.check_error(400, "InvalidRequest", &format!("{path}/k"));
+    assert_eq!(anonymous(&s, "GET", &format!("{path}/k"), b"").await.status, 200);
+}

@@ -270,6 +270,18 @@ async fn a_bucket_policy_admits_anonymous_forms() {
         .await
         .expect("an answer before the file");
     r.check_error(403, "AccessDenied", &format!("/{b}"));
+    // The key authorized is the key stored: `${filename}` is the sender's to choose, and a
+    // deny on the name it becomes holds.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/drop/*"}},
+            {{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/drop/photo.jpg"}}]}}"#
+    );
+    c.put_bucket_policy().bucket(&b).policy(policy).send().await.unwrap();
+    let r = post_without_file(&s, &b, &[key_field("drop/${filename}")], 1 << 30)
+        .await
+        .expect("an answer before the file");
+    r.check_error(403, "AccessDenied", &format!("/{b}"));
 }
 
 /// An unsigned form of 256 MiB, sent as fast as the server takes it, costs the server no

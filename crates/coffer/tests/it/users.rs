@@ -388,6 +388,41 @@ async fn user_policies_grant_what_they_say() {
     );
     let out = coffer_user(&s, &["policy", "attach", "nobody", "readonly"]);
     assert!(!out.status.success());
+    // DeleteObjects takes each key as DeleteObject would: a user policy granting deletes
+    // under one prefix deletes those keys in a batch and refuses the others.
+    let dave_json = add(&s, "dave@example");
+    let dave = client_of(&s, &dave_json);
+    let tmp = dir.path().join("tmp-cleaner.json");
+    std::fs::write(
+        &tmp,
+        format!(
+            r#"{{"Statement":{{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::{b}/docs/*"}}}}"#
+        ),
+    )
+    .unwrap();
+    // A name with `@` reaches the admin API through the CLI's query encoding.
+    json_of(&coffer_user(
+        &s,
+        &["policy", "attach", "dave@example", tmp.to_str().unwrap()],
+    ));
+    let ids = ["docs/a", "other"].map(|k| aws_sdk_s3::types::ObjectIdentifier::builder().key(k).build().unwrap());
+    let out = dave
+        .delete_objects()
+        .bucket(&b)
+        .delete(
+            aws_sdk_s3::types::Delete::builder()
+                .set_objects(Some(ids.to_vec()))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let refused: Vec<_> = out.errors().iter().filter_map(|e| e.key()).collect();
+    assert_eq!(refused, ["other"]);
+    assert_eq!(out.deleted().len(), 1);
+    json_of(&coffer_user(&s, &["policy", "detach", "dave@example", "tmp-cleaner"]));
+
     // Only root administers policies.
     let (k, sec) = s.add_user("mallory").await;
     let out = coffer_user_with(&s, &k, &sec, &["policy", "attach", "mallory", "readwrite"]);
