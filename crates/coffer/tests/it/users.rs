@@ -423,6 +423,18 @@ async fn user_policies_grant_what_they_say() {
     assert_eq!(out.deleted().len(), 1);
     json_of(&coffer_user(&s, &["policy", "detach", "dave@example", "tmp-cleaner"]));
 
+    // Listing every bucket is decided on the request too: from loopback, a grant for
+    // callers outside 127.0.0.0/8 does not apply.
+    let eve = client_of(&s, &add(&s, "eve"));
+    let far = dir.path().join("far-lister.json");
+    std::fs::write(
+        &far,
+        r#"{"Statement":{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}}"#,
+    )
+    .unwrap();
+    json_of(&coffer_user(&s, &["policy", "attach", "eve", far.to_str().unwrap()]));
+    assert!(eve.list_buckets().send().await.unwrap().buckets().is_empty());
+
     // Only root administers policies.
     let (k, sec) = s.add_user("mallory").await;
     let out = coffer_user_with(&s, &k, &sec, &["policy", "attach", "mallory", "readwrite"]);
