@@ -213,6 +213,15 @@ async fn authenticate(
     form: &form::Fields,
     bucket: &str,
 ) -> S3Result<(Option<PostPolicy>, Option<coffer_store::BucketRecord>)> {
+    // Credentials without their signature are a malformed form, not an anonymous one.
+    for (credential, signature) in [("x-amz-credential", "X-Amz-Signature"), ("awsaccesskeyid", "Signature")] {
+        if form.field(credential).is_some() && form.field(&signature.to_ascii_lowercase()).is_none() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Bucket POST must contain a field named '{signature}'.  If it is specified, please check the order of the fields."
+            ));
+        }
+    }
     let signed = if let Some(sig) = form.field("x-amz-signature") {
         let algorithm = form.field("x-amz-algorithm").unwrap_or_default();
         if algorithm != "AWS4-HMAC-SHA256" {

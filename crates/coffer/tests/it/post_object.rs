@@ -385,6 +385,13 @@ async fn the_policy_is_enforced() {
     post(&s, &b, &fields, &[0; 9])
         .await
         .check_error(400, "EntityTooSmall", &path);
+    // Credentials without their signature: a malformed form, not an anonymous one.
+    for credential in ["AWSAccessKeyId", "x-amz-credential"] {
+        let fields = vec![key_field("up/x"), (credential.to_owned(), ROOT_KEY.to_owned())];
+        post(&s, &b, &fields, b"x")
+            .await
+            .check_error(400, "InvalidArgument", &path);
+    }
     // No key field.
     let fields = signed_fields(ROOT_KEY, ROOT_SECRET, 600, &[format!(r#"{{"bucket": "{b}"}}"#)]);
     post(&s, &b, &fields, b"x")
