@@ -361,8 +361,15 @@ impl S3Access for Identity {
                 "Request specific response headers cannot be used for anonymous GET requests."
             ));
         }
+        // The request was authorized against a bucket that did not exist: it is ordered
+        // before any later creation of that name, so it must not land in a bucket someone
+        // else creates while its body is still arriving.
+        let missing = bucket.is_some() && ctx.bucket.is_none() && action.name != "s3:CreateBucket";
         if matches!(ctx.principal, Principal::User(_)) {
             prove(cx.extensions_mut());
+        }
+        if missing {
+            return Err(s3_error!(NoSuchBucket));
         }
         refuse_encryption(cx.headers())?;
         if matches!(

@@ -240,3 +240,54 @@ async fn expired_presigned_url_is_access_denied() {
     r.check_error(403, "AccessDenied", &format!("/{b}/doc"));
     assert!(!r.text().contains("quick brown fox"));
 }
+
+/// A write authorized while its bucket did not exist answers NoSuchBucket at once: it is
+/// ordered before the bucket's creation, so it cannot land in a bucket another user
+/// creates under that name while the body is still arriving.
+#[tokio::test]
+async fn a_write_cannot_land_in_a_bucket_created_during_its_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start();
+    let (bk, bs) = s.add_user("bob").await;
+    let (ak, asec) = s.add_user("alice").await;
+    let alice = s.client_as(&ak, &asec);
+    let b = bucket("claimed-later");
+    let path = format!("/{b}/planted");
+    let addr = s.addr();
+    let mut req = sigv4::Request {
+        method: "PUT",
+        host: &addr,
+        path: &path,
+        query: vec![],
+        headers: vec![
+            ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+            ("content-length".into(), "10".into()),
+        ],
+        body: vec![],
+    };
+    req.sign(
+        &sigv4::Credentials {
+            access_key_id: &bk,
+            secret_access_key: &bs,
+            region: "us-east-1",
+        },
+        time::OffsetDateTime::now_utc(),
+    );
+    let mut head = format!("PUT {} HTTP/1.1\r\n", req.target());
+    for (k, v) in &req.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("connection: close\r\n\r\n");
+    let mut st = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    st.write_all(head.as_bytes()).await.unwrap();
+    st.write_all(b"01234").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    alice.create_bucket().bucket(&b).send().await.unwrap();
+    // The server may already have answered and closed; the rest of the body is moot.
+    let _ = st.write_all(b"56789").await;
+    let mut buf = Vec::new();
+    st.read_to_end(&mut buf).await.unwrap();
+    parse_response(&buf).check_error(404, "NoSuchBucket", &path);
+    let listed = alice.list_objects_v2().bucket(&b).send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(0));
+}
