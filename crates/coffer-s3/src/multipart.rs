@@ -39,6 +39,16 @@ pub async fn create_multipart_upload(
         None => c.identity.caller(&req)?.canonical_user_id,
     };
     let input = req.input;
+    // Refused rather than ignored: the completed object would not carry them.
+    if input.object_lock_mode.is_some()
+        || input.object_lock_retain_until_date.is_some()
+        || input.object_lock_legal_hold_status.is_some()
+    {
+        return Err(s3_error!(
+            NotImplemented,
+            "Object lock settings on CreateMultipartUpload are not implemented; set them on the completed object with PutObjectRetention or PutObjectLegalHold."
+        ));
+    }
     let algorithm = input
         .checksum_algorithm
         .as_ref()

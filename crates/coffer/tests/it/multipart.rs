@@ -664,6 +664,48 @@ async fn checksum_algorithm_and_type_rules() {
     }
 }
 
+/// Object-lock settings on CreateMultipartUpload are refused, not ignored: the completed
+/// object would not carry them.
+#[tokio::test]
+async fn lock_settings_on_create_multipart_upload_are_refused() {
+    use aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode};
+    let s = Server::start();
+    let c = s.client();
+    let b = bucket("mpu-lock");
+    c.create_bucket()
+        .bucket(&b)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    let future = aws_sdk_s3::primitives::DateTime::from_secs(4_000_000_000);
+    check_sdk_error(
+        c.create_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .object_lock_mode(ObjectLockMode::Governance)
+            .object_lock_retain_until_date(future)
+            .send()
+            .await,
+        501,
+        "NotImplemented",
+        &format!("/{b}/k"),
+    );
+    check_sdk_error(
+        c.create_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+            .send()
+            .await,
+        501,
+        "NotImplemented",
+        &format!("/{b}/k"),
+    );
+    let uploads = c.list_multipart_uploads().bucket(&b).send().await.unwrap();
+    assert!(uploads.uploads().is_empty());
+}
+
 /// 1 GiB through the multipart path (16 MiB parts, 4 in flight) and back, compared by
 /// digest, while the server's peak RSS stays far below the object size.
 #[tokio::test]
