@@ -298,6 +298,49 @@ pub(crate) fn refuse_encryption(headers: &http::HeaderMap) -> S3Result<()> {
     Ok(())
 }
 
+/// The storage classes S3 defines; coffer keeps every object in one, STANDARD.
+const STORAGE_CLASSES: [&str; 11] = [
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
+
+/// What a write asks for that coffer does not do yet is refused, not stored and ignored:
+/// object tags, a website redirect, a storage class other than STANDARD (an unknown one
+/// is InvalidStorageClass, as on AWS).
+fn refuse_unsupported_write_headers(headers: &http::HeaderMap) -> S3Result<()> {
+    if headers.get("x-amz-tagging").is_some_and(|v| !v.is_empty()) {
+        return Err(s3_error!(NotImplemented, "Object tagging is not implemented."));
+    }
+    if headers.contains_key("x-amz-website-redirect-location") {
+        return Err(s3_error!(NotImplemented, "Website redirects are not implemented."));
+    }
+    if let Some(class) = headers.get("x-amz-storage-class") {
+        let class = class.to_str().unwrap_or("?");
+        if !STORAGE_CLASSES.contains(&class) {
+            return Err(s3_error!(
+                InvalidStorageClass,
+                "The storage class you specified is not valid"
+            ));
+        }
+        if class != "STANDARD" {
+            return Err(s3_error!(
+                NotImplemented,
+                "Storage class {class} is not implemented; coffer stores every object as STANDARD."
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl S3Auth for Identity {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
@@ -377,6 +420,9 @@ impl S3Access for Identity {
             "PutObject" | "CopyObject" | "CreateMultipartUpload" | "CreateBucket"
         ) {
             crate::acl::check_headers(cx.s3_op().name(), cx.headers())?;
+        }
+        if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
+            refuse_unsupported_write_headers(cx.headers())?;
         }
         cx.extensions_mut().insert(ctx);
         Ok(())

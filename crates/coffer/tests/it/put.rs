@@ -590,3 +590,53 @@ async fn wrong_crc32_header_is_bad_digest() {
     assert_eq!(sdk_status(c.head_object().bucket(&b).key("sdk").send().await), 404);
     assert_eq!(get_body(&c, &b, "raw").await, b"123456789");
 }
+
+/// What PutObject, CopyObject and CreateMultipartUpload ask for that coffer lacks is
+/// refused, not stored and ignored: tags, website redirects, other storage classes.
+#[tokio::test]
+async fn unsupported_write_headers_are_refused() {
+    use aws_sdk_s3::types::StorageClass;
+    let (s, c, b) = with_bucket("put-unsupported").await;
+    let path = format!("/{b}/k");
+    let put = || c.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"x"));
+    check_sdk_error(put().tagging("env=prod").send().await, 501, "NotImplemented", &path);
+    check_sdk_error(
+        put().website_redirect_location("/elsewhere").send().await,
+        501,
+        "NotImplemented",
+        &path,
+    );
+    check_sdk_error(
+        put().storage_class(StorageClass::Glacier).send().await,
+        501,
+        "NotImplemented",
+        &path,
+    );
+    let r = s.raw("PUT", &path, &[], &[("x-amz-storage-class", "COLD")], b"x").await;
+    r.check_error(400, "InvalidStorageClass", &path);
+    check_sdk_error(
+        c.create_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .tagging("a=b")
+            .send()
+            .await,
+        501,
+        "NotImplemented",
+        &path,
+    );
+    check_sdk_error(
+        c.copy_object()
+            .bucket(&b)
+            .key("k")
+            .copy_source(format!("{b}/k"))
+            .storage_class(StorageClass::StandardIa)
+            .send()
+            .await,
+        501,
+        "NotImplemented",
+        &path,
+    );
+    assert_eq!(sdk_status(c.head_object().bucket(&b).key("k").send().await), 404);
+    put().storage_class(StorageClass::Standard).send().await.unwrap();
+}
