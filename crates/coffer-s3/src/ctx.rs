@@ -270,6 +270,55 @@ impl Keys for RequestKeys<'_> {
     }
 }
 
+/// A request's condition keys with `s3:prefix` set to a key: what a ListBucket grant is
+/// tested with when a read of that key finds nothing (as Ceph RGW does).
+struct PrefixedKeys<'a> {
+    inner: &'a dyn Keys,
+    prefix: &'a str,
+}
+
+impl Keys for PrefixedKeys<'_> {
+    fn get(&self, key: &str) -> Option<Vec<String>> {
+        if key.eq_ignore_ascii_case("s3:prefix") {
+            return Some(vec![self.prefix.to_owned()]);
+        }
+        self.inner.get(key)
+    }
+}
+
+/// What a read of a missing key answers, as on AWS: NoSuchKey to a caller who may list
+/// the bucket (and could learn it anyway), AccessDenied to anyone else, so that a grant to
+/// read objects does not reveal which keys exist.
+pub fn hide_missing<T, R>(req: &S3Request<T>, bucket: &str, key: &str, r: S3Result<R>) -> S3Result<R> {
+    let Err(e) = r else { return r };
+    if *e.code() != s3s::S3ErrorCode::NoSuchKey {
+        return Err(e);
+    }
+    let Some(ctx) = RequestContext::of(req) else {
+        return Err(e);
+    };
+    let inner = RequestKeys {
+        principal: &ctx.principal,
+        headers: &req.headers,
+        uri: &req.uri,
+        peer: req.extensions.get::<Peer>().map(|p| p.0),
+        auth_type: auth_type(&req.headers),
+    };
+    let keys = PrefixedKeys {
+        inner: &inner,
+        prefix: key,
+    };
+    let list = crate::action::of("ListObjects", false);
+    let resource = Resource {
+        bucket: Some(bucket),
+        key: None,
+    };
+    match authorize(ctx, list, resource, &keys) {
+        Ok(()) => Err(e),
+        Err(_) => Err(s3_error!(AccessDenied)),
+    }
+}
+
 /// How a signed request carried its signature, as `s3:authType` names it.
 pub fn auth_type(headers: &http::HeaderMap) -> &'static str {
     if headers.contains_key(http::header::AUTHORIZATION) {

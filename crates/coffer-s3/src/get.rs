@@ -146,11 +146,12 @@ macro_rules! fill_headers {
 
 pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let input = &req.input;
-    let handle = c
+    let found = c
         .store
         .get_object(&input.bucket, &input.key, input.version_id.as_deref())
         .await
-        .s3()?;
+        .s3();
+    let handle = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
     let rec = handle.record.clone();
     check_conditions(
         &rec,
@@ -192,22 +193,22 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
 pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = &req.input;
     // Part boundaries need the part rows; otherwise the record is enough.
-    let (rec, parts) = if input.part_number.is_some() {
-        let h = c
-            .store
+    let found = if input.part_number.is_some() {
+        c.store
             .get_object(&input.bucket, &input.key, input.version_id.as_deref())
             .await
-            .s3()?;
-        let spans = h.part_spans();
-        (h.record, spans)
+            .s3()
+            .map(|h| {
+                let spans = h.part_spans();
+                (h.record, spans)
+            })
     } else {
-        (
-            c.store
-                .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-                .s3()?,
-            Vec::new(),
-        )
+        c.store
+            .head_object(&input.bucket, &input.key, input.version_id.as_deref())
+            .s3()
+            .map(|r| (r, Vec::new()))
     };
+    let (rec, parts) = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
     check_conditions(
         &rec,
         &Conditions {

@@ -388,3 +388,36 @@ async fn anonymous_callers_never_administer_a_bucket() {
     r.check_error(400, "InvalidRequest", &format!("{path}/k"));
     assert_eq!(anonymous(&s, "GET", &format!("{path}/k"), b"").await.status, 200);
 }
+
+/// A read of a missing key tells NoSuchKey only to a caller who may list the bucket (for
+/// that prefix): a grant to read objects does not reveal which keys exist, as on AWS.
+#[tokio::test]
+async fn missing_keys_are_hidden_from_callers_who_cannot_list() {
+    let (s, c, b) = with_bucket("pol-hide").await;
+    set_policy(
+        &c,
+        &b,
+        &format!(
+            r#"{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}},
+               {{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::{b}","Condition":{{"StringLike":{{"s3:prefix":"public/*"}}}}}}"#
+        ),
+    )
+    .await;
+    let hidden = format!("/{b}/private/nothing");
+    anonymous(&s, "GET", &hidden, b"")
+        .await
+        .check_error(403, "AccessDenied", &hidden);
+    assert_eq!(anonymous(&s, "HEAD", &hidden, b"").await.status, 403);
+    let listed = format!("/{b}/public/nothing");
+    anonymous(&s, "GET", &listed, b"")
+        .await
+        .check_error(404, "NoSuchKey", &listed);
+    assert_eq!(anonymous(&s, "HEAD", &listed, b"").await.status, 404);
+    // The owner may list, so it learns the truth.
+    check_sdk_error(
+        c.get_object().bucket(&b).key("private/nothing").send().await,
+        404,
+        "NoSuchKey",
+        &hidden,
+    );
+}
