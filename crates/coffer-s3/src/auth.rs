@@ -243,25 +243,13 @@ impl Identity {
             return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
         };
         let ctx = RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
-        let view = self.store.access_view(None, Some(bucket)).s3()?;
-        let rules = match (view.settings_stamp, &view.bucket) {
-            (Some(stamp), Some(_)) => self.policies.get(&self.store, bucket, stamp)?,
-            _ => BucketRules::default(),
-        };
+        // The same caller, against the source bucket and its policy.
         let source = RequestContext {
             principal: ctx.principal.clone(),
-            bucket: view.bucket,
-            policy: rules.policy,
-            restrict_public: rules.restrict_public,
             user_policies: ctx.user_policies.clone(),
+            ..self.resolve(None, Some(bucket))?
         };
-        let keys = RequestKeys {
-            principal: &source.principal,
-            headers: &req.headers,
-            uri: &req.uri,
-            peer: req.extensions.get::<Peer>().map(|p| p.0),
-            auth_type: crate::ctx::auth_type(&req.headers),
-        };
+        let keys = RequestKeys::new(&source.principal, &req.headers, &req.uri, &req.extensions);
         let versioned = matches!(
             src,
             CopySource::Bucket {

@@ -18,13 +18,7 @@ pub async fn list_buckets(c: &Coffer, req: S3Request<ListBucketsInput>) -> S3Res
                 bucket: None,
                 key: None,
             };
-            let keys = crate::ctx::RequestKeys {
-                principal: &ctx.principal,
-                headers: &req.headers,
-                uri: &req.uri,
-                peer: req.extensions.get::<crate::ctx::Peer>().map(|p| p.0),
-                auth_type: crate::ctx::auth_type(&req.headers),
-            };
+            let keys = crate::ctx::RequestKeys::new(&ctx.principal, &req.headers, &req.uri, &req.extensions);
             crate::ctx::user_decision(ctx, action, resource, &keys) == coffer_iam::Decision::Allow
         });
     let owner = (!sees_all).then_some(&caller.canonical_user_id);

@@ -101,25 +101,18 @@ pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, k
         (Some(b), Some(c)) => b.owner == c.canonical_user_id,
         _ => false,
     };
-    let said = match &ctx.policy {
-        Some(p) => {
-            let who = match caller {
-                Some(c) => Who::User {
-                    name: &c.name,
-                    canonical_id: &c.canonical_user_id.0,
-                    root: false,
-                },
-                None => Who::Anonymous,
-            };
-            p.evaluate(&Request {
-                who,
-                action: action.name,
-                resource: &resource.arn(action),
-                context: keys,
-            })
-        }
-        None => Decision::Silent,
+    // The ARN is built once, and only when a policy will read it.
+    let arn = match (&ctx.policy, &ctx.user_policies) {
+        (None, None) => String::new(),
+        _ => resource.arn(action),
     };
+    let req = Request {
+        who: who_of(caller),
+        action: action.name,
+        resource: &arn,
+        context: keys,
+    };
+    let said = ctx.policy.as_ref().map_or(Decision::Silent, |p| p.evaluate(&req));
     let said = if said == Decision::Allow && caller.is_none() && ctx.restrict_public {
         Decision::Silent
     } else {
@@ -128,7 +121,7 @@ pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, k
     if said == Decision::Deny && !(owner && OWNER_KEEPS.contains(&action.name)) {
         return Err(s3_error!(AccessDenied));
     }
-    let own = user_decision(ctx, action, resource, keys);
+    let own = own_policies(ctx, &req);
     if own == Decision::Deny {
         return Err(s3_error!(AccessDenied));
     }
@@ -140,23 +133,39 @@ pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, k
     Err(s3_error!(AccessDenied))
 }
 
-/// What the calling user's own policies say about `action` on `resource`.
-pub fn user_decision(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys: &dyn Keys) -> Decision {
-    let (Some(policies), Principal::User(c)) = (&ctx.user_policies, &ctx.principal) else {
-        return Decision::Silent;
-    };
-    let arn = resource.arn(action);
-    let req = Request {
-        who: Who::User {
+/// The principal as a policy names it.
+fn who_of(caller: Option<&Caller>) -> Who<'_> {
+    match caller {
+        Some(c) => Who::User {
             name: &c.name,
             canonical_id: &c.canonical_user_id.0,
             root: false,
         },
+        None => Who::Anonymous,
+    }
+}
+
+/// What the calling user's own policies say about `req`.
+fn own_policies(ctx: &RequestContext, req: &Request<'_>) -> Decision {
+    match (&ctx.user_policies, &ctx.principal) {
+        (Some(policies), Principal::User(_)) => coffer_iam::combine(policies.iter().map(|p| p.evaluate(req))),
+        _ => Decision::Silent,
+    }
+}
+
+/// What the calling user's own policies say about `action` on `resource`.
+pub fn user_decision(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys: &dyn Keys) -> Decision {
+    let Principal::User(c) = &ctx.principal else {
+        return Decision::Silent;
+    };
+    let arn = resource.arn(action);
+    let req = Request {
+        who: who_of(Some(c)),
         action: action.name,
         resource: &arn,
         context: keys,
     };
-    coffer_iam::combine(policies.iter().map(|p| p.evaluate(&req)))
+    own_policies(ctx, &req)
 }
 
 /// The condition keys of a request, answered when a policy asks: who and from where, the
@@ -168,6 +177,24 @@ pub struct RequestKeys<'a> {
     pub peer: Option<IpAddr>,
     /// `REST-HEADER`, `REST-QUERY-STRING` or `POST`.
     pub auth_type: &'static str,
+}
+
+impl<'a> RequestKeys<'a> {
+    /// The keys of a request with these parts; its peer comes from `extensions`.
+    pub fn new(
+        principal: &'a Principal,
+        headers: &'a http::HeaderMap,
+        uri: &'a http::Uri,
+        extensions: &http::Extensions,
+    ) -> Self {
+        RequestKeys {
+            principal,
+            headers,
+            uri,
+            peer: extensions.get::<Peer>().map(|p| p.0),
+            auth_type: auth_type(headers),
+        }
+    }
 }
 
 /// Condition keys that are a request header's value.
@@ -297,13 +324,7 @@ pub fn hide_missing<T, R>(req: &S3Request<T>, bucket: &str, key: &str, r: S3Resu
     let Some(ctx) = RequestContext::of(req) else {
         return Err(e);
     };
-    let inner = RequestKeys {
-        principal: &ctx.principal,
-        headers: &req.headers,
-        uri: &req.uri,
-        peer: req.extensions.get::<Peer>().map(|p| p.0),
-        auth_type: auth_type(&req.headers),
-    };
+    let inner = RequestKeys::new(&ctx.principal, &req.headers, &req.uri, &req.extensions);
     let keys = PrefixedKeys {
         inner: &inner,
         prefix: key,

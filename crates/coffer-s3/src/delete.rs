@@ -36,8 +36,7 @@ pub async fn delete_objects(
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let ctx = crate::ctx::RequestContext::of(&req).cloned();
-    let peer = req.extensions.get::<crate::ctx::Peer>().map(|p| p.0);
-    let (headers, uri) = (req.headers, req.uri);
+    let (headers, uri, extensions) = (req.headers, req.uri, req.extensions);
     let input = req.input;
     let objects = input.delete.objects;
     if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
@@ -53,13 +52,7 @@ pub async fn delete_objects(
             bucket: Some(&input.bucket),
             key: Some(&o.key),
         };
-        let keys = crate::ctx::RequestKeys {
-            principal: &ctx.principal,
-            headers: &headers,
-            uri: &uri,
-            peer,
-            auth_type: crate::ctx::auth_type(&headers),
-        };
+        let keys = crate::ctx::RequestKeys::new(&ctx.principal, &headers, &uri, &extensions);
         crate::ctx::authorize(ctx, action, resource, &keys).is_ok()
             && (!bypass || crate::ctx::authorize(ctx, crate::action::BYPASS_GOVERNANCE, resource, &keys).is_ok())
     };

@@ -276,11 +276,8 @@ async fn authenticate(
     let access_key = signed.map(|(k, _)| k);
     let ctx = c.identity.resolve(access_key, Some(bucket))?;
     let keys = crate::ctx::RequestKeys {
-        principal: &ctx.principal,
-        headers: &parts.headers,
-        uri: &parts.uri,
-        peer: parts.extensions.get::<crate::ctx::Peer>().map(|p| p.0),
         auth_type: "POST",
+        ..crate::ctx::RequestKeys::new(&ctx.principal, &parts.headers, &parts.uri, &parts.extensions)
     };
     // The key the object will have: `${filename}` is the sender's to choose.
     let key = form

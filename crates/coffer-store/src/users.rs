@@ -38,17 +38,29 @@ pub struct UserRecord {
     pub created_ms: i64,
 }
 
-/// The canonical id of the user called `name`.
-fn user_id(txn: &dyn crate::meta::ReadTxn, name: &str) -> StoreResult<CanonicalId> {
+/// The user called `name`, and its access key (its row's key in `users`).
+fn named_user(txn: &dyn crate::meta::ReadTxn, name: &str) -> StoreResult<(Vec<u8>, UserRecord)> {
     let key = txn
         .get(Table::UserNames, name.as_bytes())?
         .ok_or(StoreError::NoSuchUser)?;
-    let user: UserRecord = txn
+    let user = txn
         .get(Table::Users, &key)?
         .map(|v| model::decode(&v))
         .transpose()?
         .ok_or_else(|| StoreError::Corrupt(format!("user {name} has no record")))?;
-    Ok(user.canonical_user_id)
+    Ok((key, user))
+}
+
+/// The canonical id of the user called `name`, and the policies attached to it.
+fn policies_of(txn: &dyn crate::meta::ReadTxn, name: &str) -> StoreResult<(CanonicalId, UserPolicies)> {
+    let (_, user) = named_user(txn, name)?;
+    let id = user.canonical_user_id;
+    let attached = txn
+        .get(Table::UserPolicies, &id.0)?
+        .map(|v| decode_policies(&v))
+        .transpose()?
+        .unwrap_or_default();
+    Ok((id, attached))
 }
 
 impl Store {
@@ -91,14 +103,7 @@ impl Store {
         let name = name.to_owned();
         self.meta
             .commit(move |txn| {
-                let key = txn
-                    .get(Table::UserNames, name.as_bytes())?
-                    .ok_or(StoreError::NoSuchUser)?;
-                let user: UserRecord = txn
-                    .get(Table::Users, &key)?
-                    .map(|v| model::decode(&v))
-                    .transpose()?
-                    .ok_or_else(|| StoreError::Corrupt(format!("user {name} has no record")))?;
+                let (key, user) = named_user(txn, &name)?;
                 Ok((
                     vec![
                         Op::Delete(Table::Users, key),
@@ -169,12 +174,7 @@ impl Store {
 
     /// The policies attached to the user called `name`.
     pub fn user_policies(&self, name: &str) -> StoreResult<UserPolicies> {
-        let txn = self.meta.read()?;
-        let id = user_id(&*txn, name)?;
-        txn.get(Table::UserPolicies, &id.0)?
-            .map(|v| decode_policies(&v))
-            .transpose()
-            .map(Option::unwrap_or_default)
+        Ok(policies_of(&*self.meta.read()?, name)?.1)
     }
 
     /// Attaches a policy to the user called `name`, replacing one of the same name.
@@ -182,12 +182,7 @@ impl Store {
         let (name, policy, text) = (name.to_owned(), policy.to_owned(), text.to_owned());
         self.meta
             .commit(move |txn| {
-                let id = user_id(txn, &name)?;
-                let mut all: UserPolicies = txn
-                    .get(Table::UserPolicies, &id.0)?
-                    .map(|v| decode_policies(&v))
-                    .transpose()?
-                    .unwrap_or_default();
+                let (id, mut all) = policies_of(txn, &name)?;
                 match all.iter_mut().find(|(n, _)| *n == policy) {
                     Some(p) => p.1 = text.clone(),
                     None => all.push((policy.clone(), text.clone())),
@@ -205,12 +200,7 @@ impl Store {
         let (name, policy) = (name.to_owned(), policy.to_owned());
         self.meta
             .commit(move |txn| {
-                let id = user_id(txn, &name)?;
-                let mut all: UserPolicies = txn
-                    .get(Table::UserPolicies, &id.0)?
-                    .map(|v| decode_policies(&v))
-                    .transpose()?
-                    .unwrap_or_default();
+                let (id, mut all) = policies_of(txn, &name)?;
                 let before = all.len();
                 all.retain(|(n, _)| *n != policy);
                 if all.len() == before {
