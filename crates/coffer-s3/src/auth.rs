@@ -15,8 +15,9 @@ use s3s::dto::{CopyObjectInput, CopySource, Owner, UploadPartCopyInput};
 use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
+use crate::acl::AclRules;
 use crate::action;
-use crate::ctx::{Peer, Principal, RequestContext, RequestKeys, authorize};
+use crate::ctx::{ObjectCheck, Peer, Principal, RequestContext, RequestKeys, Verdict, authorize, decide};
 use crate::error::IntoS3;
 
 pub const ROOT_USER: &str = "root";
@@ -65,12 +66,13 @@ struct PolicyCache(RwLock<HashMap<String, Cached>>);
 /// A settings stamp and what authorization needs of the settings read at it.
 type Cached = (u64, BucketRules);
 
-/// The settings that decide access to a bucket: its policy, and whether Block Public Access
-/// keeps that policy's public grants from anonymous callers.
-#[derive(Clone, Default)]
+/// The settings that decide access to a bucket: its policy, whether Block Public Access
+/// keeps that policy's public grants from anonymous callers, and its ACL rules.
+#[derive(Debug, Clone, Default)]
 pub struct BucketRules {
     pub policy: Option<Arc<Policy>>,
     pub restrict_public: bool,
+    pub acl: AclRules,
 }
 
 impl PolicyCache {
@@ -80,9 +82,13 @@ impl PolicyCache {
         {
             return Ok(p.clone());
         }
-        let (stamp, rows) = store
-            .bucket_settings(bucket, &[SettingKind::Policy, SettingKind::PublicAccessBlock])
-            .s3()?;
+        let kinds = [
+            SettingKind::Policy,
+            SettingKind::PublicAccessBlock,
+            SettingKind::Ownership,
+            SettingKind::Acl,
+        ];
+        let (stamp, rows) = store.bucket_settings(bucket, &kinds).s3()?;
         let row = |kind| rows.iter().find(|(k, _)| *k == kind).map(|(_, r)| r.as_slice());
         let policy = match row(SettingKind::Policy) {
             Some(row) => {
@@ -101,10 +107,23 @@ impl PolicyCache {
             .map(coffer_store::settings::decode)
             .transpose()
             .s3()?;
+        let block = block.unwrap_or_default();
         let rules = BucketRules {
-            restrict_public: block.is_some_and(|b| b.restrict_public_buckets)
-                && policy.as_ref().is_some_and(|p| p.is_public()),
+            restrict_public: block.restrict_public_buckets && policy.as_ref().is_some_and(|p| p.is_public()),
             policy,
+            acl: AclRules {
+                ownership: row(SettingKind::Ownership)
+                    .map(coffer_store::settings::decode)
+                    .transpose()
+                    .s3()?
+                    .unwrap_or_default(),
+                grants: row(SettingKind::Acl)
+                    .map(coffer_store::settings::decode)
+                    .transpose()
+                    .s3()?,
+                block_public_acls: block.block_public_acls,
+                ignore_public_acls: block.ignore_public_acls,
+            },
         };
         if let Some(stamp) = stamp {
             let mut m = self.0.write().unwrap_or_else(PoisonError::into_inner);
@@ -216,10 +235,23 @@ impl Identity {
         Ok(RequestContext {
             principal,
             bucket: view.bucket,
-            policy: rules.policy,
-            restrict_public: rules.restrict_public,
+            rules,
             user_policies,
+            object_check: None,
         })
+    }
+
+    /// Whether `id` is a user of this server (root included): what an ACL may name.
+    pub fn user_exists(&self, id: &CanonicalId) -> S3Result<bool> {
+        Ok(*id == self.root.canonical_user_id || self.store.user_by_id(id).s3()?.is_some())
+    }
+
+    /// The id of the user named `name`.
+    pub fn user_id_by_name(&self, name: &str) -> S3Result<Option<CanonicalId>> {
+        if name == ROOT_USER {
+            return Ok(Some(self.root.canonical_user_id));
+        }
+        Ok(self.store.user_by_name(name).s3()?.map(|u| u.canonical_user_id))
     }
 
     /// An owner as S3 shows it: its id, and the name of the user who has it (none once the
@@ -352,7 +384,7 @@ impl S3Access for Identity {
             S3Path::Object { bucket, key } => (Some(bucket.as_ref()), Some(key.as_ref())),
         };
         let access_key = cx.credentials().map(|c| c.access_key.as_str());
-        let ctx = self.resolve(access_key, bucket)?;
+        let mut ctx = self.resolve(access_key, bucket)?;
         let versioned = cx
             .uri()
             .query()
@@ -361,7 +393,8 @@ impl S3Access for Identity {
         // DeleteObjects names its keys in the body: with a policy, which may grant some
         // keys and not others, each key is authorized by the operation. Without one, the
         // answer is the same for every key and is given before the body is read.
-        let per_key = cx.s3_op().name() == "DeleteObjects" && (ctx.policy.is_some() || ctx.user_policies.is_some());
+        let per_key =
+            cx.s3_op().name() == "DeleteObjects" && (ctx.rules.policy.is_some() || ctx.user_policies.is_some());
         let keys = RequestKeys {
             principal: &ctx.principal,
             headers: cx.headers(),
@@ -370,7 +403,25 @@ impl S3Access for Identity {
             auth_type: crate::ctx::auth_type(cx.headers()),
         };
         let resource = action::Resource { bucket, key };
-        if !per_key {
+        // Where ACLs count, an object's own ACL may grant what nothing else does: the
+        // operation finishes the decision once it has read the version.
+        let root = matches!(&ctx.principal, Principal::User(c) if c.is_root());
+        let per_object = key.is_some()
+            && !root
+            && ctx.rules.acl.ownership.acls_enabled()
+            && crate::acl::object_permission(action.name).is_some();
+        let mut object_check = None;
+        if per_object {
+            match decide(&ctx, action, resource, &keys) {
+                Verdict::Deny => return Err(s3_error!(AccessDenied)),
+                v => {
+                    object_check = Some(ObjectCheck {
+                        action: action.name,
+                        allowed: v == Verdict::Allow,
+                    })
+                }
+            }
+        } else if !per_key {
             authorize(&ctx, action, resource, &keys)?;
         }
         // What some headers ask for is an action of its own: locking the object written,
@@ -403,15 +454,16 @@ impl S3Access for Identity {
             return Err(s3_error!(NoSuchBucket));
         }
         refuse_encryption(cx.headers())?;
-        if matches!(
-            cx.s3_op().name(),
-            "PutObject" | "CopyObject" | "CreateMultipartUpload" | "CreateBucket"
-        ) {
-            crate::acl::check_headers(cx.s3_op().name(), cx.headers())?;
+        // The owner and ACL of what a write makes: a refused ACL fails before the body.
+        if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
+            let asked = crate::acl::from_headers(self, cx.headers())?;
+            let (owner, acl) = crate::acl::for_write(&ctx, asked.as_ref())?;
+            cx.extensions_mut().insert(crate::acl::WriteAccess { owner, acl });
         }
         if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
             refuse_unsupported_write_headers(cx.headers())?;
         }
+        ctx.object_check = object_check;
         cx.extensions_mut().insert(ctx);
         Ok(())
     }

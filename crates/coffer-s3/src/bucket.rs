@@ -49,7 +49,12 @@ pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3R
     if is_reserved_bucket_name(&input.bucket) {
         return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid."));
     }
-    crate::acl::check_ownership(input.object_ownership.as_ref())?;
+    let settings = crate::acl::for_new_bucket(
+        &c.identity,
+        &req.headers,
+        input.object_ownership.as_ref(),
+        caller.canonical_user_id,
+    )?;
     if let Some(lc) = input
         .create_bucket_configuration
         .as_ref()
@@ -63,10 +68,11 @@ pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3R
         ));
     }
     c.store
-        .create_bucket(
+        .create_bucket_with(
             &input.bucket,
             caller.canonical_user_id,
             input.object_lock_enabled_for_bucket == Some(true),
+            settings,
         )
         .await
         .s3()?;

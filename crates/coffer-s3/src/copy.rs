@@ -1,7 +1,7 @@
 //! CopyObject: the source streams through a fresh stage, so a copy is as durable as a PUT
 //! and bounded in memory whatever its size.
 
-use coffer_store::{ObjectMeta, PutCondition};
+use coffer_store::{NewVersion, ObjectMeta, PutCondition};
 use futures::StreamExt;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -14,6 +14,7 @@ use crate::put::user_metadata;
 
 pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let known = crate::ctx::known_bucket(&req).cloned();
+    let (owner, acl) = crate::acl::write_access(&req);
     let input = req.input;
     let CopySource::Bucket {
         bucket: src_bucket,
@@ -78,14 +79,18 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
     let mut staged = staged;
     let rec = c
         .store
-        .put_object_locked(
+        .put_version(
             &input.bucket,
             &input.key,
             &mut staged,
-            meta,
             PutCondition::None,
-            retention,
-            legal_hold,
+            NewVersion {
+                meta,
+                retention,
+                legal_hold,
+                owner,
+                acl,
+            },
         )
         .await
         .s3()?;

@@ -10,7 +10,7 @@ use coffer_store::BucketRecord;
 use s3s::{S3Request, S3Result, s3_error};
 
 use crate::action::{Action, Resource, Scope};
-use crate::auth::Caller;
+use crate::auth::{BucketRules, Caller};
 
 /// The address a request came from, put in its extensions by the HTTP service.
 #[derive(Debug, Clone, Copy)]
@@ -31,13 +31,21 @@ pub struct RequestContext {
     /// The bucket the request addresses, as read when it was authorized; `None` when the
     /// path names no bucket or the bucket does not exist.
     pub bucket: Option<BucketRecord>,
-    /// The bucket's policy, if it has one.
-    pub policy: Option<Arc<Policy>>,
-    /// Block Public Access's RestrictPublicBuckets holds and the policy is public: its
-    /// grants reach no anonymous caller.
-    pub restrict_public: bool,
+    /// The bucket's policy, Block Public Access and ACL rules.
+    pub rules: BucketRules,
     /// The policies attached to the calling user, if any.
     pub user_policies: Option<Arc<Vec<Policy>>>,
+    /// An object read or ACL change in a bucket with ACLs enabled: the version's owner and
+    /// ACL decide too, once the operation has read it (`check_object`).
+    pub object_check: Option<ObjectCheck>,
+}
+
+/// What `check_object` needs: the action, and whether the bucket's owner, its policy or
+/// the caller's policies allowed it (which counts only for versions the bucket's owner owns).
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectCheck {
+    pub action: &'static str,
+    pub allowed: bool,
 }
 
 impl RequestContext {
@@ -81,20 +89,38 @@ const NEVER_ANONYMOUS: [&str; 11] = [
     "s3:BypassGovernanceRetention",
 ];
 
+/// What `decide` concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    /// An explicit deny: nothing else can allow it.
+    Deny,
+    /// Nothing allowed it.
+    Silent,
+}
+
 /// May the context's principal perform `action` on `resource`? In AWS's order: the
 /// server's root may do everything (it is the administrator, and no policy binds it); an
 /// explicit deny in the bucket's policy or in the user's own policies refuses (the
 /// bucket's owner keeps its rights on the bucket policy itself); the bucket's owner may
 /// act on it; any user may list its own buckets and create new ones (the operation answers
 /// BucketAlreadyExists for a taken name); an allow in the bucket's policy (for anyone it
-/// names, anonymous callers included) or in the user's policies admits; everything else is
-/// denied. A bucket that does not exist is left to the operation (NoSuchBucket), except
-/// for anonymous callers.
+/// names, anonymous callers included), in the user's policies or in the bucket's ACL
+/// admits; everything else is denied. A bucket that does not exist is left to the
+/// operation (NoSuchBucket), except for anonymous callers.
 pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys: &dyn Keys) -> S3Result<()> {
+    match decide(ctx, action, resource, keys) {
+        Verdict::Allow => Ok(()),
+        Verdict::Deny | Verdict::Silent => Err(s3_error!(AccessDenied)),
+    }
+}
+
+/// `authorize`'s decision, with an explicit deny told apart from silence.
+pub fn decide(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys: &dyn Keys) -> Verdict {
     let caller = match &ctx.principal {
-        Principal::User(c) if c.is_root() => return Ok(()),
+        Principal::User(c) if c.is_root() => return Verdict::Allow,
         Principal::User(c) => Some(c),
-        Principal::Anonymous if NEVER_ANONYMOUS.contains(&action.name) => return Err(s3_error!(AccessDenied)),
+        Principal::Anonymous if NEVER_ANONYMOUS.contains(&action.name) => return Verdict::Deny,
         Principal::Anonymous => None,
     };
     let owner = match (&ctx.bucket, caller) {
@@ -102,7 +128,7 @@ pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, k
         _ => false,
     };
     // The ARN is built once, and only when a policy will read it.
-    let arn = match (&ctx.policy, &ctx.user_policies) {
+    let arn = match (&ctx.rules.policy, &ctx.user_policies) {
         (None, None) => String::new(),
         _ => resource.arn(action),
     };
@@ -112,25 +138,60 @@ pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, k
         resource: &arn,
         context: keys,
     };
-    let said = ctx.policy.as_ref().map_or(Decision::Silent, |p| p.evaluate(&req));
-    let said = if said == Decision::Allow && caller.is_none() && ctx.restrict_public {
+    let said = ctx.rules.policy.as_ref().map_or(Decision::Silent, |p| p.evaluate(&req));
+    let said = if said == Decision::Allow && caller.is_none() && ctx.rules.restrict_public {
         Decision::Silent
     } else {
         said
     };
     if said == Decision::Deny && !(owner && OWNER_KEEPS.contains(&action.name)) {
-        return Err(s3_error!(AccessDenied));
+        return Verdict::Deny;
     }
     let own = own_policies(ctx, &req);
     if own == Decision::Deny {
-        return Err(s3_error!(AccessDenied));
+        return Verdict::Deny;
     }
     let user_level = caller.is_some()
         && (action.scope == Scope::Service || action.name == "s3:CreateBucket" || ctx.bucket.is_none());
-    if owner || user_level || said == Decision::Allow || own == Decision::Allow {
+    if owner
+        || user_level
+        || said == Decision::Allow
+        || own == Decision::Allow
+        || crate::acl::bucket_allows(ctx, action.name)
+    {
+        return Verdict::Allow;
+    }
+    Verdict::Silent
+}
+
+/// The object half of a decision `S3Access` left open (`RequestContext::object_check`),
+/// now that the operation has read the version: its owner may, the bucket-level allow
+/// counts for versions the bucket's owner owns (S3: a bucket owner's grants do not reach
+/// objects others own), and otherwise the version's ACL decides.
+pub fn check_object<T>(req: &S3Request<T>, rec: &coffer_store::ObjectRecord) -> S3Result<()> {
+    let Some(ctx) = RequestContext::of(req) else {
+        return Ok(());
+    };
+    let (Some(check), Some(bucket)) = (ctx.object_check, &ctx.bucket) else {
+        return Ok(());
+    };
+    let owner = rec.owner.unwrap_or(bucket.owner);
+    let who = match &ctx.principal {
+        Principal::User(c) => Some(&c.canonical_user_id),
+        Principal::Anonymous => None,
+    };
+    if who == Some(&owner) || (check.allowed && owner == bucket.owner) {
         return Ok(());
     }
-    Err(s3_error!(AccessDenied))
+    let default = [coffer_store::Grant {
+        grantee: coffer_store::Grantee::User(owner),
+        permission: coffer_store::Permission::FullControl,
+    }];
+    let grants = rec.acl.as_deref().unwrap_or(&default);
+    match crate::acl::object_permission(check.action) {
+        Some(p) if crate::acl::grants_allow(grants, who, p, ctx.rules.acl.ignore_public_acls) => Ok(()),
+        _ => Err(s3_error!(AccessDenied)),
+    }
 }
 
 /// The principal as a policy names it.
@@ -377,9 +438,9 @@ mod tests {
         let ctx = RequestContext {
             principal,
             bucket,
-            policy: None,
-            restrict_public: false,
+            rules: BucketRules::default(),
             user_policies: None,
+            object_check: None,
         };
         let a = action::of(op, true);
         let r = Resource {
@@ -412,9 +473,12 @@ mod tests {
         let ctx = RequestContext {
             principal,
             bucket: bucket(1),
-            policy: Some(Arc::new(policy)),
-            restrict_public: false,
+            rules: BucketRules {
+                policy: Some(Arc::new(policy)),
+                ..BucketRules::default()
+            },
             user_policies: None,
+            object_check: None,
         };
         let r = Resource {
             bucket: Some("b"),
@@ -494,9 +558,12 @@ mod tests {
         let ctx = RequestContext {
             principal: Principal::Anonymous,
             bucket: bucket(1),
-            policy: Some(Arc::new(policy)),
-            restrict_public: false,
+            rules: BucketRules {
+                policy: Some(Arc::new(policy)),
+                ..BucketRules::default()
+            },
             user_policies: None,
+            object_check: None,
         };
         let r = Resource {
             bucket: Some("b"),

@@ -152,6 +152,7 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         .await
         .s3();
     let handle = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
+    crate::ctx::check_object(&req, &handle.record)?;
     let rec = handle.record.clone();
     check_conditions(
         &rec,
@@ -209,6 +210,7 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
             .map(|r| (r, Vec::new()))
     };
     let (rec, parts) = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
+    crate::ctx::check_object(&req, &rec)?;
     check_conditions(
         &rec,
         &Conditions {

@@ -34,9 +34,9 @@ fn contents(
     url: bool,
     with_owner: bool,
 ) -> S3Result<(Vec<Object>, Vec<CommonPrefix>)> {
-    let owner = if with_owner {
+    let mut owners = if with_owner {
         let b = c.store.bucket(bucket).s3()?.ok_or_else(|| s3_error!(NoSuchBucket))?;
-        Some(c.identity.owner_of(&b.owner))
+        Some(crate::acl::Owners::new(c, b.owner))
     } else {
         None
     };
@@ -49,7 +49,7 @@ fn contents(
             last_modified: Some(timestamp(rec.last_modified_ms)),
             size: Some(rec.size as i64),
             storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
-            owner: owner.clone(),
+            owner: owners.as_mut().map(|o| o.of(rec.owner)),
             ..Default::default()
         })
         .collect();

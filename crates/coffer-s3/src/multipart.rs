@@ -2,7 +2,7 @@
 //! AbortMultipartUpload, ListParts, ListMultipartUploads.
 
 use coffer_store::{
-    ChecksumAlgorithm as StoreAlgorithm, ChecksumType as StoreType, CompletePart, ObjectMeta, UploadsQuery,
+    ChecksumAlgorithm as StoreAlgorithm, ChecksumType as StoreType, CompletePart, NewVersion, ObjectMeta, UploadsQuery,
 };
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -38,6 +38,7 @@ pub async fn create_multipart_upload(
         },
         None => c.identity.caller(&req)?.canonical_user_id,
     };
+    let (object_owner, acl) = crate::acl::write_access(&req);
     let input = req.input;
     // Refused rather than ignored: the completed object would not carry them.
     if input.object_lock_mode.is_some()
@@ -95,9 +96,15 @@ pub async fn create_multipart_upload(
         user: user_metadata(input.metadata)?,
         checksums: Vec::new(),
     };
+    let version = NewVersion {
+        meta,
+        owner: object_owner,
+        acl,
+        ..NewVersion::default()
+    };
     let up = c
         .store
-        .create_upload(&input.bucket, &input.key, owner, meta, algorithm, ctype)
+        .create_upload(&input.bucket, &input.key, owner, version, algorithm, ctype)
         .await
         .s3()?;
     Ok(S3Response::new(CreateMultipartUploadOutput {

@@ -8,7 +8,7 @@
 mod form;
 
 use bytes::Bytes;
-use coffer_store::{ObjectMeta, PutCondition};
+use coffer_store::{NewVersion, ObjectMeta, PutCondition};
 use futures::StreamExt;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
@@ -87,14 +87,18 @@ async fn store_form(
     let cfg = &c.s3_config;
     let bucket = bucket.to_owned();
     // Who is asking, and may they write here: all decided before a byte of the file.
-    let (policy, known) = authenticate(c, parts, form, &bucket).await?;
+    let (policy, ctx) = authenticate(c, parts, form, &bucket).await?;
     if let (Some(t), Some(_)) = (ticket, &policy) {
         t.proven();
     }
     refuse_unsupported(form)?;
-    if known.is_none() {
+    if ctx.bucket.is_none() {
         return Err(s3_error!(NoSuchBucket));
     }
+    // An `acl` field is what an `x-amz-acl` header is to PutObject.
+    let asked = form.field("acl").map(crate::acl::from_form).transpose()?;
+    let (owner, acl) = crate::acl::for_write(&ctx, asked.as_ref())?;
+    let known = ctx.bucket;
     let key_field = form.field("key").ok_or_else(|| {
         s3_error!(
             InvalidArgument,
@@ -175,7 +179,18 @@ async fn store_form(
     meta.checksums = check.finish(None)?;
     let rec = c
         .store
-        .put_object_locked(&bucket, &key, &mut staged, meta, PutCondition::None, None, false)
+        .put_version(
+            &bucket,
+            &key,
+            &mut staged,
+            PutCondition::None,
+            NewVersion {
+                meta,
+                owner,
+                acl,
+                ..NewVersion::default()
+            },
+        )
         .await
         .s3()?;
     let version = crate::versioning::version_header(c, known.as_ref(), &bucket, &rec);
@@ -205,14 +220,14 @@ fn malformed() -> S3Error {
 }
 
 /// Checks the form's signature and policy and that its signer may write to `bucket`;
-/// returns the policy (none: an unsigned, anonymous form) and the bucket's record (none: no
-/// such bucket). An anonymous form needs a bucket policy that lets anyone write.
+/// returns the policy (none: an unsigned, anonymous form) and the request context (its
+/// bucket none: no such bucket). An anonymous form needs a bucket policy that lets anyone write.
 async fn authenticate(
     c: &Coffer,
     parts: &http::request::Parts,
     form: &form::Fields,
     bucket: &str,
-) -> S3Result<(Option<PostPolicy>, Option<coffer_store::BucketRecord>)> {
+) -> S3Result<(Option<PostPolicy>, crate::ctx::RequestContext)> {
     // Credentials without their signature are a malformed form, not an anonymous one.
     for (credential, signature) in [("x-amz-credential", "X-Amz-Signature"), ("awsaccesskeyid", "Signature")] {
         if form.field(credential).is_some() && form.field(&signature.to_ascii_lowercase()).is_none() {
@@ -294,7 +309,7 @@ async fn authenticate(
     }
     crate::ctx::authorize(&ctx, put, resource, &keys)?;
     if access_key.is_none() {
-        return Ok((None, ctx.bucket));
+        return Ok((None, ctx));
     }
     let policy = PostPolicy::from_base64(form.field("policy").unwrap_or_default())
         .map_err(|e| s3_error!(InvalidPolicyDocument, "Invalid Policy: {e}"))?;
@@ -303,7 +318,7 @@ async fn authenticate(
         return Err(s3_error!(AccessDenied, "Invalid according to Policy: Policy expired."));
     }
     check_conditions(&policy, form, bucket)?;
-    Ok((Some(policy), ctx.bucket))
+    Ok((Some(policy), ctx))
 }
 
 fn no_policy() -> S3Error {
@@ -357,15 +372,6 @@ fn check_conditions(policy: &PostPolicy, form: &form::Fields, bucket: &str) -> S
 
 /// Form fields for features coffer does not have yet: refused, never ignored.
 fn refuse_unsupported(form: &form::Fields) -> S3Result<()> {
-    // An `acl` field is what an `x-amz-acl` header is to PutObject.
-    if let Some(acl) = form.field("acl") {
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            "x-amz-acl",
-            HeaderValue::from_str(acl).unwrap_or(HeaderValue::from_static("?")),
-        );
-        crate::acl::check_headers("PostObject", &h)?;
-    }
     for (k, v) in &form.fields {
         let unsupported = match k.as_str() {
             "acl" => false,

@@ -1,6 +1,6 @@
 //! PutObject.
 
-use coffer_store::{ObjectMeta, PutCondition, Staged};
+use coffer_store::{NewVersion, ObjectMeta, PutCondition, Staged};
 use s3s::dto::*;
 use s3s::stream::ByteStream as _;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -14,6 +14,7 @@ pub const MAX_PUT_SIZE: u64 = 5 << 30;
 
 pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let known = crate::ctx::known_bucket(&req).cloned();
+    let (owner, acl) = crate::acl::write_access(&req);
     let S3Request {
         input,
         headers,
@@ -51,14 +52,18 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
     let meta = ObjectMeta { checksums, ..meta };
     let rec = c
         .store
-        .put_object_locked(
+        .put_version(
             &input.bucket,
             &input.key,
             &mut staged,
-            meta,
             cond,
-            retention,
-            legal_hold,
+            NewVersion {
+                meta,
+                retention,
+                legal_hold,
+                owner,
+                acl,
+            },
         )
         .await
         .s3()?;

@@ -102,7 +102,7 @@ pub async fn list_object_versions(
         .bucket(&input.bucket)
         .s3()?
         .ok_or_else(|| s3_error!(NoSuchBucket))?;
-    let owner = c.identity.owner_of(&b.owner);
+    let mut owners = crate::acl::Owners::new(c, b.owner);
     let mut versions = Vec::new();
     let mut markers = Vec::new();
     for (key, rec, latest) in page.versions {
@@ -112,7 +112,7 @@ pub async fn list_object_versions(
                 version_id: Some(rec.version_id_str().to_owned()),
                 is_latest: Some(latest),
                 last_modified: Some(timestamp(rec.last_modified_ms)),
-                owner: Some(owner.clone()),
+                owner: Some(owners.of(rec.owner)),
             });
         } else {
             versions.push(ObjectVersion {
@@ -125,7 +125,7 @@ pub async fn list_object_versions(
                 storage_class: Some(ObjectVersionStorageClass::from_static(
                     ObjectVersionStorageClass::STANDARD,
                 )),
-                owner: Some(owner.clone()),
+                owner: Some(owners.of(rec.owner)),
                 ..Default::default()
             });
         }

@@ -12,6 +12,18 @@ use crate::{Store, now_ms};
 impl Store {
     /// Creates `name` for `owner`; a name is global, as in S3.
     pub async fn create_bucket(&self, name: &str, owner: CanonicalId, object_lock: bool) -> StoreResult<BucketRecord> {
+        self.create_bucket_with(name, owner, object_lock, Vec::new()).await
+    }
+
+    /// [`Store::create_bucket`] with settings (an ACL, object ownership) that the bucket
+    /// has from its first moment, in the same commit.
+    pub async fn create_bucket_with(
+        &self,
+        name: &str,
+        owner: CanonicalId,
+        object_lock: bool,
+        settings: Vec<crate::settings::SettingRow>,
+    ) -> StoreResult<BucketRecord> {
         let name = name.to_owned();
         self.meta
             .commit(move |txn| {
@@ -35,10 +47,9 @@ impl Store {
                     object_lock,
                     default_retention: None,
                 };
-                Ok((
-                    vec![Op::Put(Table::Buckets, name.clone().into_bytes(), model::encode(&rec))],
-                    rec,
-                ))
+                let mut ops = vec![Op::Put(Table::Buckets, name.clone().into_bytes(), model::encode(&rec))];
+                crate::settings::initial(&name, &settings, &mut ops);
+                Ok((ops, rec))
             })
             .await
     }

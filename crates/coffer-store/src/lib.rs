@@ -2,6 +2,7 @@
 //! KV with atomic check-and-write) and [`BlobStore`] (streamed blobs). Nothing here knows
 //! HTTP, XML or S3 wire types.
 
+pub mod acl;
 pub mod blob;
 mod bucket;
 pub mod checksum;
@@ -23,6 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use acl::{Grant, Grantee, Permission};
 pub use blob::{BlobId, BlobStore, ByteStream, FsBlobStore};
 pub use checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 pub use error::{BoxError, StoreError, StoreResult};
@@ -34,7 +36,7 @@ pub use model::{
     UploadRecord, Versioning,
 };
 pub use multipart::{CompletePart, UploadsPage, UploadsQuery};
-pub use object::{ObjectBody, ObjectHandle, PutCondition, Staged};
+pub use object::{NewVersion, ObjectBody, ObjectHandle, PutCondition, Staged};
 pub use scrub::{Corruption, ScrubReport};
 pub use settings::SettingKind;
 pub use users::{AccessView, UserPolicies, UserRecord, decode_policies};
@@ -92,7 +94,7 @@ impl Store {
         let rewritten = self
             .meta
             .commit(move |txn| {
-                let ops = record::v0::migrate(txn, root)?.unwrap_or_default();
+                let ops = record::upgrade(txn, root)?.unwrap_or_default();
                 let n = ops.len().saturating_sub(1);
                 Ok((ops, n))
             })

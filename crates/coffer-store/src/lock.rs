@@ -121,6 +121,7 @@ mod tests {
             retention: None,
             legal_hold: false,
             owner: None,
+            acl: None,
         };
         // (retention, legal hold, bypass) -> allowed
         let cases = [

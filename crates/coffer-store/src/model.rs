@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::acl::Grant;
 use crate::blob::BlobId;
 use crate::checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 pub use crate::lock::LockMode;
@@ -153,6 +154,9 @@ pub struct ObjectRecord {
     /// Who owns this version, when not the bucket's owner. `None`, the bucket's owner, is
     /// S3's default (BucketOwnerEnforced) and costs one byte instead of 33 in every record.
     pub owner: Option<CanonicalId>,
+    /// The version's ACL; `None`: its owner's FULL_CONTROL alone (`private`, and every
+    /// version in a bucket with ACLs disabled). Added in format 2.
+    pub acl: Option<Vec<Grant>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +210,9 @@ pub struct UploadRecord {
     /// Additional checksum algorithm asked for at creation, and its type (COMPOSITE or FULL_OBJECT).
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    /// The completed object's owner and ACL, as `ObjectRecord`'s. Added in format 2.
+    pub object_owner: Option<CanonicalId>,
+    pub acl: Option<Vec<Grant>>,
 }
 
 /// One uploaded part, and later one part of a completed object.
@@ -378,6 +385,10 @@ mod tests {
             retention: None,
             legal_hold: false,
             owner: Some(CanonicalId([1; 32])),
+            acl: Some(vec![Grant {
+                grantee: crate::Grantee::AllUsers,
+                permission: crate::Permission::Read,
+            }]),
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
     }

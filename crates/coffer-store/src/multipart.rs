@@ -9,7 +9,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::list::{Step, Walk, seek_past_group};
 use crate::meta::{Op, ReadTxn, Scan, Table};
 use crate::model::{self, CanonicalId, DataRef, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
-use crate::object::{PutCondition, Released, Staged, check_condition, current, release};
+use crate::object::{NewVersion, PutCondition, Released, Staged, check_condition, current, release};
 use crate::{Store, now_ms};
 
 /// S3's smallest part, except the last.
@@ -92,24 +92,29 @@ fn parts(txn: &dyn ReadTxn, upload_id: &str, after: u32, limit: usize) -> StoreR
 }
 
 impl Store {
+    /// Starts an upload by `initiator` whose object will have `v`'s metadata, owner and ACL.
+    /// Lock settings are not kept for the object (CreateMultipartUpload refuses them).
     pub async fn create_upload(
         &self,
         bucket: &str,
         key: &str,
-        owner: CanonicalId,
-        meta: ObjectMeta,
+        initiator: CanonicalId,
+        v: NewVersion,
         checksum_algorithm: Option<ChecksumAlgorithm>,
         checksum_type: Option<ChecksumType>,
     ) -> StoreResult<UploadRecord> {
+        debug_assert!(v.retention.is_none() && !v.legal_hold, "uploads keep no lock settings");
         let rec = UploadRecord {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             upload_id: new_upload_id(),
-            owner,
+            owner: initiator,
             initiated_ms: now_ms(),
-            meta,
+            meta: v.meta,
             checksum_algorithm,
             checksum_type,
+            object_owner: v.owner,
+            acl: v.acl,
         };
         self.meta
             .commit(move |txn| {
@@ -276,7 +281,8 @@ impl Store {
                     },
                     retention: b.default_retention.as_ref().map(|d| d.from_now()),
                     legal_hold: false,
-                    owner: None,
+                    owner: upload.object_owner,
+                    acl: upload.acl,
                 };
                 crate::version::install(
                     txn,

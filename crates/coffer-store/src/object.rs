@@ -32,6 +32,19 @@ pub enum PutCondition {
 }
 
 /// A body that has been read and stored but not yet committed.
+/// What a write sets on the version it makes, besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct NewVersion {
+    pub meta: ObjectMeta,
+    /// Object lock; with none, the bucket's default retention applies.
+    pub retention: Option<crate::model::Retention>,
+    pub legal_hold: bool,
+    /// `None`: the bucket's owner.
+    pub owner: Option<crate::model::CanonicalId>,
+    /// `None`: the owner's FULL_CONTROL alone.
+    pub acl: Option<Vec<crate::acl::Grant>>,
+}
+
 pub struct Staged {
     pub size: u64,
     pub md5: [u8; 16],
@@ -376,22 +389,22 @@ impl Store {
         meta: ObjectMeta,
         cond: PutCondition,
     ) -> StoreResult<ObjectRecord> {
-        self.put_object_locked(bucket, key, &mut staged, meta, cond, None, false)
-            .await
+        let v = NewVersion {
+            meta,
+            ..NewVersion::default()
+        };
+        self.put_version(bucket, key, &mut staged, cond, v).await
     }
 
-    /// [`Store::put_object`] with object-lock settings for the new version; `lock_default`
-    /// applies the bucket's default retention when no retention is given.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn put_object_locked(
+    /// [`Store::put_object`] with everything a write may set on the version besides its
+    /// metadata; with no retention given, the bucket's default retention applies.
+    pub async fn put_version(
         &self,
         bucket: &str,
         key: &str,
         staged: &mut Staged,
-        meta: ObjectMeta,
         cond: PutCondition,
-        retention: Option<crate::model::Retention>,
-        legal_hold: bool,
+        v: NewVersion,
     ) -> StoreResult<ObjectRecord> {
         let (data, inline) = staged.take_data();
         let rec = ObjectRecord {
@@ -404,10 +417,11 @@ impl Store {
             crc32c: Some(staged.crc32c),
             last_modified_ms: now_ms(),
             data,
-            meta,
-            retention,
-            legal_hold,
-            owner: None,
+            meta: v.meta,
+            retention: v.retention,
+            legal_hold: v.legal_hold,
+            owner: v.owner,
+            acl: v.acl,
         };
         let (bucket_s, key_s) = (bucket.to_owned(), key.to_owned());
         let (rec, released) = self

@@ -84,6 +84,17 @@ fn restamp(bucket: &str) -> Op {
     )
 }
 
+/// A new bucket's first settings, and their stamp.
+pub(crate) fn initial(bucket: &str, settings: &[SettingRow], ops: &mut Vec<Op>) {
+    if settings.is_empty() {
+        return;
+    }
+    for (kind, row) in settings {
+        ops.push(Op::Put(Table::Settings, key(bucket, *kind), row.clone()));
+    }
+    ops.push(restamp(bucket));
+}
+
 /// The bucket's settings stamp: `None` until its first setting.
 pub(crate) fn stamp(txn: &dyn ReadTxn, bucket: &str) -> StoreResult<Option<u64>> {
     txn.get(Table::Settings, &stamp_key(bucket))?
@@ -108,7 +119,12 @@ pub(crate) fn row(txn: &dyn ReadTxn, bucket: &str, kind: SettingKind) -> StoreRe
 
 /// Decodes a row [`Store::access_view`] returned.
 pub fn decode<T: DeserializeOwned>(row: &[u8]) -> StoreResult<T> {
-    model::decode(row)
+    crate::record::decode_value(row)
+}
+
+/// A setting's row, for [`Store::create_bucket`]'s initial settings.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    model::encode(value)
 }
 
 /// A setting's kind and its stored row.

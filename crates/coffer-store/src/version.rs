@@ -123,6 +123,7 @@ fn marker(version_id: Option<String>, sort: u128) -> ObjectRecord {
         retention: None,
         legal_hold: false,
         owner: None,
+        acl: None,
     }
 }
 

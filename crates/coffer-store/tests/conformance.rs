@@ -9,8 +9,8 @@ use bytes::Bytes;
 use coffer_store::blob::MemBlobStore;
 use coffer_store::meta::MemMeta;
 use coffer_store::{
-    BlobStore, CanonicalId, CompletePart, FsBlobStore, ListQuery, ObjectMeta, PutCondition, RedbMeta, Store,
-    StoreError, Versioning, VersionsQuery,
+    BlobStore, CanonicalId, CompletePart, FsBlobStore, Grant, Grantee, ListQuery, NewVersion, ObjectMeta, Permission,
+    PutCondition, RedbMeta, Store, StoreError, Versioning, VersionsQuery,
 };
 use futures::StreamExt;
 
@@ -204,11 +204,22 @@ async fn versions(e: Engine) {
     assert_eq!(read(s, "b", "k", None).await.unwrap(), data(5000, 2));
 }
 
+fn writer_and_acl() -> NewVersion {
+    NewVersion {
+        owner: Some(CanonicalId([7; 32])),
+        acl: Some(vec![Grant {
+            grantee: Grantee::AllUsers,
+            permission: Permission::Read,
+        }]),
+        ..NewVersion::default()
+    }
+}
+
 async fn multipart(e: Engine) {
     let s = &e.store;
     s.create_bucket("b", OWNER, false).await.unwrap();
     let up = s
-        .create_upload("b", "k", OWNER, ObjectMeta::default(), None, None)
+        .create_upload("b", "k", OWNER, writer_and_acl(), None, None)
         .await
         .unwrap();
     let mut parts = Vec::new();
@@ -228,12 +239,16 @@ async fn multipart(e: Engine) {
     s.complete_upload("b", "k", &up.upload_id, parts, PutCondition::None, Vec::new())
         .await
         .unwrap();
+    // The completed object has the owner and ACL the upload was created with.
+    let done = s.head_object("b", "k", None).unwrap();
+    let w = writer_and_acl();
+    assert_eq!((done.owner, done.acl), (w.owner, w.acl));
     let mut want = data(6 << 20, 1);
     want.extend_from_slice(&data(3000, 2));
     assert_eq!(read(s, "b", "k", None).await.unwrap(), want);
     // An upload in progress goes with its bucket.
     let up = s
-        .create_upload("b", "other", OWNER, ObjectMeta::default(), None, None)
+        .create_upload("b", "other", OWNER, NewVersion::default(), None, None)
         .await
         .unwrap();
     let chunks = vec![Ok::<_, std::io::Error>(Bytes::from(data(5000, 3)))];

@@ -6,7 +6,7 @@ use coffer_store::model::{
     UploadRecord, Versioning,
 };
 use coffer_store::record::{self, v0};
-use coffer_store::{BlobId, ChecksumAlgorithm, ChecksumType, UserRecord};
+use coffer_store::{BlobId, ChecksumAlgorithm, ChecksumType, Grant, Grantee, Permission, UserRecord};
 
 const ID: CanonicalId = CanonicalId([0xab; 32]);
 
@@ -54,6 +54,16 @@ fn object() -> ObjectRecord {
         }),
         legal_hold: true,
         owner: Some(ID),
+        acl: Some(vec![
+            Grant {
+                grantee: Grantee::AllUsers,
+                permission: Permission::Read,
+            },
+            Grant {
+                grantee: Grantee::User(ID),
+                permission: Permission::FullControl,
+            },
+        ]),
     }
 }
 
@@ -67,6 +77,11 @@ fn upload() -> UploadRecord {
         meta: meta(),
         checksum_algorithm: Some(ChecksumAlgorithm::Crc32),
         checksum_type: Some(ChecksumType::Composite),
+        object_owner: Some(ID),
+        acl: Some(vec![Grant {
+            grantee: Grantee::AuthenticatedUsers,
+            permission: Permission::ReadAcp,
+        }]),
     }
 }
 
@@ -99,27 +114,58 @@ fn golden(hex_str: &str) -> Vec<u8> {
 
 const AB: &str = "abababababababababababababababababababababababababababababababab";
 
+const OBJECT_1: &str = "010104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010180c0e285e368010120";
+const UPLOAD_1: &str = "010162016b043031323320";
+const UPLOAD_1_REST: &str = "84a0abfef962010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010543524333320109434f4d504f53495445";
+
 #[test]
-fn format_1_bytes_are_pinned() {
-    let bytes = golden(&format!("0120{AB}80a0abfef9620101010003"));
+fn format_2_bytes_are_pinned() {
+    let bytes = golden(&format!("0220{AB}80a0abfef9620101010003"));
     assert_eq!(record::encode(&bucket()), bytes, "bucket");
     assert_eq!(record::decode::<BucketRecord>(&bytes).unwrap(), bucket());
-    let bytes = golden(&format!(
-        "010104303066668486880800052035643431343032616263346232613736623937313964393131303137633539325d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d010782a0abfef9620209010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010180c0e285e368010120{AB}"
-    ));
+    // Format 2 adds the ACL: Some, 2 grants, AllUsers READ, User(ab…) FULL_CONTROL.
+    let bytes = golden(&format!("02{}{AB}010201010020{AB}00", &OBJECT_1[2..]));
     assert_eq!(record::encode(&object()), bytes, "object");
     assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
-    let bytes = golden(&format!(
-        "010162016b043031323320{AB}84a0abfef962010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010543524333320109434f4d504f53495445"
-    ));
+    // ... and the object's owner and ACL to uploads: Some(ab…), Some([AuthenticatedUsers READ_ACP]).
+    let bytes = golden(&format!("02{}{AB}{UPLOAD_1_REST}0120{AB}01010203", &UPLOAD_1[2..]));
     assert_eq!(record::encode(&upload()), bytes, "upload");
     assert_eq!(record::decode::<UploadRecord>(&bytes).unwrap(), upload());
-    let bytes = golden("0102060165010101010101010101010101010101010886a0abfef962010a00");
+    let bytes = golden("0202060165010101010101010101010101010101010886a0abfef962010a00");
     assert_eq!(record::encode(&part()), bytes, "part");
     assert_eq!(record::decode::<PartRecord>(&bytes).unwrap(), part());
-    let bytes = golden(&format!("0105616c69636504414b49440673656372657420{AB}88a0abfef962"));
+    let bytes = golden(&format!("0205616c69636504414b49440673656372657420{AB}88a0abfef962"));
     assert_eq!(record::encode(&user()), bytes, "user");
     assert_eq!(record::decode::<UserRecord>(&bytes).unwrap(), user());
+}
+
+/// Format 1, as the previous release wrote it, is read in memory: no ACL, and a completed
+/// upload's object owned by the bucket's owner.
+#[test]
+fn format_1_bytes_decode_as_format_2() {
+    let b = record::decode::<BucketRecord>(&golden(&format!("0120{AB}80a0abfef9620101010003"))).unwrap();
+    assert_eq!(b, bucket());
+    let o = record::decode::<ObjectRecord>(&golden(&format!("{OBJECT_1}{AB}"))).unwrap();
+    assert_eq!(o, ObjectRecord { acl: None, ..object() });
+    let u = record::decode::<UploadRecord>(&golden(&format!("{UPLOAD_1}{AB}{UPLOAD_1_REST}"))).unwrap();
+    assert_eq!(
+        u,
+        UploadRecord {
+            object_owner: None,
+            acl: None,
+            ..upload()
+        }
+    );
+    let p = record::decode::<PartRecord>(&golden(
+        "0102060165010101010101010101010101010101010886a0abfef962010a00",
+    ))
+    .unwrap();
+    assert_eq!(p, part());
+    let u = record::decode::<UserRecord>(&golden(&format!(
+        "0105616c69636504414b49440673656372657420{AB}88a0abfef962"
+    )))
+    .unwrap();
+    assert_eq!(u, user());
 }
 
 #[test]
@@ -150,6 +196,7 @@ fn format_0_bytes_decode_and_upgrade() {
         o.upgrade().unwrap(),
         ObjectRecord {
             owner: None,
+            acl: None,
             ..object()
         }
     );

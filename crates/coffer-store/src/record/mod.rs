@@ -7,16 +7,30 @@
 //! 0 is rewritten once, whole, when it is opened (`v0::migrate`). The `format` table says
 //! which format a data directory is in; `docs/format.md` describes every table and record
 //! byte by byte, and `tests/format.rs` pins the bytes of each version.
+//!
+//! Format 1 records are read as they are, in memory ([`Record::from_format_1`]): moving a
+//! data directory from format 1 to 2 rewrites only its `format` row.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{StoreError, StoreResult};
-use crate::meta::{ReadTxn, Table};
+use crate::meta::{Op, ReadTxn, Table};
+use crate::model::CanonicalId;
 
 pub mod v0;
+pub mod v1;
 
 /// The record format this release writes.
-pub const FORMAT: u8 = 1;
+pub const FORMAT: u8 = 2;
+
+/// A value stored as a record. Types whose encoding format 2 changed read their format-1
+/// bytes their own way; the others decode them as they are.
+pub trait Record: DeserializeOwned {
+    fn from_format_1(rest: &[u8]) -> postcard::Result<Self> {
+        postcard::from_bytes(rest)
+    }
+}
 
 /// The key of the one row of the `format` table.
 pub const FORMAT_KEY: &[u8] = b"format";
@@ -26,14 +40,30 @@ pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     postcard::to_extend(v, vec![FORMAT]).expect("records always serialize")
 }
 
-/// Decodes a record written in the current format.
-pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> StoreResult<T> {
+/// Decodes a record written in the current format or in format 1.
+pub fn decode<T: Record>(b: &[u8]) -> StoreResult<T> {
+    let corrupt = |e: postcard::Error| StoreError::Corrupt(format!("record: {e}"));
     match b.split_first() {
-        Some((&FORMAT, rest)) => postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(format!("record: {e}"))),
+        Some((&FORMAT, rest)) => postcard::from_bytes(rest).map_err(corrupt),
+        Some((1, rest)) => T::from_format_1(rest).map_err(corrupt),
         Some((v, _)) => Err(StoreError::Corrupt(format!(
             "record in format {v}; this release reads format {FORMAT}"
         ))),
         None => Err(StoreError::Corrupt("empty record".into())),
+    }
+}
+
+/// Decodes a value whose encoding has not changed since format 1: the settings, whose
+/// types belong to the S3 areas that version them.
+pub fn decode_value<T: DeserializeOwned>(b: &[u8]) -> StoreResult<T> {
+    match b.split_first() {
+        Some((1..=FORMAT, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(format!("setting: {e}")))
+        }
+        Some((v, _)) => Err(StoreError::Corrupt(format!(
+            "setting in format {v}; this release reads format {FORMAT}"
+        ))),
+        None => Err(StoreError::Corrupt("empty setting".into())),
     }
 }
 
@@ -42,3 +72,35 @@ pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> StoreResult<T> {
 pub fn stored_format(txn: &dyn ReadTxn) -> StoreResult<Option<u8>> {
     Ok(txn.get(Table::Format, FORMAT_KEY)?.and_then(|v| v.first().copied()))
 }
+
+/// The ops that bring a data directory to the current format, or `None` when it is there:
+/// format 0 is rewritten whole; format 1 records are read in memory, so only the `format`
+/// row changes. `root` is the id the name `root` stood for in format 0.
+pub fn upgrade(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<Op>>> {
+    let format_row = Op::Put(Table::Format, FORMAT_KEY.to_vec(), vec![FORMAT]);
+    match stored_format(txn)? {
+        Some(FORMAT) => Ok(None),
+        Some(f) if f > FORMAT => Err(StoreError::Corrupt(format!(
+            "the data directory is in record format {f}, newer than this release's {FORMAT}"
+        ))),
+        Some(_) => Ok(Some(vec![format_row])),
+        None => v0::migrate(txn, root).map(|mut ops| {
+            ops.push(format_row);
+            Some(ops)
+        }),
+    }
+}
+
+macro_rules! unchanged_since_format_1 {
+    ($($t:ty),*) => { $(impl Record for $t {})* };
+}
+
+unchanged_since_format_1!(
+    crate::model::BucketRecord,
+    crate::model::PartRecord,
+    crate::users::UserRecord,
+    String,
+    u64,
+    Vec<(String, String)>,
+    Vec<crate::acl::Grant>
+);

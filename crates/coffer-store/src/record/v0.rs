@@ -128,26 +128,16 @@ impl ObjectRecordV0 {
             retention: self.retention.map(RetentionV0::upgrade).transpose()?,
             legal_hold: self.legal_hold,
             owner: None,
+            acl: None,
         })
     }
 }
 
-/// The ops that bring a data directory to the current format, or `None` when it is there.
-/// `root` is the id the name `root` stood for. A name with no user left (a removed user's
-/// buckets) gets a fresh id that no user has: only root reaches those buckets, and a later
-/// user of the same name does not inherit them.
-pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<Op>>> {
-    match super::stored_format(txn)? {
-        Some(f) if f == super::FORMAT => return Ok(None),
-        Some(f) if f > super::FORMAT => {
-            return Err(StoreError::Corrupt(format!(
-                "the data directory is in record format {f}, newer than this release's {}",
-                super::FORMAT
-            )));
-        }
-        _ => {}
-    }
-    let format_row = Op::Put(Table::Format, super::FORMAT_KEY.to_vec(), vec![super::FORMAT]);
+/// The ops that rewrite a format-0 data directory in the current format (the caller adds
+/// the `format` row). `root` is the id the name `root` stood for. A name with no user left
+/// (a removed user's buckets) gets a fresh id that no user has: only root reaches those
+/// buckets, and a later user of the same name does not inherit them.
+pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Vec<Op>> {
     let mut ops = Vec::new();
     let mut ids: HashMap<String, CanonicalId> = HashMap::from([(ROOT_NAME.to_owned(), root)]);
 
@@ -195,6 +185,8 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<O
             meta: u.meta,
             checksum_algorithm: u.checksum_algorithm,
             checksum_type: u.checksum_type,
+            object_owner: None,
+            acl: None,
         };
         ops.push(Op::Put(Table::Uploads, k, super::encode(&rec)));
     }
@@ -204,8 +196,7 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<O
             ops.push(Op::Put(table, k, super::encode(&p)));
         }
     }
-    ops.push(format_row);
-    Ok(Some(ops))
+    Ok(ops)
 }
 
 fn all(txn: &dyn ReadTxn, table: Table) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {

@@ -47,9 +47,11 @@ impl Server {
         Self::start_with(dir, &[])
     }
 
-    /// Starts on `dir` with extra `coffer server` arguments.
+    /// Starts on `dir` with extra `coffer server` arguments. `COFFER_TEST_BIN` runs another
+    /// binary instead of this build's: an earlier release, to make an upgrade fixture.
     pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        let bin = std::env::var_os("COFFER_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_coffer").into());
+        let mut child = Command::new(bin)
             .args(["server", "--data"])
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
@@ -232,6 +234,12 @@ impl Raw {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+}
+
+/// An unsigned request, as a browser or `curl` sends it.
+pub async fn anonymous(s: &Server, method: &str, target: &str, body: &[u8]) -> Raw {
+    let host = s.addr();
+    raw_send(&host, method, target, &[("host".into(), host.clone())], Some(body)).await
 }
 
 /// Sends a request as given; `body: None` sends a chunked body of "hello".

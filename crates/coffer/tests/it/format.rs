@@ -1,7 +1,8 @@
 //! Upgrades: a data directory written by an earlier release opens and serves everything.
 //!
 //! `tests/fixtures/data-format-N.tar.gz` is a data directory made by the release whose
-//! record format was N, with `make_fixture` below (run it with the binary of that release).
+//! record format was N, with `make_fixture` below, run against that release's binary
+//! (`COFFER_TEST_BIN=path/to/old/coffer`).
 //! Each new record format adds its fixture; the upgrade test runs against every one.
 
 use std::path::Path;
@@ -207,7 +208,17 @@ fn unpack(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 
 #[tokio::test]
 async fn format_0_data_directory_opens_and_serves_everything() {
-    let (_tmp, dir) = unpack("data-format-0.tar.gz");
+    serves_everything("data-format-0.tar.gz").await;
+}
+
+/// Format 1 records are read in memory as format 2 (no ACLs): only the `format` row changes.
+#[tokio::test]
+async fn format_1_data_directory_opens_and_serves_everything() {
+    serves_everything("data-format-1.tar.gz").await;
+}
+
+async fn serves_everything(fixture: &str) {
+    let (_tmp, dir) = unpack(fixture);
     let s = Server::start_in(&dir);
     let root = s.client();
     let alice = s.client_as(ALICE_KEY, ALICE_SECRET);
@@ -318,6 +329,33 @@ async fn format_0_data_directory_opens_and_serves_everything() {
         .await
         .unwrap();
     assert_eq!(read(&alice, "fx-alice", "pending.bin", None).await, pattern(1000, 3));
+
+    // An old record takes an ACL, and is written back in the current format.
+    root.put_bucket_ownership_controls()
+        .bucket("fx-root")
+        .ownership_controls(
+            aws_sdk_s3::types::OwnershipControls::builder()
+                .rules(
+                    aws_sdk_s3::types::OwnershipControlsRule::builder()
+                        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    root.put_object_acl()
+        .bucket("fx-root")
+        .key("small.txt")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let r = anonymous(&s, "GET", "/fx-root/small.txt", b"").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"hello from format 0"[..]));
 
     // A later user of the same name is someone else.
     let r = s

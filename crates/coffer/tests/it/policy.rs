@@ -8,11 +8,6 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use crate::common::*;
 
 /// An unsigned request, as a browser or `curl` sends it.
-async fn anonymous(s: &Server, method: &str, target: &str, body: &[u8]) -> Raw {
-    let host = s.addr();
-    raw_send(&host, method, target, &[("host".into(), host.clone())], Some(body)).await
-}
-
 async fn set_policy(c: &aws_sdk_s3::Client, b: &str, statements: &str) {
     let policy = format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#);
     c.put_bucket_policy().bucket(b).policy(policy).send().await.unwrap();
