@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Client compatibility lanes: boto3, AWS CLI, @aws-sdk/client-s3, minio-py and a
+# Client compatibility lanes: boto3, AWS CLI, @aws-sdk/client-s3, minio-py, s3cmd and a
 # Chromium browser against a real coffer server.
 #
 #   compat/run.sh [PATH_TO_COFFER]
@@ -9,7 +9,7 @@
 #
 # Setup is cached: a Python venv in compat/.venv (COMPAT_VENV overrides) and
 # compat/js/node_modules, each reinstalled only when its pins change.
-# Select lanes with COMPAT_LANES="boto3 awscli js minio browser" (default: all five).
+# Select lanes with COMPAT_LANES="boto3 awscli js minio s3cmd browser" (default: all six).
 # The browser lane drives Debian's Chromium, installed with apt-get when missing.
 #
 # Every check prints a `PASS lane: ...` or `FAIL lane: ... -- detail` line; the
@@ -20,7 +20,7 @@ set -euo pipefail
 COMPAT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$COMPAT_DIR/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-LANES="${COMPAT_LANES:-boto3 awscli js minio browser}"
+LANES="${COMPAT_LANES:-boto3 awscli js minio s3cmd browser}"
 
 log() { printf '[compat] %s\n' "$*" >&2; }
 
@@ -141,6 +141,7 @@ if d["name"] != "compat-user2":
     sys.exit(1)
 print("export COFFER_USER2_ACCESS_KEY_ID=%s" % shlex.quote(d["access_key_id"]))
 print("export COFFER_USER2_SECRET_ACCESS_KEY=%s" % shlex.quote(d["secret_access_key"]))
+print("export COFFER_USER2_CANONICAL_ID=%s" % shlex.quote(d["canonical_user_id"]))
 PY
 )"; then
     [[ -n "${COFFER_USER2_ACCESS_KEY_ID:-}" ]] && user_ok=0
@@ -177,6 +178,7 @@ for lane in $LANES; do
     awscli) run_lane awscli env AWS_CLI="$VENV/bin/aws" "$VENV/bin/python" "$COMPAT_DIR/aws_cli_lane.py" ;;
     js)     run_lane js env NODE_NO_WARNINGS=1 node "$COMPAT_DIR/js/lane.mjs" ;;
     minio)  run_lane minio "$VENV/bin/python" "$COMPAT_DIR/minio_lane.py" ;;
+    s3cmd)  run_lane s3cmd env S3CMD="$VENV/bin/s3cmd" "$VENV/bin/python" "$COMPAT_DIR/s3cmd_lane.py" ;;
     browser) run_lane browser env NODE_NO_WARNINGS=1 COMPAT_ARTIFACTS="${COMPAT_ARTIFACTS:-$COMPAT_DIR/artifacts}" \
                node "$COMPAT_DIR/js/browser.mjs" ;;
     *)      echo "FAIL harness: unknown lane $lane"; FAILED=$((FAILED + 1)) ;;

@@ -1,7 +1,7 @@
 //! Block Public Access for a bucket: Put/Get/DeletePublicAccessBlock, and what its flags do.
 //! BlockPublicPolicy refuses a public bucket policy (403 AccessDenied); RestrictPublicBuckets
-//! makes a public policy's grants reach no anonymous caller. The two ACL flags are kept
-//! and shown: with ACLs disabled (BucketOwnerEnforced) no public ACL can exist to block.
+//! makes a public policy's grants reach no anonymous caller. The two ACL flags act in
+//! `acl`: BlockPublicAcls refuses a public ACL, IgnorePublicAcls voids public grants.
 
 use coffer_store::SettingKind;
 use s3s::dto::*;
