@@ -461,3 +461,47 @@ async fn malformed_and_oversized_forms() {
     .await;
     r.check_error(405, "MethodNotAllowed", &format!("/{b}/key"));
 }
+
+/// On a bucket with ACLs enabled a form's `acl` field is laid on the object, as `x-amz-acl`
+/// is on PutObject; an unknown one is refused before the file is stored.
+#[tokio::test]
+async fn a_forms_acl_takes_effect_where_acls_are_enabled() {
+    let (s, c, b) = with_bucket("post-acl").await;
+    c.put_bucket_ownership_controls()
+        .bucket(&b)
+        .ownership_controls(
+            aws_sdk_s3::types::OwnershipControls::builder()
+                .rules(
+                    aws_sdk_s3::types::OwnershipControlsRule::builder()
+                        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let form = |key: &str, acl: &str| {
+        let mut fields = vec![key_field(key), ("acl".into(), acl.into())];
+        fields.extend(signed_fields(
+            ROOT_KEY,
+            ROOT_SECRET,
+            600,
+            &conditions(&b, &[&format!(r#"{{"acl": "{acl}"}}"#)]),
+        ));
+        fields
+    };
+    let r = post(&s, &b, &form("up/public", "public-read"), b"shared").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = anonymous(&s, "GET", &format!("/{b}/up/public"), b"").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"shared"[..]));
+    let r = post(&s, &b, &form("up/private", "private"), b"mine").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(anonymous(&s, "GET", &format!("/{b}/up/private"), b"").await.status, 403);
+    post(&s, &b, &form("up/odd", "public-everything"), b"x")
+        .await
+        .check_error(400, "InvalidArgument", &format!("/{b}"));
+    assert_eq!(read(&c, &b, "up/odd").await, None);
+}
