@@ -2,9 +2,10 @@
 //!
 //! A bucket's object ownership decides whether ACLs count. BucketOwnerEnforced, S3's
 //! default for new buckets and every coffer bucket's until changed: ACLs are disabled, the
-//! bucket owner owns every object, ACLs read as the owner's FULL_CONTROL, and a request may
-//! carry only an ACL that grants the owner alone (`private`, `bucket-owner-full-control`,
-//! or that grant spelled out); any other is refused with AccessControlListNotSupported.
+//! bucket owner owns every object, ACLs read as the owner's FULL_CONTROL, and a write or
+//! Put*Acl may carry only `bucket-owner-full-control` or that grant spelled out (a new
+//! bucket `private` too); any other, `private` included, is refused with
+//! AccessControlListNotSupported, as on AWS.
 //! BucketOwnerPreferred and ObjectWriter (and a bucket whose controls were deleted, which
 //! S3 treats as ObjectWriter) enable ACLs: canned ACLs and grants, in headers or XML, are
 //! stored on the bucket (a setting) and on each object version (its record), and take part
@@ -151,15 +152,24 @@ impl Requested {
         }
     }
 
-    /// Whether it grants only the resource's owner (and, for `bucket-owner-full-control`,
-    /// the bucket's owner, who is the owner where ACLs are disabled).
+    /// Whether it grants only `owner` full control: what a new bucket may have with ACLs
+    /// disabled.
     fn owner_only(&self, owner: CanonicalId) -> bool {
         match self {
             Requested::Canned(CannedAcl(c)) => matches!(c, Canned::Private | Canned::BucketOwnerFullControl),
+            Requested::Grants(_) => self.bucket_owner_full_control(owner),
+        }
+    }
+
+    /// Whether it is `bucket-owner-full-control` or its equivalent in grants: the only ACL a
+    /// PUT may carry where ACLs are disabled (AWS refuses even `private` there).
+    fn bucket_owner_full_control(&self, bucket_owner: CanonicalId) -> bool {
+        match self {
+            Requested::Canned(CannedAcl(c)) => *c == Canned::BucketOwnerFullControl,
             Requested::Grants(g) => {
                 !g.is_empty()
                     && g.iter()
-                        .all(|g| *g == grant(Grantee::User(owner), Permission::FullControl))
+                        .all(|g| *g == grant(Grantee::User(bucket_owner), Permission::FullControl))
             }
         }
     }
@@ -416,7 +426,7 @@ pub fn for_write(
     };
     if !rules.ownership.acls_enabled() {
         return match asked {
-            Some(r) if !r.owner_only(bucket.owner) => Err(not_supported()),
+            Some(r) if !r.bucket_owner_full_control(bucket.owner) => Err(not_supported()),
             _ => Ok((None, None)),
         };
     }
@@ -473,6 +483,19 @@ pub fn for_new_bucket(
         ));
     }
     Ok(rows)
+}
+
+/// The owner of the bucket a request addresses, from its context (or the store, for
+/// requests that have none).
+pub fn bucket_owner<T>(c: &Coffer, req: &S3Request<T>, bucket: &str) -> S3Result<CanonicalId> {
+    if let Some(b) = crate::ctx::known_bucket(req) {
+        return Ok(b.owner);
+    }
+    Ok(c.store
+        .bucket(bucket)
+        .s3()?
+        .ok_or_else(|| s3_error!(NoSuchBucket))?
+        .owner)
 }
 
 /// Owners of listed versions as S3 shows them: the bucket's, or the writer's where ACLs
@@ -564,7 +587,7 @@ pub async fn put_bucket_acl(
     if !rules.ownership.acls_enabled() {
         // Whatever else is wrong with it, an ACL here is refused for the one reason.
         return match asked {
-            Ok(r) if r.owner_only(b.owner) => Ok(S3Response::new(dto::PutBucketAclOutput {})),
+            Ok(r) if r.bucket_owner_full_control(b.owner) => Ok(S3Response::new(dto::PutBucketAclOutput {})),
             _ => Err(not_supported()),
         };
     }
@@ -626,7 +649,7 @@ pub async fn put_object_acl(
             bucket_owner,
         );
         return match asked {
-            Ok(r) if r.owner_only(bucket_owner) => {
+            Ok(r) if r.bucket_owner_full_control(bucket_owner) => {
                 Ok(S3Response::new(dto::PutObjectAclOutput { request_charged: None }))
             }
             _ => Err(not_supported()),

@@ -286,6 +286,7 @@ pub async fn abort_multipart_upload(
 }
 
 pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+    let bucket_owner = crate::acl::bucket_owner(c, &req, &req.input.bucket)?;
     let input = req.input;
     let max = page_size(input.max_parts, "max-parts")?;
     let marker = match input.part_number_marker {
@@ -297,7 +298,9 @@ pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<
         .store
         .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max as usize)
         .s3()?;
-    let owner = c.identity.owner_of(&up.owner);
+    // Owner: who will own the completed object; Initiator: who started the upload.
+    let mut owners = crate::acl::Owners::new(c, bucket_owner);
+    let (owner, initiator) = (owners.of(up.object_owner), owners.of(Some(up.owner)));
     let next = parts.last().map(|p| p.part_number as i32);
     let parts = parts
         .into_iter()
@@ -323,8 +326,8 @@ pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<
         is_truncated: Some(truncated),
         parts: Some(parts),
         initiator: Some(Initiator {
-            display_name: owner.display_name.clone(),
-            id: owner.id.clone(),
+            display_name: initiator.display_name,
+            id: initiator.id,
         }),
         owner: Some(owner),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
@@ -340,6 +343,7 @@ pub async fn list_multipart_uploads(
     c: &Coffer,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let bucket_owner = crate::acl::bucket_owner(c, &req, &req.input.bucket)?;
     let input = req.input;
     let max = page_size(input.max_uploads, "max-uploads")?;
     let prefix = input.prefix.clone().unwrap_or_default();
@@ -355,18 +359,19 @@ pub async fn list_multipart_uploads(
         Some(u) if page.truncated => (Some(u.key.clone()), Some(u.upload_id.clone())),
         _ => (None, None),
     };
+    let mut owners = crate::acl::Owners::new(c, bucket_owner);
     let uploads = page
         .uploads
         .into_iter()
         .map(|u| {
-            let owner = c.identity.owner_of(&u.owner);
+            let (owner, initiator) = (owners.of(u.object_owner), owners.of(Some(u.owner)));
             MultipartUpload {
                 key: Some(u.key),
                 upload_id: Some(u.upload_id),
                 initiated: Some(timestamp(u.initiated_ms)),
                 initiator: Some(Initiator {
-                    display_name: owner.display_name.clone(),
-                    id: owner.id.clone(),
+                    display_name: initiator.display_name,
+                    id: initiator.id,
                 }),
                 owner: Some(owner),
                 storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),

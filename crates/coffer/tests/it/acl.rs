@@ -48,19 +48,22 @@ async fn acls_read_as_the_owners_full_control() {
 }
 
 #[tokio::test]
-async fn only_owner_only_acls_are_accepted() {
+async fn only_bucket_owner_full_control_is_accepted() {
     let (s, c, b) = with_bucket("acl-write").await;
-    for acl in [ObjectCannedAcl::Private, ObjectCannedAcl::BucketOwnerFullControl] {
-        c.put_object()
-            .bucket(&b)
-            .key("ok")
-            .acl(acl)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .unwrap();
-    }
-    for acl in [ObjectCannedAcl::PublicRead, ObjectCannedAcl::AuthenticatedRead] {
+    c.put_object()
+        .bucket(&b)
+        .key("ok")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    // As on AWS, even `private` is an ACL a bucket with ACLs disabled refuses.
+    for acl in [
+        ObjectCannedAcl::Private,
+        ObjectCannedAcl::PublicRead,
+        ObjectCannedAcl::AuthenticatedRead,
+    ] {
         check_sdk_error(
             c.put_object()
                 .bucket(&b)
@@ -121,22 +124,26 @@ async fn only_owner_only_acls_are_accepted() {
         .filter_map(|o| o.key().map(str::to_owned))
         .collect();
     assert_eq!(keys, ["ok"]);
-    // PutBucketAcl and PutObjectAcl: the owner-only ACL, canned or spelled out, is a no-op.
-    c.put_bucket_acl()
-        .bucket(&b)
-        .acl(BucketCannedAcl::Private)
-        .send()
-        .await
-        .unwrap();
+    // PutBucketAcl and PutObjectAcl: the bucket owner's full control spelled out is a
+    // no-op; anything else, `private` included, is refused.
+    for acl in [BucketCannedAcl::Private, BucketCannedAcl::PublicRead] {
+        check_sdk_error(
+            c.put_bucket_acl().bucket(&b).acl(acl).send().await,
+            400,
+            "AccessControlListNotSupported",
+            &format!("/{b}"),
+        );
+    }
     check_sdk_error(
-        c.put_bucket_acl()
+        c.put_object_acl()
             .bucket(&b)
-            .acl(BucketCannedAcl::PublicRead)
+            .key("ok")
+            .acl(ObjectCannedAcl::Private)
             .send()
             .await,
         400,
         "AccessControlListNotSupported",
-        &format!("/{b}"),
+        &format!("/{b}/ok"),
     );
     let owner = c
         .get_bucket_acl()
