@@ -42,13 +42,18 @@ impl Ownership {
         self != Ownership::BucketOwnerEnforced
     }
 
-    fn parse(o: &ObjectOwnership) -> S3Result<Self> {
-        match o.as_str() {
-            ObjectOwnership::BUCKET_OWNER_ENFORCED => Ok(Ownership::BucketOwnerEnforced),
-            ObjectOwnership::BUCKET_OWNER_PREFERRED => Ok(Ownership::BucketOwnerPreferred),
-            ObjectOwnership::OBJECT_WRITER => Ok(Ownership::ObjectWriter),
-            _ => Err(malformed()),
+    /// From S3's name for it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            ObjectOwnership::BUCKET_OWNER_ENFORCED => Some(Ownership::BucketOwnerEnforced),
+            ObjectOwnership::BUCKET_OWNER_PREFERRED => Some(Ownership::BucketOwnerPreferred),
+            ObjectOwnership::OBJECT_WRITER => Some(Ownership::ObjectWriter),
+            _ => None,
         }
+    }
+
+    fn parse(o: &ObjectOwnership) -> S3Result<Self> {
+        Self::from_name(o.as_str()).ok_or_else(malformed)
     }
 
     fn as_str(self) -> Option<&'static str> {
@@ -234,12 +239,13 @@ fn by_email(ident: &Identity, email: &str) -> S3Result<CanonicalId> {
     })
 }
 
+/// In the order their grants are shown (Ceph RGW's; AWS documents none).
 const GRANT_HEADERS: [(&str, Permission); 5] = [
-    ("x-amz-grant-full-control", Permission::FullControl),
     ("x-amz-grant-read", Permission::Read),
     ("x-amz-grant-write", Permission::Write),
     ("x-amz-grant-read-acp", Permission::ReadAcp),
     ("x-amz-grant-write-acp", Permission::WriteAcp),
+    ("x-amz-grant-full-control", Permission::FullControl),
 ];
 
 /// The grantees of one `x-amz-grant-*` value: `id="…", uri="…", emailAddress="…"`.
@@ -462,16 +468,19 @@ pub fn write_access<T>(req: &S3Request<T>) -> (Option<CanonicalId>, Option<Vec<G
 /// The settings a CreateBucket asks for: its object ownership (`x-amz-object-ownership`)
 /// and ACL. An ACL beyond the owner's needs ACLs enabled, as on AWS.
 pub fn for_new_bucket(
-    ident: &Identity,
+    c: &Coffer,
     headers: &HeaderMap,
     ownership: Option<&ObjectOwnership>,
     owner: CanonicalId,
 ) -> S3Result<Vec<coffer_store::settings::SettingRow>> {
-    let ownership = ownership.map(Ownership::parse).transpose()?;
-    let asked = from_headers(ident, headers)?;
+    let ownership = ownership
+        .map(Ownership::parse)
+        .transpose()?
+        .unwrap_or(c.config.default_ownership);
+    let asked = from_headers(&c.identity, headers)?;
     let mut rows = Vec::new();
-    if let Some(o) = ownership.filter(|o| o.acls_enabled()) {
-        rows.push((SettingKind::Ownership, coffer_store::settings::encode(&o)));
+    if ownership.acls_enabled() {
+        rows.push((SettingKind::Ownership, coffer_store::settings::encode(&ownership)));
         if let Some(acl) = asked.and_then(|r| stored_form(r.grants(owner, owner), owner)) {
             rows.push((SettingKind::Acl, coffer_store::settings::encode(&acl)));
         }

@@ -50,7 +50,7 @@ pub async fn create_bucket(c: &Coffer, req: S3Request<CreateBucketInput>) -> S3R
         return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid."));
     }
     let settings = crate::acl::for_new_bucket(
-        &c.identity,
+        c,
         &req.headers,
         input.object_ownership.as_ref(),
         caller.canonical_user_id,

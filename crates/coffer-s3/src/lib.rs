@@ -30,6 +30,7 @@ use s3s::dto::*;
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
+pub use acl::Ownership;
 pub use auth::{Caller, Identity, ROOT_USER, RootCredentials};
 pub use service::{CofferHost, CofferService};
 
@@ -38,6 +39,9 @@ pub struct Config {
     pub region: String,
     /// Domains under which `bucket.<domain>` is virtual-hosted-style addressing.
     pub domains: Vec<String>,
+    /// The object ownership of a bucket created without `x-amz-object-ownership`: S3's
+    /// BucketOwnerEnforced unless the operator asks for ACLs by default.
+    pub default_ownership: Ownership,
 }
 
 /// The S3 implementation: the store, who is who, and the server's settings.

@@ -317,7 +317,7 @@ async fn authenticate(
     if time::OffsetDateTime::now_utc() >= expiry {
         return Err(s3_error!(AccessDenied, "Invalid according to Policy: Policy expired."));
     }
-    check_conditions(&policy, form, bucket)?;
+    check_conditions(&policy, form, bucket, &key)?;
     Ok((Some(policy), ctx))
 }
 
@@ -326,13 +326,13 @@ fn no_policy() -> S3Error {
 }
 
 /// Every condition holds, and every field but the exempt ones has a condition.
-fn check_conditions(policy: &PostPolicy, form: &form::Fields, bucket: &str) -> S3Result<()> {
-    let value = |field: &str| {
-        if field == "bucket" {
-            Some(bucket)
-        } else {
-            form.field(field)
-        }
+/// `key` is the key the object will have: conditions on `$key` see `${filename}` replaced,
+/// as Ceph RGW and MinIO check them.
+fn check_conditions(policy: &PostPolicy, form: &form::Fields, bucket: &str, key: &str) -> S3Result<()> {
+    let value = |field: &str| match field {
+        "bucket" => Some(bucket),
+        "key" => Some(key),
+        _ => form.field(field),
     };
     for cond in &policy.conditions {
         let ok = match cond {

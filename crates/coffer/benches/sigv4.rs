@@ -78,6 +78,7 @@ fn verify(c: &mut Criterion) {
         let config = Config {
             region: "us-east-1".into(),
             domains: vec![],
+            default_ownership: coffer_s3::Ownership::default(),
         };
         Coffer::new(store, identity, config).into_service(Some(NoRoute))
     });

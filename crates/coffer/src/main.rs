@@ -35,6 +35,12 @@ enum Command {
         /// Domain for virtual-hosted-style requests (`bucket.DOMAIN`); repeatable.
         #[arg(long = "domain", default_value = "localhost")]
         domains: Vec<String>,
+        /// Object ownership of a bucket created without `x-amz-object-ownership`:
+        /// BucketOwnerEnforced (S3's default: ACLs disabled), BucketOwnerPreferred or
+        /// ObjectWriter (ACLs enabled, for tools that still share with them).
+        #[arg(long, default_value = "BucketOwnerEnforced", env = "COFFER_DEFAULT_OBJECT_OWNERSHIP",
+              value_parser = ["BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"])]
+        default_object_ownership: String,
         /// Seconds after which an incomplete multipart upload is aborted (default 7 days).
         #[arg(long, default_value_t = 7 * 24 * 3600, env = "COFFER_UPLOAD_EXPIRY_SECS")]
         upload_expiry_secs: u64,
@@ -132,6 +138,7 @@ fn main() -> ExitCode {
                 listen,
                 region,
                 domains,
+                default_object_ownership,
                 upload_expiry_secs,
                 max_connections,
                 header_timeout_secs,
@@ -143,6 +150,8 @@ fn main() -> ExitCode {
                     listen,
                     region,
                     domains,
+                    default_ownership: coffer_s3::Ownership::from_name(&default_object_ownership)
+                        .expect("clap checked the value"),
                     upload_expiry: std::time::Duration::from_secs(upload_expiry_secs),
                     header_timeout: std::time::Duration::from_secs(header_timeout_secs),
                     body_pace: coffer_s3::service::BodyPace {

@@ -20,6 +20,8 @@ pub struct ServerArgs {
     pub listen: SocketAddr,
     pub region: String,
     pub domains: Vec<String>,
+    /// Object ownership of buckets created without one (S3's default: BucketOwnerEnforced).
+    pub default_ownership: coffer_s3::Ownership,
     /// Multipart uploads older than this are aborted and their parts freed.
     pub upload_expiry: Duration,
     /// A client that sends no complete header block in this time is cut off (slowloris).
@@ -132,6 +134,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     let config = Config {
         region: args.region.clone(),
         domains: args.domains.clone(),
+        default_ownership: args.default_ownership,
     };
     tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
     let service = Coffer::new(store, identity, config)

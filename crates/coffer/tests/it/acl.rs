@@ -852,3 +852,41 @@ async fn block_public_access_holds_for_acls() {
         .await
         .unwrap();
 }
+
+/// `--default-object-ownership ObjectWriter`: buckets created without the header have ACLs
+/// enabled, for tools that create a bucket and then share it with ACLs.
+#[tokio::test]
+async fn the_default_ownership_of_new_buckets_is_the_operators_choice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(
+        &tmp.path().join("data"),
+        &["--default-object-ownership", "ObjectWriter"],
+    );
+    let c = s.client();
+    let b = bucket("dflt");
+    c.create_bucket()
+        .bucket(&b)
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let got = c.get_bucket_ownership_controls().bucket(&b).send().await.unwrap();
+    assert_eq!(
+        got.ownership_controls().unwrap().rules()[0].object_ownership(),
+        &ObjectOwnership::ObjectWriter
+    );
+    assert_eq!(anonymous(&s, "GET", &format!("/{b}"), b"").await.status, 200);
+    // The header still decides when it is sent.
+    let e = bucket("dflt-enforced");
+    c.create_bucket()
+        .bucket(&e)
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .send()
+        .await
+        .unwrap();
+    let got = c.get_bucket_ownership_controls().bucket(&e).send().await.unwrap();
+    assert_eq!(
+        got.ownership_controls().unwrap().rules()[0].object_ownership(),
+        &ObjectOwnership::BucketOwnerEnforced
+    );
+}

@@ -505,3 +505,30 @@ async fn a_forms_acl_takes_effect_where_acls_are_enabled() {
         .check_error(400, "InvalidArgument", &format!("/{b}"));
     assert_eq!(read(&c, &b, "up/odd").await, None);
 }
+
+/// A condition on `$key` is checked against the key stored, `${filename}` replaced by the
+/// file's name, as Ceph RGW and MinIO check it: the policy can pin what `${filename}` may
+/// become.
+#[tokio::test]
+async fn key_conditions_see_the_filename() {
+    let (s, c, b) = with_bucket("post-fname").await;
+    let form = |prefix: &str| {
+        let mut fields = vec![key_field("up/${filename}")];
+        fields.extend(signed_fields(
+            ROOT_KEY,
+            ROOT_SECRET,
+            600,
+            &[
+                format!(r#"{{"bucket": "{b}"}}"#),
+                format!(r#"["starts-with", "$key", "{prefix}"]"#),
+            ],
+        ));
+        fields
+    };
+    let r = post(&s, &b, &form("up/photo"), b"jpeg").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(read(&c, &b, "up/photo.jpg").await.as_deref(), Some(&b"jpeg"[..]));
+    post(&s, &b, &form("up/doc"), b"jpeg")
+        .await
+        .check_error(403, "AccessDenied", &format!("/{b}"));
+}
