@@ -98,6 +98,8 @@ pub async fn stage_body(
     if declared > MAX_PUT_SIZE {
         return Err(s3_error!(EntityTooLarge));
     }
+    // s3s reads an empty Content-MD5 as none; AWS answers it InvalidDigest.
+    let content_md5 = content_md5.or(headers.get("content-md5").map(|_| ""));
     let md5 = content_md5.map(decode_md5).transpose()?;
     let mut check = ChecksumCheck::from_request(headers, checksum_algorithm)?;
     let staged = c

@@ -77,7 +77,8 @@ pub fn check(req: &Request<Body>, now: impl FnOnce() -> time::OffsetDateTime) ->
     if v2_header {
         // With x-amz-date present, SigV2 signs it and not Date.
         let date = header("x-amz-date").or_else(|| header("date"));
-        let Some(t) = date.and_then(parse_date) else {
+        // A date before the epoch is no valid date (AWS: AccessDenied, not a skew).
+        let Some(t) = date.and_then(parse_date).filter(|t| t.unix_timestamp() >= 0) else {
             return Err(Refusal {
                 status: StatusCode::FORBIDDEN,
                 code: "AccessDenied",
@@ -153,6 +154,14 @@ mod tests {
         );
         assert_eq!(
             code(check(&req("/b/k", &[auth, ("date", "not a date at all")]), now)),
+            Some("AccessDenied")
+        );
+        // Before the epoch: not a date AWS takes, rather than a skewed one.
+        assert_eq!(
+            code(check(
+                &req("/b/k", &[auth, ("x-amz-date", "Tue, 07 Jul 1950 21:53:04 GMT")]),
+                now
+            )),
             Some("AccessDenied")
         );
         assert_eq!(code(check(&req("/b/k", &[auth]), now)), Some("AccessDenied"));

@@ -86,7 +86,7 @@ async fn content_encoding_gzip_is_stored_without_aws_chunked() {
 
 #[tokio::test]
 async fn content_md5_right_is_accepted_and_wrong_is_bad_digest() {
-    let (_s, c, b) = with_bucket("md5").await;
+    let (s, c, b) = with_bucket("md5").await;
     let out = c
         .put_object()
         .bucket(&b)
@@ -124,6 +124,10 @@ async fn content_md5_right_is_accepted_and_wrong_is_bad_digest() {
             &format!("/{b}/bad"),
         );
     }
+    // An empty Content-MD5 (the SDK will not send one; botocore does) is no MD5 either.
+    s.raw("PUT", &format!("/{b}/bad"), &[], &[("content-md5", "")], FOX)
+        .await
+        .check_error(400, "InvalidDigest", &format!("/{b}/bad"));
     // Nothing was stored under the rejected key, and the right one holds its body.
     assert_eq!(sdk_status(c.head_object().bucket(&b).key("bad").send().await), 404);
     assert_eq!(get_body(&c, &b, "fox").await, FOX);
