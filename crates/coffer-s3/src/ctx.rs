@@ -107,7 +107,7 @@ pub enum Verdict {
 /// BucketAlreadyExists for a taken name); an allow in the bucket's policy (for anyone it
 /// names, anonymous callers included), in the user's policies or in the bucket's ACL
 /// admits; everything else is denied. A bucket that does not exist is left to the
-/// operation (NoSuchBucket), except for anonymous callers.
+/// operation (NoSuchBucket), anonymous callers' too, as on AWS.
 pub fn authorize(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys: &dyn Keys) -> S3Result<()> {
     match decide(ctx, action, resource, keys) {
         Verdict::Allow => Ok(()),
@@ -153,8 +153,11 @@ pub fn decide(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys
     }
     let user_level = caller.is_some()
         && (action.scope == Scope::Service || action.name == "s3:CreateBucket" || ctx.bucket.is_none());
+    // As on AWS, anyone may learn that a bucket does not exist.
+    let no_such_bucket = ctx.bucket.is_none() && action.scope != Scope::Service && action.name != "s3:CreateBucket";
     if owner
         || user_level
+        || no_such_bucket
         || said == Decision::Allow
         || own == Decision::Allow
         || crate::acl::bucket_allows(ctx, action.name)
@@ -458,6 +461,9 @@ mod tests {
         assert!(allowed(caller(crate::ROOT_USER, 9), bucket(1), "DeleteObject"));
         assert!(!allowed(Principal::Anonymous, bucket(1), "GetObject"));
         assert!(!allowed(Principal::Anonymous, None, "ListBuckets"));
+        assert!(!allowed(Principal::Anonymous, None, "CreateBucket"));
+        // A bucket that does not exist is NoSuchBucket to anyone, as on AWS.
+        assert!(allowed(Principal::Anonymous, None, "GetObject"));
         // Left to the operation: NoSuchBucket, BucketAlreadyExists, an owner-filtered list.
         assert!(allowed(caller("bob", 2), None, "GetObject"));
         assert!(allowed(caller("bob", 2), bucket(1), "CreateBucket"));

@@ -7,7 +7,8 @@
 //! - SigV2 signs only the subresources on its list; a signature made for one operation must
 //!   not carry another (a signed PutObject reused as `?retention` until 2120). Operations
 //!   routed on a parameter SigV2 does not sign need SigV4, as AWS answers SigV4-only features.
-//! - A presigned SigV4 URL lives at most seven days (`X-Amz-Expires` <= 604800).
+//! - A presigned SigV4 URL lives at most seven days (`X-Amz-Expires` <= 604800), and its
+//!   `X-Amz-Expires` is a non-negative number.
 
 use http::{Request, StatusCode};
 use s3s::Body;
@@ -52,14 +53,23 @@ pub fn check(req: &Request<Body>, now: impl FnOnce() -> time::OffsetDateTime) ->
             (k, v)
         })
     };
-    if let Some((_, v)) = params().find(|(k, _)| *k == "X-Amz-Expires")
-        && v.parse::<u64>().is_ok_and(|n| n > MAX_PRESIGNED_EXPIRES)
-    {
-        return Err(Refusal {
-            status: StatusCode::BAD_REQUEST,
-            code: "AuthorizationQueryParametersError",
-            message: "X-Amz-Expires must be less than a week (in seconds) that is 604800",
-        });
+    if let Some((_, v)) = params().find(|(k, _)| *k == "X-Amz-Expires") {
+        // AWS's three answers; s3s would call a negative one a missing field.
+        let message = match v.parse::<i64>() {
+            Ok(n) if n < 0 => Some("X-Amz-Expires must be non-negative"),
+            Ok(n) if n as u64 > MAX_PRESIGNED_EXPIRES => {
+                Some("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+            }
+            Ok(_) => None,
+            Err(_) => Some("X-Amz-Expires should be a number"),
+        };
+        if let Some(message) = message {
+            return Err(Refusal {
+                status: StatusCode::BAD_REQUEST,
+                code: "AuthorizationQueryParametersError",
+                message,
+            });
+        }
     }
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let v2_header = header("authorization").is_some_and(|a| a.starts_with("AWS ") && !a.starts_with("AWS4-"));
@@ -202,15 +212,17 @@ mod tests {
 
     #[test]
     fn presigned_urls_live_at_most_a_week() {
-        let url = |n: u64| format!("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires={n}&X-Amz-Signature=00");
-        assert_eq!(code(check(&req(&url(604_800), &[]), now)), None);
-        assert_eq!(
-            code(check(&req(&url(604_801), &[]), now)),
-            Some("AuthorizationQueryParametersError")
-        );
-        assert_eq!(
-            code(check(&req(&url(4_294_967_295), &[]), now)),
-            Some("AuthorizationQueryParametersError")
-        );
+        let url = |n: &str| format!("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires={n}&X-Amz-Signature=00");
+        let refusal = |n: &str| check(&req(&url(n), &[]), now).err().map(|r| r.message);
+        assert_eq!(refusal("604800"), None);
+        assert_eq!(refusal("0"), None);
+        for n in ["604801", "4294967295"] {
+            assert_eq!(
+                refusal(n),
+                Some("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+            );
+        }
+        assert_eq!(refusal("-7"), Some("X-Amz-Expires must be non-negative"));
+        assert_eq!(refusal("soon"), Some("X-Amz-Expires should be a number"));
     }
 }

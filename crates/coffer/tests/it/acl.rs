@@ -407,6 +407,12 @@ async fn canned_acls_take_effect() {
     );
     // A missing key is NoSuchKey to whoever may list the bucket (everyone, here).
     assert_eq!(anonymous(&s, "GET", &format!("/{b}/missing"), b"").await.status, 404);
+    // And a bucket that does not exist is NoSuchBucket to anyone, as on AWS.
+    anonymous(&s, "GET", "/no-such-bucket-here/k", b"").await.check_error(
+        404,
+        "NoSuchBucket",
+        "/no-such-bucket-here/k",
+    );
 
     // PutObjectAcl changes it; the object becomes private again.
     c.put_object_acl()
