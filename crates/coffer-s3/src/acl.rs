@@ -362,7 +362,7 @@ fn requested(
 pub struct AclRules {
     pub ownership: Ownership,
     /// The bucket's grants; `None`: its owner's FULL_CONTROL alone.
-    pub grants: Option<Vec<Grant>>,
+    pub grants: Option<std::sync::Arc<[Grant]>>,
     pub block_public_acls: bool,
     pub ignore_public_acls: bool,
 }
@@ -706,18 +706,14 @@ pub async fn put_bucket_ownership_controls(
     c: &Coffer,
     req: S3Request<dto::PutBucketOwnershipControlsInput>,
 ) -> S3Result<S3Response<dto::PutBucketOwnershipControlsOutput>> {
-    let (b, rules) = rules(&req)?;
+    let (_, rules) = rules(&req)?;
     let [rule] = req.input.ownership_controls.rules.as_slice() else {
         return Err(malformed());
     };
     let o = Ownership::parse(&rule.object_ownership)?;
-    // As on AWS: ACLs cannot be disabled while a bucket ACL grants anyone but the owner.
-    if o == Ownership::BucketOwnerEnforced
-        && rules
-            .grants
-            .as_ref()
-            .is_some_and(|g| stored_form(g.clone(), b.owner).is_some())
-    {
+    // As on AWS: ACLs cannot be disabled while a bucket ACL grants anyone but the owner
+    // (a stored ACL is one that does: the owner's alone is stored as none).
+    if o == Ownership::BucketOwnerEnforced && rules.grants.is_some() {
         return Err(custom_with(
             "InvalidBucketAclWithObjectOwnership",
             http::StatusCode::BAD_REQUEST,

@@ -118,9 +118,10 @@ impl PolicyCache {
                     .s3()?
                     .unwrap_or_default(),
                 grants: row(SettingKind::Acl)
-                    .map(coffer_store::settings::decode)
+                    .map(coffer_store::settings::decode::<Vec<coffer_store::Grant>>)
                     .transpose()
-                    .s3()?,
+                    .s3()?
+                    .map(Into::into),
                 block_public_acls: block.block_public_acls,
                 ignore_public_acls: block.ignore_public_acls,
             },
