@@ -90,6 +90,7 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
                 legal_hold,
                 owner,
                 acl,
+                tags: Vec::new(),
             },
         )
         .await

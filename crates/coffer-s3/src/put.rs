@@ -63,6 +63,7 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
                 legal_hold,
                 owner,
                 acl,
+                tags: Vec::new(),
             },
         )
         .await

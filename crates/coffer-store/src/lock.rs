@@ -122,6 +122,7 @@ mod tests {
             legal_hold: false,
             owner: None,
             acl: None,
+            tags: Vec::new(),
         };
         // (retention, legal hold, bypass) -> allowed
         let cases = [

@@ -157,6 +157,8 @@ pub struct ObjectRecord {
     /// The version's ACL; `None`: its owner's FULL_CONTROL alone (`private`, and every
     /// version in a bucket with ACLs disabled). Added in format 2.
     pub acl: Option<Vec<Grant>>,
+    /// Object tags (key, value), in the order set. Added in format 2.
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,9 +212,10 @@ pub struct UploadRecord {
     /// Additional checksum algorithm asked for at creation, and its type (COMPOSITE or FULL_OBJECT).
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
-    /// The completed object's owner and ACL, as `ObjectRecord`'s. Added in format 2.
+    /// The completed object's owner, ACL and tags, as `ObjectRecord`'s. Added in format 2.
     pub object_owner: Option<CanonicalId>,
     pub acl: Option<Vec<Grant>>,
+    pub tags: Vec<(String, String)>,
 }
 
 /// One uploaded part, and later one part of a completed object.
@@ -389,6 +392,7 @@ mod tests {
                 grantee: crate::Grantee::AllUsers,
                 permission: crate::Permission::Read,
             }]),
+            tags: vec![("k".into(), "v".into())],
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
     }

@@ -115,6 +115,7 @@ impl Store {
             checksum_type,
             object_owner: v.owner,
             acl: v.acl,
+            tags: v.tags,
         };
         self.meta
             .commit(move |txn| {
@@ -283,6 +284,7 @@ impl Store {
                     legal_hold: false,
                     owner: upload.object_owner,
                     acl: upload.acl,
+                    tags: upload.tags,
                 };
                 crate::version::install(
                     txn,

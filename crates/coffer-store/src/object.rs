@@ -43,6 +43,8 @@ pub struct NewVersion {
     pub owner: Option<crate::model::CanonicalId>,
     /// `None`: the owner's FULL_CONTROL alone.
     pub acl: Option<Vec<crate::acl::Grant>>,
+    /// Object tags (key, value).
+    pub tags: Vec<(String, String)>,
 }
 
 pub struct Staged {
@@ -422,6 +424,7 @@ impl Store {
             legal_hold: v.legal_hold,
             owner: v.owner,
             acl: v.acl,
+            tags: v.tags,
         };
         let (bucket_s, key_s) = (bucket.to_owned(), key.to_owned());
         let (rec, released) = self

@@ -124,6 +124,7 @@ fn marker(version_id: Option<String>, sort: u128) -> ObjectRecord {
         legal_hold: false,
         owner: None,
         acl: None,
+        tags: Vec::new(),
     }
 }
 

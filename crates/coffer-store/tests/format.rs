@@ -64,6 +64,7 @@ fn object() -> ObjectRecord {
                 permission: Permission::FullControl,
             },
         ]),
+        tags: vec![("team".into(), "a".into())],
     }
 }
 
@@ -82,6 +83,7 @@ fn upload() -> UploadRecord {
             grantee: Grantee::AuthenticatedUsers,
             permission: Permission::ReadAcp,
         }]),
+        tags: vec![],
     }
 }
 
@@ -123,12 +125,14 @@ fn format_2_bytes_are_pinned() {
     let bytes = golden(&format!("0220{AB}80a0abfef9620101010003"));
     assert_eq!(record::encode(&bucket()), bytes, "bucket");
     assert_eq!(record::decode::<BucketRecord>(&bytes).unwrap(), bucket());
-    // Format 2 adds the ACL: Some, 2 grants, AllUsers READ, User(ab…) FULL_CONTROL.
-    let bytes = golden(&format!("02{}{AB}010201010020{AB}00", &OBJECT_1[2..]));
+    // Format 2 adds the ACL: Some, 2 grants, AllUsers READ, User(ab…) FULL_CONTROL; and
+    // the tags: 1, ("team", "a").
+    let bytes = golden(&format!("02{}{AB}010201010020{AB}0001047465616d0161", &OBJECT_1[2..]));
     assert_eq!(record::encode(&object()), bytes, "object");
     assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
-    // ... and the object's owner and ACL to uploads: Some(ab…), Some([AuthenticatedUsers READ_ACP]).
-    let bytes = golden(&format!("02{}{AB}{UPLOAD_1_REST}0120{AB}01010203", &UPLOAD_1[2..]));
+    // ... and the object's owner, ACL and tags to uploads: Some(ab…),
+    // Some([AuthenticatedUsers READ_ACP]), none.
+    let bytes = golden(&format!("02{}{AB}{UPLOAD_1_REST}0120{AB}0101020300", &UPLOAD_1[2..]));
     assert_eq!(record::encode(&upload()), bytes, "upload");
     assert_eq!(record::decode::<UploadRecord>(&bytes).unwrap(), upload());
     let bytes = golden("0202060165010101010101010101010101010101010886a0abfef962010a00");
@@ -146,13 +150,21 @@ fn format_1_bytes_decode_as_format_2() {
     let b = record::decode::<BucketRecord>(&golden(&format!("0120{AB}80a0abfef9620101010003"))).unwrap();
     assert_eq!(b, bucket());
     let o = record::decode::<ObjectRecord>(&golden(&format!("{OBJECT_1}{AB}"))).unwrap();
-    assert_eq!(o, ObjectRecord { acl: None, ..object() });
+    assert_eq!(
+        o,
+        ObjectRecord {
+            acl: None,
+            tags: vec![],
+            ..object()
+        }
+    );
     let u = record::decode::<UploadRecord>(&golden(&format!("{UPLOAD_1}{AB}{UPLOAD_1_REST}"))).unwrap();
     assert_eq!(
         u,
         UploadRecord {
             object_owner: None,
             acl: None,
+            tags: vec![],
             ..upload()
         }
     );
@@ -197,6 +209,7 @@ fn format_0_bytes_decode_and_upgrade() {
         ObjectRecord {
             owner: None,
             acl: None,
+            tags: vec![],
             ..object()
         }
     );

@@ -129,6 +129,7 @@ impl ObjectRecordV0 {
             legal_hold: self.legal_hold,
             owner: None,
             acl: None,
+            tags: Vec::new(),
         })
     }
 }
@@ -187,6 +188,7 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Vec<Op>> {
             checksum_type: u.checksum_type,
             object_owner: None,
             acl: None,
+            tags: Vec::new(),
         };
         ops.push(Op::Put(Table::Uploads, k, super::encode(&rec)));
     }

@@ -1,6 +1,6 @@
-//! Format 1: as format 2, except that `ObjectRecord` and `UploadRecord` had no ACL (and
-//! uploads no owner for the object they complete). Their format-1 bytes are read here and
-//! upgraded in memory: the bucket-owner default, no ACL.
+//! Format 1: as format 2, except that `ObjectRecord` and `UploadRecord` had no ACL and no
+//! tags (and uploads no owner for the object they complete). Their format-1 bytes are read here and
+//! upgraded in memory: the bucket-owner default, no ACL, no tags.
 
 use serde::Deserialize;
 
@@ -43,6 +43,7 @@ impl Record for ObjectRecord {
             legal_hold: v.legal_hold,
             owner: v.owner,
             acl: None,
+            tags: Vec::new(),
         })
     }
 }
@@ -73,6 +74,7 @@ impl Record for UploadRecord {
             checksum_type: v.checksum_type,
             object_owner: None,
             acl: None,
+            tags: Vec::new(),
         })
     }
 }
