@@ -210,7 +210,7 @@ pub const KEYS: &[&str] = &[
 ];
 
 /// Keys named by a prefix and a name of the request's choosing.
-pub const KEY_PREFIXES: &[&str] = &["s3:RequestObjectTag/"];
+pub const KEY_PREFIXES: &[&str] = &["s3:RequestObjectTag/", "s3:ExistingObjectTag/"];
 
 fn known_key(key: &str) -> bool {
     KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))

@@ -450,19 +450,19 @@ pub fn for_write(
     Ok(((owner != bucket.owner).then_some(owner), acl))
 }
 
-/// The ACL headers of PutObject, CopyObject and CreateMultipartUpload, laid on the version
-/// they write: checked before the body is read, kept for the operation.
-#[derive(Debug, Clone)]
+/// The owner, ACL and tags (`x-amz-tagging`) that PutObject, CopyObject and
+/// CreateMultipartUpload lay on the version they write: checked before the body is read,
+/// kept for the operation.
+#[derive(Debug, Clone, Default)]
 pub struct WriteAccess {
     pub owner: Option<CanonicalId>,
     pub acl: Option<Vec<Grant>>,
+    pub tags: crate::tagging::Tags,
 }
 
-/// The access of the version a request writes, as `S3Access` put it in the request.
-pub fn write_access<T>(req: &S3Request<T>) -> (Option<CanonicalId>, Option<Vec<Grant>>) {
-    req.extensions
-        .get::<WriteAccess>()
-        .map_or((None, None), |w| (w.owner, w.acl.clone()))
+/// What `S3Access` decided for the version a request writes.
+pub fn write_access<T>(req: &S3Request<T>) -> WriteAccess {
+    req.extensions.get::<WriteAccess>().cloned().unwrap_or_default()
 }
 
 /// The settings a CreateBucket asks for: its object ownership (`x-amz-object-ownership`)

@@ -66,6 +66,11 @@ pub fn of(operation: &str, has_key: bool) -> Action {
         "GetBucketPolicy" => on("s3:GetBucketPolicy", Bucket),
         "DeleteBucketPolicy" => on("s3:DeleteBucketPolicy", Bucket),
         "GetBucketPolicyStatus" => on("s3:GetBucketPolicyStatus", Bucket),
+        "PutObjectTagging" => on("s3:PutObjectTagging", Object),
+        "GetObjectTagging" => on("s3:GetObjectTagging", Object),
+        "DeleteObjectTagging" => on("s3:DeleteObjectTagging", Object),
+        "GetBucketTagging" => on("s3:GetBucketTagging", Bucket),
+        "PutBucketTagging" | "DeleteBucketTagging" => on("s3:PutBucketTagging", Bucket),
         "PutObjectRetention" => on("s3:PutObjectRetention", Object),
         "GetObjectRetention" => on("s3:GetObjectRetention", Object),
         "PutObjectLegalHold" => on("s3:PutObjectLegalHold", Object),
@@ -87,6 +92,9 @@ impl Action {
             "s3:DeleteObject" => on("s3:DeleteObjectVersion", self.scope),
             "s3:GetObjectAcl" => on("s3:GetObjectVersionAcl", self.scope),
             "s3:PutObjectAcl" => on("s3:PutObjectVersionAcl", self.scope),
+            "s3:GetObjectTagging" => on("s3:GetObjectVersionTagging", self.scope),
+            "s3:PutObjectTagging" => on("s3:PutObjectVersionTagging", self.scope),
+            "s3:DeleteObjectTagging" => on("s3:DeleteObjectVersionTagging", self.scope),
             _ => self,
         }
     }
@@ -96,7 +104,7 @@ impl Action {
 pub const BYPASS_GOVERNANCE: Action = on("s3:BypassGovernanceRetention", Scope::Object);
 
 /// The actions a request's headers ask for beyond its operation's: object-lock settings
-/// on a write need the right to set them, and `x-amz-bypass-governance-retention: true`
+/// and tags on a write need the right to set them, and `x-amz-bypass-governance-retention: true`
 /// needs s3:BypassGovernanceRetention, as on AWS.
 pub fn implied_by_headers(operation: &str, headers: &http::HeaderMap) -> Vec<Action> {
     let mut out = Vec::new();
@@ -107,6 +115,10 @@ pub fn implied_by_headers(operation: &str, headers: &http::HeaderMap) -> Vec<Act
         }
         if headers.contains_key("x-amz-object-lock-legal-hold") {
             out.push(of("PutObjectLegalHold", true));
+        }
+        // Tags set with the object need the right to tag it, as on AWS.
+        if headers.get("x-amz-tagging").is_some_and(|v| !v.is_empty()) {
+            out.push(of("PutObjectTagging", true));
         }
     }
     if bypasses_governance(headers) {

@@ -335,12 +335,9 @@ const STORAGE_CLASSES: [&str; 11] = [
 ];
 
 /// What a write asks for that coffer does not do yet is refused, not stored and ignored:
-/// object tags, a website redirect, a storage class other than STANDARD (an unknown one
+/// a website redirect, a storage class other than STANDARD (an unknown one
 /// is InvalidStorageClass, as on AWS).
 fn refuse_unsupported_write_headers(headers: &http::HeaderMap) -> S3Result<()> {
-    if headers.get("x-amz-tagging").is_some_and(|v| !v.is_empty()) {
-        return Err(s3_error!(NotImplemented, "Object tagging is not implemented."));
-    }
     if headers.contains_key("x-amz-website-redirect-location") {
         return Err(s3_error!(NotImplemented, "Website redirects are not implemented."));
     }
@@ -402,6 +399,10 @@ impl S3Access for Identity {
             uri: cx.uri(),
             peer,
             auth_type: crate::ctx::auth_type(cx.headers()),
+            existing: match (bucket, key) {
+                (Some(b), Some(k)) => Some(crate::ctx::ExistingTags::new(&self.store, b, k, cx.uri())),
+                _ => None,
+            },
         };
         let resource = action::Resource { bucket, key };
         // Where ACLs count, an object's own ACL may grant what nothing else does: the
@@ -459,7 +460,8 @@ impl S3Access for Identity {
         if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
             let asked = crate::acl::from_headers(self, cx.headers())?;
             let (owner, acl) = crate::acl::for_write(&ctx, asked.as_ref())?;
-            cx.extensions_mut().insert(crate::acl::WriteAccess { owner, acl });
+            let tags = crate::tagging::from_headers(cx.headers())?;
+            cx.extensions_mut().insert(crate::acl::WriteAccess { owner, acl, tags });
         }
         if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
             refuse_unsupported_write_headers(cx.headers())?;

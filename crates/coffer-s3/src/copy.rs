@@ -14,7 +14,7 @@ use crate::put::user_metadata;
 
 pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let known = crate::ctx::known_bucket(&req).cloned();
-    let (owner, acl) = crate::acl::write_access(&req);
+    let w = crate::acl::write_access(&req);
     let input = req.input;
     let CopySource::Bucket {
         bucket: src_bucket,
@@ -49,6 +49,11 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
             if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
         },
     )?;
+    // Tags are copied unless the request replaces them (with its x-amz-tagging, or none).
+    let tags = match input.tagging_directive.as_ref().map(TaggingDirective::as_str) {
+        Some(TaggingDirective::REPLACE) => w.tags,
+        _ => src.tags.clone(),
+    };
     let meta = if replace {
         ObjectMeta {
             content_type: input.content_type,
@@ -88,9 +93,9 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
                 meta,
                 retention,
                 legal_hold,
-                owner,
-                acl,
-                tags: Vec::new(),
+                owner: w.owner,
+                acl: w.acl,
+                tags,
             },
         )
         .await

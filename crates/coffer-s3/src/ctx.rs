@@ -241,6 +241,47 @@ pub struct RequestKeys<'a> {
     pub peer: Option<IpAddr>,
     /// `REST-HEADER`, `REST-QUERY-STRING` or `POST`.
     pub auth_type: &'static str,
+    /// The object the request addresses, for `s3:ExistingObjectTag/<key>`.
+    pub existing: Option<ExistingTags<'a>>,
+}
+
+/// The tags of the version a request addresses, read from the store the first time a
+/// policy asks for `s3:ExistingObjectTag/<key>`, at most once per request: requests to
+/// buckets whose policies do not test them never pay for the read.
+pub struct ExistingTags<'a> {
+    store: &'a coffer_store::Store,
+    bucket: &'a str,
+    key: &'a str,
+    version_id: Option<String>,
+    read: std::cell::OnceCell<Option<Vec<(String, String)>>>,
+}
+
+impl<'a> ExistingTags<'a> {
+    pub fn new(store: &'a coffer_store::Store, bucket: &'a str, key: &'a str, uri: &http::Uri) -> Self {
+        let version_id = uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, v)| k == "versionId" && !v.is_empty())
+                .map(|(_, v)| v.into_owned())
+        });
+        ExistingTags {
+            store,
+            bucket,
+            key,
+            version_id,
+            read: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The value of tag `name`; `None` when the object or the tag does not exist.
+    fn get(&self, name: &str) -> Option<String> {
+        let tags = self.read.get_or_init(|| {
+            self.store
+                .head_object(self.bucket, self.key, self.version_id.as_deref())
+                .ok()
+                .map(|r| r.tags)
+        });
+        tags.as_ref()?.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
 }
 
 impl<'a> RequestKeys<'a> {
@@ -257,6 +298,7 @@ impl<'a> RequestKeys<'a> {
             uri,
             peer: extensions.get::<Peer>().map(|p| p.0),
             auth_type: auth_type(headers),
+            existing: None,
         }
     }
 }
@@ -342,6 +384,10 @@ impl Keys for RequestKeys<'_> {
                     .map(|(k, _)| k.into_owned())
                     .collect(),
             ),
+            k if k.starts_with("s3:existingobjecttag/") => {
+                let tag = &key["s3:ExistingObjectTag/".len()..];
+                self.existing.as_ref()?.get(tag).map(|v| vec![v])
+            }
             k if k.starts_with("s3:requestobjecttag/") => {
                 let tag = &key["s3:RequestObjectTag/".len()..];
                 form_urlencoded::parse(header("x-amz-tagging")?.as_bytes())
@@ -545,6 +591,7 @@ mod tests {
             uri: &uri,
             peer: Some("127.0.0.1".parse().unwrap()),
             auth_type: "REST-HEADER",
+            existing: None,
         };
         for k in coffer_iam::condition::KEYS {
             assert!(keys.get(k).is_some_and(|v| !v.is_empty()), "{k}");

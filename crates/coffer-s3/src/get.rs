@@ -180,6 +180,7 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         ..Default::default()
     };
     fill_headers!(c, known_bucket(&req), input.bucket, out, rec);
+    out.tag_count = crate::tagging::count(&rec.tags);
     if range.is_none()
         && input
             .checksum_mode
@@ -257,7 +258,12 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
     {
         set_checksums!(out, &rec.meta.checksums);
     }
-    Ok(S3Response::new(out))
+    // HeadObjectOutput has no field for it; S3 sends it on HEAD as on GET.
+    let mut resp = S3Response::new(out);
+    if let Some(n) = crate::tagging::count(&rec.tags) {
+        resp.headers.insert("x-amz-tagging-count", http::HeaderValue::from(n));
+    }
+    Ok(resp)
 }
 
 /// A body stream that knows its length, so hyper sends Content-Length instead of chunks.

@@ -38,7 +38,7 @@ pub async fn create_multipart_upload(
         },
         None => c.identity.caller(&req)?.canonical_user_id,
     };
-    let (object_owner, acl) = crate::acl::write_access(&req);
+    let w = crate::acl::write_access(&req);
     let input = req.input;
     // Refused rather than ignored: the completed object would not carry them.
     if input.object_lock_mode.is_some()
@@ -98,8 +98,9 @@ pub async fn create_multipart_upload(
     };
     let version = NewVersion {
         meta,
-        owner: object_owner,
-        acl,
+        owner: w.owner,
+        acl: w.acl,
+        tags: w.tags,
         ..NewVersion::default()
     };
     let up = c

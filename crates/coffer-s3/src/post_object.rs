@@ -98,6 +98,11 @@ async fn store_form(
     // An `acl` field is what an `x-amz-acl` header is to PutObject.
     let asked = form.field("acl").map(crate::acl::from_form).transpose()?;
     let (owner, acl) = crate::acl::for_write(&ctx, asked.as_ref())?;
+    // A `tagging` field is the object's tag set as an XML Tagging document.
+    let tags = match form.field("tagging").filter(|t| !t.is_empty()) {
+        Some(xml) => crate::tagging::from_xml(xml.as_bytes())?,
+        None => Vec::new(),
+    };
     let known = ctx.bucket;
     let key_field = form.field("key").ok_or_else(|| {
         s3_error!(
@@ -188,6 +193,7 @@ async fn store_form(
                 meta,
                 owner,
                 acl,
+                tags,
                 ..NewVersion::default()
             },
         )
@@ -308,6 +314,10 @@ async fn authenticate(
         return Err(s3_error!(AccessDenied, "Anonymous users cannot write to this bucket."));
     }
     crate::ctx::authorize(&ctx, put, resource, &keys)?;
+    // Tags set with the object need the right to tag it, as with `x-amz-tagging`.
+    if form.field("tagging").is_some_and(|t| !t.is_empty()) {
+        crate::ctx::authorize(&ctx, crate::action::of("PutObjectTagging", true), resource, &keys)?;
+    }
     if access_key.is_none() {
         return Ok((None, ctx));
     }
@@ -375,7 +385,7 @@ fn refuse_unsupported(form: &form::Fields) -> S3Result<()> {
     for (k, v) in &form.fields {
         let unsupported = match k.as_str() {
             "acl" => false,
-            "tagging" | "x-amz-website-redirect-location" => true,
+            "x-amz-website-redirect-location" => true,
             "x-amz-storage-class" => v != "STANDARD",
             k => k.starts_with("x-amz-server-side-encryption") || k.starts_with("x-amz-object-lock-"),
         };

@@ -14,7 +14,7 @@ pub const MAX_PUT_SIZE: u64 = 5 << 30;
 
 pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let known = crate::ctx::known_bucket(&req).cloned();
-    let (owner, acl) = crate::acl::write_access(&req);
+    let w = crate::acl::write_access(&req);
     let S3Request {
         input,
         headers,
@@ -61,9 +61,9 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
                 meta,
                 retention,
                 legal_hold,
-                owner,
-                acl,
-                tags: Vec::new(),
+                owner: w.owner,
+                acl: w.acl,
+                tags: w.tags,
             },
         )
         .await

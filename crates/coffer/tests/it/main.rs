@@ -25,5 +25,6 @@ mod put;
 mod reads;
 mod scrub;
 mod streaming;
+mod tagging;
 mod users;
 mod versioning;

@@ -409,6 +409,20 @@ async fn the_policy_is_enforced() {
     post(&s, &b, &fields, b"x")
         .await
         .check_error(400, "AccessControlListNotSupported", &path);
+    let mut fields = vec![
+        key_field("up/redirect"),
+        ("x-amz-website-redirect-location".into(), "/x".into()),
+    ];
+    fields.extend(signed_fields(
+        ROOT_KEY,
+        ROOT_SECRET,
+        600,
+        &conditions(&b, &[r#"{"x-amz-website-redirect-location": "/x"}"#]),
+    ));
+    post(&s, &b, &fields, b"x")
+        .await
+        .check_error(501, "NotImplemented", &path);
+    // A tagging field that is no Tagging document.
     let mut fields = vec![key_field("up/tag"), ("tagging".into(), "<Tagging/>".into())];
     fields.extend(signed_fields(
         ROOT_KEY,
@@ -418,7 +432,7 @@ async fn the_policy_is_enforced() {
     ));
     post(&s, &b, &fields, b"x")
         .await
-        .check_error(501, "NotImplemented", &path);
+        .check_error(400, "MalformedXML", &path);
     assert!(
         c.list_objects_v2()
             .bucket(&b)
@@ -531,4 +545,23 @@ async fn key_conditions_see_the_filename() {
     post(&s, &b, &form("up/doc"), b"jpeg")
         .await
         .check_error(403, "AccessDenied", &format!("/{b}"));
+}
+
+/// A form's `tagging` field is the object's tag set, as XML.
+#[tokio::test]
+async fn a_forms_tagging_field_tags_the_object() {
+    let (s, c, b) = with_bucket("post-tags").await;
+    let xml = "<Tagging><TagSet><Tag><Key>team</Key><Value>data</Value></Tag></TagSet></Tagging>";
+    let mut fields = vec![key_field("up/tagged"), ("tagging".into(), xml.into())];
+    fields.extend(signed_fields(
+        ROOT_KEY,
+        ROOT_SECRET,
+        600,
+        &conditions(&b, &[&format!(r#"{{"tagging": "{xml}"}}"#)]),
+    ));
+    let r = post(&s, &b, &fields, b"x").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let got = c.get_object_tagging().bucket(&b).key("up/tagged").send().await.unwrap();
+    let tags: Vec<_> = got.tag_set().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [("team", "data")]);
 }
