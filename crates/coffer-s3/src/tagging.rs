@@ -11,8 +11,14 @@ use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 use crate::Coffer;
 use crate::error::{IntoS3, custom_with};
 
-/// Tags as stored: (key, value), in the order given.
+/// Tags as stored: (key, value), sorted by key, the order they are shown in (Ceph RGW's
+/// and MinIO's; AWS documents none).
 pub type Tags = Vec<(String, String)>;
+
+fn sorted(mut tags: Tags) -> Tags {
+    tags.sort_by(|a, b| a.0.cmp(&b.0));
+    tags
+}
 
 pub const MAX_OBJECT_TAGS: usize = 10;
 pub const MAX_BUCKET_TAGS: usize = 50;
@@ -76,7 +82,7 @@ pub fn from_tagging(t: &Tagging, max: usize) -> S3Result<Tags> {
         })
         .collect::<S3Result<Tags>>()?;
     validate(&tags, max)?;
-    Ok(tags)
+    Ok(sorted(tags))
 }
 
 /// The tag set of an XML `Tagging` document (a form's `tagging` field).
@@ -110,7 +116,7 @@ pub fn from_header(value: &str) -> S3Result<Tags> {
         ));
     }
     validate(&tags, MAX_OBJECT_TAGS)?;
-    Ok(tags)
+    Ok(sorted(tags))
 }
 
 /// The tag set a write asks for in `x-amz-tagging`, if any.
@@ -289,9 +295,9 @@ mod tests {
         assert_eq!(
             from_header("team=data%20eng&env=prod&empty=").unwrap(),
             [
-                ("team".to_owned(), "data eng".to_owned()),
+                ("empty".to_owned(), String::new()),
                 ("env".to_owned(), "prod".to_owned()),
-                ("empty".to_owned(), String::new())
+                ("team".to_owned(), "data eng".to_owned()),
             ]
         );
         assert_eq!(from_header("").unwrap(), []);

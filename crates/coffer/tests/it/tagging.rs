@@ -53,7 +53,7 @@ async fn object_tags_round_trip_and_count() {
         .unwrap();
     assert_eq!(
         tags_of(&c, &b, "k", None).await,
-        owned(&[("team", "data eng"), ("env", "prod")])
+        owned(&[("env", "prod"), ("team", "data eng")])
     );
     let got = c.get_object().bucket(&b).key("k").send().await.unwrap();
     assert_eq!(got.tag_count, Some(2));
