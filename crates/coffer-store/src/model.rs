@@ -157,7 +157,7 @@ pub struct ObjectRecord {
     /// The version's ACL; `None`: its owner's FULL_CONTROL alone (`private`, and every
     /// version in a bucket with ACLs disabled). Added in format 2.
     pub acl: Option<Vec<Grant>>,
-    /// Object tags (key, value), in the order set. Added in format 2.
+    /// Object tags (key, value), sorted by key. Added in format 2.
     pub tags: Vec<(String, String)>,
 }
 
