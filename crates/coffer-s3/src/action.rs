@@ -70,6 +70,8 @@ pub fn of(operation: &str, has_key: bool) -> Action {
         "GetObjectTagging" => on("s3:GetObjectTagging", Object),
         "DeleteObjectTagging" => on("s3:DeleteObjectTagging", Object),
         "GetBucketTagging" => on("s3:GetBucketTagging", Bucket),
+        "GetBucketCors" => on("s3:GetBucketCORS", Bucket),
+        "PutBucketCors" | "DeleteBucketCors" => on("s3:PutBucketCORS", Bucket),
         "PutBucketTagging" | "DeleteBucketTagging" => on("s3:PutBucketTagging", Bucket),
         "PutObjectRetention" => on("s3:PutObjectRetention", Object),
         "GetObjectRetention" => on("s3:GetObjectRetention", Object),

@@ -73,6 +73,8 @@ pub struct BucketRules {
     pub policy: Option<Arc<Policy>>,
     pub restrict_public: bool,
     pub acl: AclRules,
+    /// The bucket's CORS rules, if it has any.
+    pub cors: Option<Arc<[crate::cors::Rule]>>,
 }
 
 impl PolicyCache {
@@ -87,6 +89,7 @@ impl PolicyCache {
             SettingKind::PublicAccessBlock,
             SettingKind::Ownership,
             SettingKind::Acl,
+            SettingKind::Cors,
         ];
         let (stamp, rows) = store.bucket_settings(bucket, &kinds).s3()?;
         let row = |kind| rows.iter().find(|(k, _)| *k == kind).map(|(_, r)| r.as_slice());
@@ -125,6 +128,11 @@ impl PolicyCache {
                 block_public_acls: block.block_public_acls,
                 ignore_public_acls: block.ignore_public_acls,
             },
+            cors: row(SettingKind::Cors)
+                .map(coffer_store::settings::decode::<Vec<crate::cors::Rule>>)
+                .transpose()
+                .s3()?
+                .map(Into::into),
         };
         if let Some(stamp) = stamp {
             let mut m = self.0.write().unwrap_or_else(PoisonError::into_inner);

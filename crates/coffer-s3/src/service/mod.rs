@@ -93,8 +93,29 @@ impl CofferService {
         self.shutting_down.store(true, Ordering::SeqCst);
     }
 
+    /// The bucket a request addresses: from a virtual host, else the path's first segment.
+    fn bucket_of<B>(&self, req: &Request<B>) -> Option<String> {
+        let vh = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| self.host.parse_host_header(h).ok())
+            .and_then(|v| v.bucket().map(str::to_owned));
+        vh.or_else(|| {
+            let first = req.uri().path().trim_start_matches('/').split('/').next()?;
+            (!first.is_empty()).then(|| first.to_owned())
+        })
+    }
+
     pub async fn call(&self, mut req: Request<Body>) -> Response<Body> {
         let request_id = new_request_id();
+        // A cross-origin request: its response carries the bucket's CORS headers.
+        let cross_origin = match req.headers().get(http::header::ORIGIN) {
+            Some(_) if req.method() != http::Method::OPTIONS => self
+                .bucket_of(&req)
+                .map(|b| (b, req.method().clone(), req.headers().clone())),
+            _ => None,
+        };
         let resource = resource(req.uri().path());
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let is_head = req.method() == http::Method::HEAD;
@@ -124,6 +145,23 @@ impl CofferService {
             );
             r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             r
+        } else if req.method() == http::Method::OPTIONS {
+            // A CORS preflight: unauthenticated, answered from the bucket's rules.
+            match self.bucket_of(&req) {
+                Some(b) => match crate::cors::preflight(&self.forms, &b, req.headers()) {
+                    Ok(r) => r,
+                    Err((status, code, message)) => {
+                        error_response(status, code, Some(&escape(&message)), &resource, &request_id)
+                    }
+                },
+                None => error_response(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    Some("Insufficient information. Origin request header needed."),
+                    &resource,
+                    &request_id,
+                ),
+            }
         } else if let Err(refusal) = guard::check(&req, time::OffsetDateTime::now_utc) {
             error_response(
                 refusal.status,
@@ -203,6 +241,9 @@ impl CofferService {
         // s3s answers a ranged HeadObject with 200; S3 says 206, as for GET.
         if is_head && resp.status() == StatusCode::OK && resp.headers().contains_key(http::header::CONTENT_RANGE) {
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        }
+        if let Some((bucket, method, headers)) = &cross_origin {
+            crate::cors::decorate(&self.forms, bucket, method, headers, resp.headers_mut());
         }
         let h = resp.headers_mut();
         h.insert(REQUEST_ID, HeaderValue::from_str(&request_id).expect("hex id"));

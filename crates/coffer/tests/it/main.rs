@@ -5,6 +5,7 @@ mod auth;
 mod bench;
 mod common;
 mod copy;
+mod cors;
 mod crash;
 mod delete;
 mod diskfull;
