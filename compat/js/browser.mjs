@@ -1,7 +1,8 @@
 // Browser lane: a real Chromium (Debian's, driven by playwright-core) uploads files to
 // coffer through HTML forms, as a web page would: a SigV4-signed POST policy form, and an
 // anonymous form into a bucket whose policy lets anyone write one prefix; then it reads
-// the public object back as a page. Screenshots go to $COMPAT_ARTIFACTS.
+// the public object back as a page, and a page on another origin reads it with fetch()
+// once the bucket's CORS rules allow that origin. Screenshots go to $COMPAT_ARTIFACTS.
 //
 // Environment (set by compat/run.sh): COFFER_ENDPOINT, COFFER_ACCESS_KEY_ID,
 // COFFER_SECRET_ACCESS_KEY, COFFER_COMPAT_RUN_ID, COMPAT_ARTIFACTS, CHROMIUM (default
@@ -9,6 +10,7 @@
 
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import {
@@ -19,7 +21,9 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  PutBucketCorsCommand,
   PutBucketPolicyCommand,
+  PutObjectCommand,
 } from "@aws-sdk/client-s3";
 
 const env = (n, d) => process.env[n] || d;
@@ -178,6 +182,55 @@ async function main() {
     check("public object opens in the browser: 200", shown.status() === 200, `status ${shown.status()}`);
     check("public object: the uploaded text", (await page.content()).includes("dropped anonymously"));
     await page.screenshot({ path: join(ARTIFACTS, "browser-public-object.png") });
+
+    // CORS: a page served from another origin reads the public object with fetch().
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "drop/cors.txt", Body: "read across origins\n" }));
+    // The app is a real page from another loopback server: two origins, one per host name.
+    const site = createServer((_, res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<!doctype html><html><body><h1>app</h1></body></html>");
+    });
+    await new Promise((ok) => site.listen(0, "127.0.0.1", ok));
+    const port = site.address().port;
+    const app = `http://127.0.0.1:${port}`;
+    const other = `http://localhost:${port}`;
+    const tryFetch = (origin, headers = {}) =>
+      page.goto(`${origin}/`).then(() =>
+        page.evaluate(
+          async ([url, headers]) => {
+            try {
+              const r = await fetch(url, { headers });
+              return { ok: true, status: r.status, text: await r.text(), etag: r.headers.get("etag") };
+            } catch (e) {
+              return { ok: false, error: String(e) };
+            }
+          },
+          [`${ENDPOINT}/${BUCKET}/drop/cors.txt`, headers],
+        ),
+      );
+    let got = await tryFetch(app);
+    check("fetch from another origin before CORS rules: refused by the browser", !got.ok, JSON.stringify(got));
+    await s3.send(
+      new PutBucketCorsCommand({
+        Bucket: BUCKET,
+        CORSConfiguration: {
+          CORSRules: [{ AllowedOrigins: [app], AllowedMethods: ["GET"], AllowedHeaders: ["x-app-*"], ExposeHeaders: ["ETag"] }],
+        },
+      }),
+    );
+    got = await tryFetch(app);
+    check("fetch from an allowed origin: 200", got.ok && got.status === 200, JSON.stringify(got));
+    check("fetch from an allowed origin: the object", got.text === "read across origins\n", JSON.stringify(got));
+    check("fetch from an allowed origin: the exposed ETag", typeof got.etag === "string" && got.etag.startsWith('"'), JSON.stringify(got));
+    got = await tryFetch(app, { "x-app-trace": "1" });
+    check("fetch with a custom header: its preflight passes", got.ok && got.status === 200, JSON.stringify(got));
+    got = await tryFetch(app, { "x-other": "1" });
+    check("fetch with a header the rule does not allow: refused", !got.ok, JSON.stringify(got));
+    got = await tryFetch(other);
+    check("fetch from an origin the rules do not name: refused", !got.ok, JSON.stringify(got));
+    await page.goto(`${app}/`);
+    await page.screenshot({ path: join(ARTIFACTS, "browser-cors-app.png") });
+    site.close();
   } finally {
     await browser.close();
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
