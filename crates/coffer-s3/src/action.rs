@@ -50,6 +50,7 @@ pub fn of(operation: &str, has_key: bool) -> Action {
         | "UploadPartCopy"
         | "CompleteMultipartUpload" => on("s3:PutObject", Object),
         "GetObject" | "HeadObject" => on("s3:GetObject", Object),
+        "GetObjectAttributes" => on("s3:GetObjectAttributes", Object),
         "DeleteObject" => on("s3:DeleteObject", Object),
         "AbortMultipartUpload" => on("s3:AbortMultipartUpload", Object),
         "ListParts" => on("s3:ListMultipartUploadParts", Object),
@@ -95,6 +96,7 @@ impl Action {
             "s3:GetObjectAcl" => on("s3:GetObjectVersionAcl", self.scope),
             "s3:PutObjectAcl" => on("s3:PutObjectVersionAcl", self.scope),
             "s3:GetObjectTagging" => on("s3:GetObjectVersionTagging", self.scope),
+            "s3:GetObjectAttributes" => on("s3:GetObjectVersionAttributes", self.scope),
             "s3:PutObjectTagging" => on("s3:PutObjectVersionTagging", self.scope),
             "s3:DeleteObjectTagging" => on("s3:DeleteObjectVersionTagging", self.scope),
             _ => self,
@@ -125,6 +127,10 @@ pub fn implied_by_headers(operation: &str, headers: &http::HeaderMap) -> Vec<Act
     }
     if bypasses_governance(headers) {
         out.push(BYPASS_GOVERNANCE);
+    }
+    // GetObjectAttributes reads what GetObject reads: AWS asks for both rights.
+    if operation == "GetObjectAttributes" {
+        out.push(of("GetObject", true));
     }
     out
 }

@@ -438,7 +438,7 @@ impl S3Access for Identity {
         // or deleting through a GOVERNANCE retention.
         if key.is_some() {
             for extra in action::implied_by_headers(cx.s3_op().name(), cx.headers()) {
-                authorize(&ctx, extra, resource, &keys)?;
+                authorize(&ctx, extra.versioned(versioned), resource, &keys)?;
             }
         }
         // AWS serves response-* overrides to signed requests only.

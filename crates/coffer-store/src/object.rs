@@ -466,6 +466,30 @@ impl Store {
         version::lookup(&*txn, bucket, key, version_id)
     }
 
+    /// A version's record and, for a multipart object, its parts' records in order (read
+    /// together, so they agree): what GetObjectAttributes shows.
+    pub fn object_with_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> StoreResult<(ObjectRecord, Vec<PartRecord>)> {
+        let txn = self.meta.read()?;
+        let record = version::lookup(&*txn, bucket, key, version_id)?;
+        let parts = match record.data {
+            DataRef::Parts { id, .. } => {
+                let from = id.to_be_bytes();
+                let to = model::prefix_successor(&from);
+                txn.range(Table::ObjectParts, Bound::Included(&from), to.as_deref(), usize::MAX)?
+                    .iter()
+                    .map(|(_, v)| model::decode(v))
+                    .collect::<StoreResult<Vec<PartRecord>>>()?
+            }
+            _ => Vec::new(),
+        };
+        Ok((record, parts))
+    }
+
     /// The current version and its bytes, pinned: a later overwrite does not change what
     /// this handle reads.
     pub async fn get_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> StoreResult<ObjectHandle> {

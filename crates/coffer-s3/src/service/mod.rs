@@ -119,6 +119,11 @@ impl CofferService {
         let resource = resource(req.uri().path());
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let is_head = req.method() == http::Method::HEAD;
+        let attributes = req.method() == http::Method::GET
+            && req
+                .uri()
+                .query()
+                .is_some_and(|q| q.split('&').any(|p| p == "attributes" || p.starts_with("attributes=")));
         let presigned = req.uri().query().is_some_and(|q| q.contains("X-Amz-Signature="));
         let watch = req.extensions().get::<BodyWatch>().cloned();
         let xml_body = carries_xml(&req);
@@ -238,6 +243,11 @@ impl CofferService {
         if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
             resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
         }
+        // GetObjectAttributes shows the ETag without quotes, unlike every other answer; s3s
+        // always quotes it.
+        if attributes && resp.status() == StatusCode::OK {
+            unquote_etag(&mut resp);
+        }
         // s3s answers a ranged HeadObject with 200; S3 says 206, as for GET.
         if is_head && resp.status() == StatusCode::OK && resp.headers().contains_key(http::header::CONTENT_RANGE) {
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -250,6 +260,20 @@ impl CofferService {
         h.insert(HOST_ID, HeaderValue::from_str(&new_host_id()).expect("hex id"));
         resp
     }
+}
+
+fn unquote_etag(resp: &mut Response<Body>) {
+    let Some(xml) = resp.body_mut().take_bytes() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&xml);
+    let fixed = match (text.find("<ETag>\""), text.find("\"</ETag>")) {
+        (Some(a), Some(b)) if a < b => format!("{}<ETag>{}</ETag>{}", &text[..a], &text[a + 7..b], &text[b + 8..]),
+        _ => text.into_owned(),
+    };
+    resp.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(fixed.len()));
+    *resp.body_mut() = Body::from(fixed);
 }
 
 impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
