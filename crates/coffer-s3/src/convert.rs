@@ -38,6 +38,18 @@ pub fn page_size(v: Option<i32>, name: &str) -> S3Result<i32> {
     }
 }
 
+/// Whether a listing's `encoding-type` asks for URL-encoded keys (the only type S3 has).
+pub fn url_encoding(e: Option<&s3s::dto::EncodingType>) -> s3s::S3Result<bool> {
+    match e {
+        None => Ok(false),
+        Some(e) if e.as_str() == s3s::dto::EncodingType::URL => Ok(true),
+        Some(_) => Err(s3s::s3_error!(
+            InvalidArgument,
+            "Invalid Encoding Method specified in Request"
+        )),
+    }
+}
+
 /// What S3 does for `encoding-type=url`: percent-encode all but unreserved characters and `/`.
 pub fn encode(s: &str, on: bool) -> String {
     if !on {

@@ -5,22 +5,11 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
-use crate::convert::{encode, page_size, timestamp};
+use crate::convert::{encode, page_size, timestamp, url_encoding};
 use crate::error::IntoS3;
 
 fn max_keys(v: Option<i32>) -> S3Result<usize> {
     page_size(v, "max-keys").map(|n| n as usize)
-}
-
-fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
-    match e {
-        None => Ok(false),
-        Some(e) if e.as_str() == EncodingType::URL => Ok(true),
-        Some(_) => Err(s3_error!(
-            InvalidArgument,
-            "Invalid Encoding Method specified in Request"
-        )),
-    }
 }
 
 fn page(c: &Coffer, bucket: &str, q: &ListQuery<'_>) -> S3Result<ListPage> {

@@ -347,6 +347,8 @@ pub async fn list_multipart_uploads(
     let bucket_owner = crate::acl::bucket_owner(c, &req, &req.input.bucket)?;
     let input = req.input;
     let max = page_size(input.max_uploads, "max-uploads")?;
+    let url = crate::convert::url_encoding(input.encoding_type.as_ref())?;
+    let enc = |s: &str| crate::convert::encode(s, url);
     let prefix = input.prefix.clone().unwrap_or_default();
     let q = UploadsQuery {
         prefix: &prefix,
@@ -357,7 +359,7 @@ pub async fn list_multipart_uploads(
     };
     let page = c.store.list_uploads(&input.bucket, &q).s3()?;
     let (next_key, next_id) = match page.uploads.last() {
-        Some(u) if page.truncated => (Some(u.key.clone()), Some(u.upload_id.clone())),
+        Some(u) if page.truncated => (Some(enc(&u.key)), Some(u.upload_id.clone())),
         _ => (None, None),
     };
     let mut owners = crate::acl::Owners::new(c, bucket_owner);
@@ -367,7 +369,7 @@ pub async fn list_multipart_uploads(
         .map(|u| {
             let (owner, initiator) = (owners.of(u.object_owner), owners.of(Some(u.owner)));
             MultipartUpload {
-                key: Some(u.key),
+                key: Some(enc(&u.key)),
                 upload_id: Some(u.upload_id),
                 initiated: Some(timestamp(u.initiated_ms)),
                 initiator: Some(Initiator {
@@ -383,9 +385,9 @@ pub async fn list_multipart_uploads(
         .collect();
     Ok(S3Response::new(ListMultipartUploadsOutput {
         bucket: Some(input.bucket),
-        prefix: input.prefix,
-        delimiter: input.delimiter,
-        key_marker: input.key_marker,
+        prefix: input.prefix.as_deref().map(enc),
+        delimiter: input.delimiter.as_deref().map(enc),
+        key_marker: input.key_marker.as_deref().map(enc),
         upload_id_marker: input.upload_id_marker,
         next_key_marker: next_key,
         next_upload_id_marker: next_id,
@@ -394,8 +396,8 @@ pub async fn list_multipart_uploads(
         uploads: Some(uploads),
         common_prefixes: Some(
             page.common_prefixes
-                .into_iter()
-                .map(|p| CommonPrefix { prefix: Some(p) })
+                .iter()
+                .map(|p| CommonPrefix { prefix: Some(enc(p)) })
                 .collect(),
         ),
         encoding_type: input.encoding_type,

@@ -80,6 +80,8 @@ pub async fn list_object_versions(
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
     let input = req.input;
     let max = crate::convert::page_size(input.max_keys, "max-keys")?;
+    let url = crate::convert::url_encoding(input.encoding_type.as_ref())?;
+    let enc = |s: &str| crate::convert::encode(s, url);
     if input.version_id_marker.as_deref().is_some_and(|v| !v.is_empty())
         && input.key_marker.as_deref().unwrap_or("").is_empty()
     {
@@ -108,7 +110,7 @@ pub async fn list_object_versions(
     for (key, rec, latest) in page.versions {
         if rec.delete_marker {
             markers.push(DeleteMarkerEntry {
-                key: Some(key),
+                key: Some(enc(&key)),
                 version_id: Some(rec.version_id_str().to_owned()),
                 is_latest: Some(latest),
                 last_modified: Some(timestamp(rec.last_modified_ms)),
@@ -116,7 +118,7 @@ pub async fn list_object_versions(
             });
         } else {
             versions.push(ObjectVersion {
-                key: Some(key),
+                key: Some(enc(&key)),
                 version_id: Some(rec.version_id_str().to_owned()),
                 is_latest: Some(latest),
                 last_modified: Some(timestamp(rec.last_modified_ms)),
@@ -131,14 +133,14 @@ pub async fn list_object_versions(
         }
     }
     let (next_key, next_version) = match page.next {
-        Some((k, v)) => (Some(k), (!v.is_empty()).then_some(v)),
+        Some((k, v)) => (Some(enc(&k)), (!v.is_empty()).then_some(v)),
         None => (None, None),
     };
     Ok(S3Response::new(ListObjectVersionsOutput {
         name: Some(input.bucket),
-        prefix: Some(prefix),
-        delimiter: input.delimiter,
-        key_marker: Some(input.key_marker.unwrap_or_default()),
+        prefix: Some(enc(&prefix)),
+        delimiter: input.delimiter.as_deref().map(enc),
+        key_marker: Some(enc(input.key_marker.as_deref().unwrap_or_default())),
         version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
         next_key_marker: next_key,
         next_version_id_marker: next_version,
@@ -148,8 +150,8 @@ pub async fn list_object_versions(
         delete_markers: Some(markers),
         common_prefixes: Some(
             page.common_prefixes
-                .into_iter()
-                .map(|p| CommonPrefix { prefix: Some(p) })
+                .iter()
+                .map(|p| CommonPrefix { prefix: Some(enc(p)) })
                 .collect(),
         ),
         encoding_type: input.encoding_type,
