@@ -253,6 +253,10 @@ fn parse_grantees(ident: &Identity, value: &str) -> S3Result<Vec<Grantee>> {
     let bad = || s3_error!(InvalidArgument, "Invalid grant header value");
     let mut out = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        // Checked before each lookup: a long header costs no more than 100 of them.
+        if out.len() == MAX_GRANTS {
+            return Err(too_many_grants());
+        }
         let (k, v) = item.split_once('=').ok_or_else(bad)?;
         let v = v.trim().trim_matches('"');
         out.push(match k.trim().to_ascii_lowercase().as_str() {
@@ -268,6 +272,17 @@ fn parse_grantees(ident: &Identity, value: &str) -> S3Result<Vec<Grantee>> {
     Ok(out)
 }
 
+/// AWS's limit on the grants of one ACL.
+const MAX_GRANTS: usize = 100;
+
+fn too_many_grants() -> s3s::S3Error {
+    custom_with(
+        "MalformedACLError",
+        http::StatusCode::BAD_REQUEST,
+        "An ACL may have at most 100 grants",
+    )
+}
+
 /// The ACL a request's headers ask for (`x-amz-acl` or `x-amz-grant-*`), if any.
 pub fn from_headers(ident: &Identity, headers: &HeaderMap) -> S3Result<Option<Requested>> {
     let canned = headers.get("x-amz-acl");
@@ -278,6 +293,9 @@ pub fn from_headers(ident: &Identity, headers: &HeaderMap) -> S3Result<Option<Re
                 .to_str()
                 .map_err(|_| s3_error!(InvalidArgument, "Invalid grant header value"))?;
             for g in parse_grantees(ident, v)? {
+                if grants.len() == MAX_GRANTS {
+                    return Err(too_many_grants());
+                }
                 grants.push(grant(g, permission));
             }
         }
@@ -315,6 +333,9 @@ fn from_body(ident: &Identity, p: &AccessControlPolicy, owner: CanonicalId) -> S
             AccessDenied,
             "The owner in the ACL is not the resource's owner."
         ));
+    }
+    if p.grants.as_ref().is_some_and(|g| g.len() > MAX_GRANTS) {
+        return Err(too_many_grants());
     }
     let mut out = Vec::new();
     for g in p.grants.iter().flatten() {
@@ -507,25 +528,33 @@ pub fn bucket_owner<T>(c: &Coffer, req: &S3Request<T>, bucket: &str) -> S3Result
         .owner)
 }
 
+/// Whether the bucket a request addresses has ACLs enabled.
+pub fn acls_enabled<T>(req: &S3Request<T>) -> bool {
+    RequestContext::of(req).is_some_and(|c| c.rules.acl.ownership.acls_enabled())
+}
+
 /// Owners of listed versions as S3 shows them: the bucket's, or the writer's where ACLs
-/// let a writer own what it wrote; each looked up once per listing.
+/// let a writer own what it wrote (with ACLs disabled the bucket's owner owns everything,
+/// whoever wrote it before); each looked up once per listing.
 pub struct Owners<'a> {
     c: &'a Coffer,
     bucket_owner: CanonicalId,
+    acls: bool,
     shown: std::collections::HashMap<CanonicalId, dto::Owner>,
 }
 
 impl<'a> Owners<'a> {
-    pub fn new(c: &'a Coffer, bucket_owner: CanonicalId) -> Self {
+    pub fn new(c: &'a Coffer, bucket_owner: CanonicalId, acls: bool) -> Self {
         Owners {
             c,
             bucket_owner,
+            acls,
             shown: std::collections::HashMap::new(),
         }
     }
 
     pub fn of(&mut self, owner: Option<CanonicalId>) -> dto::Owner {
-        let id = owner.unwrap_or(self.bucket_owner);
+        let id = owner.filter(|_| self.acls).unwrap_or(self.bucket_owner);
         let c = self.c;
         self.shown.entry(id).or_insert_with(|| c.identity.owner_of(&id)).clone()
     }
@@ -669,9 +698,14 @@ pub async fn put_object_acl(
     if rules.block_public_acls && asked.is_public() {
         return Err(s3_error!(AccessDenied, "Public ACLs are blocked for this bucket."));
     }
-    // The owner is read again inside the commit: the version may have been replaced.
+    // The ACL lands on the version that was checked, or nowhere: an overwrite since (by
+    // someone else, with other owners and grants) makes it a conflict to retry.
+    let checked = rec.sort;
     c.store
         .update_version(&input.bucket, &input.key, input.version_id.as_deref(), move |v| {
+            if v.sort != checked {
+                return Err(coffer_store::StoreError::ConditionalConflict);
+            }
             let owner = v.owner.unwrap_or(bucket_owner);
             v.acl = stored_form(asked.grants(owner, bucket_owner), owner);
             Ok(())

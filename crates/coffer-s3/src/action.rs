@@ -184,9 +184,14 @@ mod tests {
         assert_eq!(of("HeadObject", true).versioned(true).name, "s3:GetObjectVersion");
         assert_eq!(of("DeleteObject", true).versioned(true).name, "s3:DeleteObjectVersion");
         assert_eq!(of("PutObject", true).versioned(true).name, "s3:PutObject");
+        assert_eq!(of("DeleteBucketCors", false), on("s3:PutBucketCORS", Scope::Bucket));
+        assert_eq!(
+            of("GetObjectTagging", true).versioned(true),
+            on("s3:GetObjectVersionTagging", Scope::Object)
+        );
         // Unimplemented operations still need the bucket.
-        assert_eq!(of("PutBucketCors", false), on("s3:*", Scope::Bucket));
-        assert_eq!(of("PutObjectTagging", true), on("s3:*", Scope::Object));
+        assert_eq!(of("PutBucketWebsite", false), on("s3:*", Scope::Bucket));
+        assert_eq!(of("RestoreObject", true), on("s3:*", Scope::Object));
         let mut h = http::HeaderMap::new();
         assert!(implied_by_headers("PutObject", &h).is_empty());
         h.insert("x-amz-object-lock-mode", http::HeaderValue::from_static("COMPLIANCE"));

@@ -277,19 +277,64 @@ impl Identity {
     }
 }
 
+/// The context a copy's source was authorized in, for the operation to finish the object
+/// check once it has read the source version (`ctx::check_object_in`).
+#[derive(Debug, Clone)]
+pub struct CopySourceContext(pub RequestContext);
+
+/// The context `S3Access` authorized a copy's source in.
+pub fn copy_source_context<T>(req: &S3Request<T>) -> S3Result<RequestContext> {
+    req.extensions
+        .get::<CopySourceContext>()
+        .map(|c| c.0.clone())
+        .ok_or_else(|| s3_error!(AccessDenied))
+}
+
 impl Identity {
+    /// Whether the caller started the upload a ListParts or AbortMultipartUpload names.
+    fn is_initiator(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        bucket: Option<&str>,
+        key: Option<&str>,
+        uri: &http::Uri,
+    ) -> S3Result<bool> {
+        let (Principal::User(caller), Some(b), Some(k)) = (&ctx.principal, bucket, key) else {
+            return Ok(false);
+        };
+        if !matches!(operation, "ListParts" | "AbortMultipartUpload") {
+            return Ok(false);
+        }
+        let Some(id) = uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "uploadId")
+                .map(|(_, v)| v.into_owned())
+        }) else {
+            return Ok(false);
+        };
+        Ok(self
+            .store
+            .upload(b, k, &id)
+            .is_ok_and(|u| u.owner == caller.canonical_user_id))
+    }
+
     /// A copy reads its source: the caller must be allowed to read it too.
-    fn check_copy_source<T>(&self, req: &S3Request<T>, src: &CopySource) -> S3Result<()> {
+    fn check_copy_source<T>(&self, req: &mut S3Request<T>, src: &CopySource) -> S3Result<()> {
         let CopySource::Bucket { bucket, key, .. } = src else {
             return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
         };
         let ctx = RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
         // The same caller, against the source bucket and its policy.
-        let source = RequestContext {
+        let mut source = RequestContext {
             principal: ctx.principal.clone(),
             user_policies: ctx.user_policies.clone(),
             ..self.resolve(None, Some(bucket))?
         };
+        // Answered now: a source bucket missing at authorization must not be read later.
+        if source.bucket.is_none() {
+            return Err(s3_error!(NoSuchBucket));
+        }
         let keys = RequestKeys::new(&source.principal, &req.headers, &req.uri, &req.extensions);
         let versioned = matches!(
             src,
@@ -303,7 +348,24 @@ impl Identity {
             bucket: Some(bucket),
             key: Some(key),
         };
-        authorize(&source, read, resource, &keys)
+        // As for a GET: where ACLs count, the source version's owner and ACL decide too,
+        // once the operation has read it.
+        let root = matches!(&source.principal, Principal::User(c) if c.is_root());
+        if !root && source.rules.acl.ownership.acls_enabled() {
+            let check = match decide(&source, read, resource, &keys) {
+                Verdict::Deny => return Err(s3_error!(AccessDenied)),
+                v => ObjectCheck {
+                    action: read.name,
+                    allowed: v == Verdict::Allow,
+                },
+            };
+            drop(keys);
+            source.object_check = Some(check);
+        } else {
+            authorize(&source, read, resource, &keys)?;
+        }
+        req.extensions.insert(CopySourceContext(source));
+        Ok(())
     }
 }
 
@@ -432,13 +494,34 @@ impl S3Access for Identity {
                 }
             }
         } else if !per_key {
-            authorize(&ctx, action, resource, &keys)?;
+            match decide(&ctx, action, resource, &keys) {
+                Verdict::Allow => {}
+                // As on AWS, an upload's initiator may list and abort its parts whatever
+                // else allows it (a bucket WRITE grant lets it start one).
+                Verdict::Silent if self.is_initiator(&ctx, cx.s3_op().name(), bucket, key, cx.uri())? => {}
+                _ => return Err(s3_error!(AccessDenied)),
+            }
         }
         // What some headers ask for is an action of its own: locking the object written,
         // or deleting through a GOVERNANCE retention.
         if key.is_some() {
             for extra in action::implied_by_headers(cx.s3_op().name(), cx.headers()) {
                 authorize(&ctx, extra.versioned(versioned), resource, &keys)?;
+            }
+        }
+        ctx.object_check = object_check;
+        // PutObjectAcl has a body: its version's ACL is read and checked now, not after it.
+        if object_check.is_some()
+            && cx.s3_op().name() == "PutObjectAcl"
+            && let (Some(b), Some(k)) = (bucket, key)
+        {
+            let version = cx.uri().query().and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, v)| k == "versionId" && !v.is_empty())
+                    .map(|(_, v)| v.into_owned())
+            });
+            if let Ok(rec) = self.store.head_object(b, k, version.as_deref()) {
+                crate::ctx::check_object_in(&ctx, &rec)?;
             }
         }
         // AWS serves response-* overrides to signed requests only.
@@ -474,16 +557,17 @@ impl S3Access for Identity {
         if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
             refuse_unsupported_write_headers(cx.headers())?;
         }
-        ctx.object_check = object_check;
         cx.extensions_mut().insert(ctx);
         Ok(())
     }
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
-        self.check_copy_source(req, &req.input.copy_source)
+        let src = req.input.copy_source.clone();
+        self.check_copy_source(req, &src)
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
-        self.check_copy_source(req, &req.input.copy_source)
+        let src = req.input.copy_source.clone();
+        self.check_copy_source(req, &src)
     }
 }

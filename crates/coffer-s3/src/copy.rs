@@ -15,6 +15,7 @@ use crate::put::user_metadata;
 pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let known = crate::ctx::known_bucket(&req).cloned();
     let w = crate::acl::write_access(&req);
+    let source_ctx = crate::auth::copy_source_context(&req)?;
     let input = req.input;
     let CopySource::Bucket {
         bucket: src_bucket,
@@ -39,6 +40,7 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
         .get_object(src_bucket, src_key, version_id.as_deref())
         .await
         .s3()?;
+    crate::ctx::check_object_in(&source_ctx, &handle.record)?;
     let src = handle.record.clone();
     check_copy_source(
         &src,

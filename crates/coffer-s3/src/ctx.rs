@@ -75,7 +75,7 @@ const OWNER_KEEPS: [&str; 3] = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:
 /// Actions no policy grants an anonymous caller, whatever it says: those that administer
 /// the bucket itself (AWS keeps its policy operations to the owner's account), so that a
 /// "public write" policy with `s3:*` cannot hand the bucket to anyone.
-const NEVER_ANONYMOUS: [&str; 11] = [
+const NEVER_ANONYMOUS: [&str; 12] = [
     "s3:GetBucketPolicy",
     "s3:PutBucketPolicy",
     "s3:DeleteBucketPolicy",
@@ -83,6 +83,7 @@ const NEVER_ANONYMOUS: [&str; 11] = [
     "s3:PutBucketOwnershipControls",
     "s3:PutBucketAcl",
     "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl",
     "s3:DeleteBucket",
     "s3:PutBucketVersioning",
     "s3:PutBucketObjectLockConfiguration",
@@ -172,9 +173,13 @@ pub fn decide(ctx: &RequestContext, action: Action, resource: Resource<'_>, keys
 /// counts for versions the bucket's owner owns (S3: a bucket owner's grants do not reach
 /// objects others own), and otherwise the version's ACL decides.
 pub fn check_object<T>(req: &S3Request<T>, rec: &coffer_store::ObjectRecord) -> S3Result<()> {
-    let Some(ctx) = RequestContext::of(req) else {
-        return Ok(());
-    };
+    // Every S3 operation has a context; one without is refused rather than waved through.
+    let ctx = RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
+    check_object_in(ctx, rec)
+}
+
+/// [`check_object`] against a given context (a copy's source has its own).
+pub fn check_object_in(ctx: &RequestContext, rec: &coffer_store::ObjectRecord) -> S3Result<()> {
     let (Some(check), Some(bucket)) = (ctx.object_check, &ctx.bucket) else {
         return Ok(());
     };
@@ -423,17 +428,24 @@ impl Keys for PrefixedKeys<'_> {
     }
 }
 
-/// What a read of a missing key answers, as on AWS: NoSuchKey to a caller who may list
-/// the bucket (and could learn it anyway), AccessDenied to anyone else, so that a grant to
-/// read objects does not reveal which keys exist.
+/// What a read of a missing key or version answers, as on AWS: NoSuchKey (NoSuchVersion)
+/// to a caller who may list the bucket (and could learn it anyway), AccessDenied to anyone
+/// else, so that a grant to read objects does not reveal which keys exist.
 pub fn hide_missing<T, R>(req: &S3Request<T>, bucket: &str, key: &str, r: S3Result<R>) -> S3Result<R> {
     let Err(e) = r else { return r };
-    if *e.code() != s3s::S3ErrorCode::NoSuchKey {
-        return Err(e);
-    }
     let Some(ctx) = RequestContext::of(req) else {
         return Err(e);
     };
+    let missing = matches!(e.code(), s3s::S3ErrorCode::NoSuchKey | s3s::S3ErrorCode::NoSuchVersion);
+    // A read whose object check is still open, by a caller nothing has allowed yet, learns
+    // nothing of a version it could not read either (a delete marker's 405 and headers).
+    let undecided = ctx.object_check.is_some_and(|c| !c.allowed);
+    if !missing {
+        return match undecided && *e.code() == s3s::S3ErrorCode::MethodNotAllowed {
+            true => Err(s3_error!(AccessDenied)),
+            false => Err(e),
+        };
+    }
     let inner = RequestKeys::new(&ctx.principal, &req.headers, &req.uri, &req.extensions);
     let keys = PrefixedKeys {
         inner: &inner,
@@ -537,6 +549,19 @@ mod tests {
             key: Some("k"),
         };
         authorize(&ctx, action::of(op, true), r, &coffer_iam::Context::default()).is_ok()
+    }
+
+    /// A version's form of an administrative action is as closed to anonymous callers.
+    #[test]
+    fn never_anonymous_covers_versioned_actions() {
+        for name in NEVER_ANONYMOUS {
+            let v = Action {
+                name,
+                scope: Scope::Object,
+            }
+            .versioned(true);
+            assert!(NEVER_ANONYMOUS.contains(&v.name), "{} -> {}", name, v.name);
+        }
     }
 
     #[test]

@@ -22,10 +22,11 @@ fn contents(
     page: &mut ListPage,
     url: bool,
     with_owner: bool,
+    acls: bool,
 ) -> S3Result<(Vec<Object>, Vec<CommonPrefix>)> {
     let mut owners = if with_owner {
         let b = c.store.bucket(bucket).s3()?.ok_or_else(|| s3_error!(NoSuchBucket))?;
-        Some(crate::acl::Owners::new(c, b.owner))
+        Some(crate::acl::Owners::new(c, b.owner, acls))
     } else {
         None
     };
@@ -53,6 +54,7 @@ fn contents(
 }
 
 pub async fn list_objects(c: &Coffer, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    let acls = crate::acl::acls_enabled(&req);
     let input = req.input;
     let url = url_encoding(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
@@ -64,7 +66,7 @@ pub async fn list_objects(c: &Coffer, req: S3Request<ListObjectsInput>) -> S3Res
         max_keys: max,
     };
     let mut p = page(c, &input.bucket, &q)?;
-    let (objects, prefixes) = contents(c, &input.bucket, &mut p, url, true)?;
+    let (objects, prefixes) = contents(c, &input.bucket, &mut p, url, true, acls)?;
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(input.bucket),
         prefix: Some(encode(&prefix, url)),
@@ -84,6 +86,7 @@ pub async fn list_objects_v2(
     c: &Coffer,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
+    let acls = crate::acl::acls_enabled(&req);
     let input = req.input;
     let url = url_encoding(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
@@ -109,7 +112,7 @@ pub async fn list_objects_v2(
         max_keys: max,
     };
     let mut p = page(c, &input.bucket, &q)?;
-    let (objects, prefixes) = contents(c, &input.bucket, &mut p, url, input.fetch_owner == Some(true))?;
+    let (objects, prefixes) = contents(c, &input.bucket, &mut p, url, input.fetch_owner == Some(true), acls)?;
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(encode(&prefix, url)),

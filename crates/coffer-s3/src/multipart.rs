@@ -180,6 +180,7 @@ pub async fn upload_part_copy(
     c: &Coffer,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let source_ctx = crate::auth::copy_source_context(&req)?;
     let input = req.input;
     let number = part_number(input.part_number)?;
     let CopySource::Bucket {
@@ -196,6 +197,7 @@ pub async fn upload_part_copy(
         .get_object(src_bucket, src_key, version_id.as_deref())
         .await
         .s3()?;
+    crate::ctx::check_object_in(&source_ctx, &handle.record)?;
     check_copy_source(
         &handle.record,
         Conditions {
@@ -288,6 +290,7 @@ pub async fn abort_multipart_upload(
 
 pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
     let bucket_owner = crate::acl::bucket_owner(c, &req, &req.input.bucket)?;
+    let acls = crate::acl::acls_enabled(&req);
     let input = req.input;
     let max = page_size(input.max_parts, "max-parts")?;
     let marker = match input.part_number_marker {
@@ -300,7 +303,7 @@ pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<
         .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max as usize)
         .s3()?;
     // Owner: who will own the completed object; Initiator: who started the upload.
-    let mut owners = crate::acl::Owners::new(c, bucket_owner);
+    let mut owners = crate::acl::Owners::new(c, bucket_owner, acls);
     let (owner, initiator) = (owners.of(up.object_owner), owners.of(Some(up.owner)));
     let next = parts.last().map(|p| p.part_number as i32);
     let parts = parts
@@ -345,6 +348,7 @@ pub async fn list_multipart_uploads(
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
     let bucket_owner = crate::acl::bucket_owner(c, &req, &req.input.bucket)?;
+    let acls = crate::acl::acls_enabled(&req);
     let input = req.input;
     let max = page_size(input.max_uploads, "max-uploads")?;
     let url = crate::convert::url_encoding(input.encoding_type.as_ref())?;
@@ -362,7 +366,7 @@ pub async fn list_multipart_uploads(
         Some(u) if page.truncated => (Some(enc(&u.key)), Some(u.upload_id.clone())),
         _ => (None, None),
     };
-    let mut owners = crate::acl::Owners::new(c, bucket_owner);
+    let mut owners = crate::acl::Owners::new(c, bucket_owner, acls);
     let uploads = page
         .uploads
         .into_iter()

@@ -78,6 +78,7 @@ pub async fn list_object_versions(
     c: &Coffer,
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+    let acls = crate::acl::acls_enabled(&req);
     let input = req.input;
     let max = crate::convert::page_size(input.max_keys, "max-keys")?;
     let url = crate::convert::url_encoding(input.encoding_type.as_ref())?;
@@ -104,7 +105,7 @@ pub async fn list_object_versions(
         .bucket(&input.bucket)
         .s3()?
         .ok_or_else(|| s3_error!(NoSuchBucket))?;
-    let mut owners = crate::acl::Owners::new(c, b.owner);
+    let mut owners = crate::acl::Owners::new(c, b.owner, acls);
     let mut versions = Vec::new();
     let mut markers = Vec::new();
     for (key, rec, latest) in page.versions {

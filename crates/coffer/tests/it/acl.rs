@@ -896,3 +896,176 @@ async fn the_default_ownership_of_new_buckets_is_the_operators_choice() {
         &ObjectOwnership::BucketOwnerEnforced
     );
 }
+
+/// Found in review: what a GET may not read, a copy may not read either; an initiator may
+/// list and abort its upload; a denied reader learns nothing of versions; ACLs have at most
+/// 100 grants; listings show the bucket's owner once ACLs are disabled again.
+#[tokio::test]
+async fn acl_decisions_hold_on_every_path() {
+    let s = Server::start();
+    let (ak, asec) = s.add_user("alice").await;
+    let alice = s.client_as(&ak, &asec);
+    let (bk, bsec) = s.add_user("bob").await;
+    let bob = s.client_as(&bk, &bsec);
+    let b = acl_bucket(&alice, "paths", ObjectOwnership::ObjectWriter, None).await;
+    let bob_bucket = bucket("bobs-own");
+    bob.create_bucket().bucket(&bob_bucket).send().await.unwrap();
+    let bob_id = bob
+        .get_bucket_acl()
+        .bucket(&bob_bucket)
+        .send()
+        .await
+        .unwrap()
+        .owner()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    alice
+        .put_bucket_acl()
+        .bucket(&b)
+        .grant_write(format!("id=\"{bob_id}\""))
+        .send()
+        .await
+        .unwrap();
+    put(&bob, &b, "secret", b"bob's secret").await;
+
+    // The bucket's owner may not read bob's object, by GET or by copy.
+    check_sdk_error(
+        alice.get_object().bucket(&b).key("secret").send().await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/secret"),
+    );
+    check_sdk_error(
+        alice
+            .copy_object()
+            .bucket(&b)
+            .key("stolen")
+            .copy_source(format!("{b}/secret"))
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/stolen"),
+    );
+    assert_eq!(
+        sdk_status(alice.head_object().bucket(&b).key("stolen").send().await),
+        404
+    );
+    // ...while an object whose ACL grants a reader can be copied by it.
+    alice
+        .put_object()
+        .bucket(&b)
+        .key("shared")
+        .acl(ObjectCannedAcl::AuthenticatedRead)
+        .body(ByteStream::from_static(b"for everyone signed"))
+        .send()
+        .await
+        .unwrap();
+    bob.copy_object()
+        .bucket(&bob_bucket)
+        .key("copy")
+        .copy_source(format!("{b}/shared"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get_body(&bob, &bob_bucket, "copy").await, b"for everyone signed");
+
+    // Bob started an upload with his WRITE grant: he may list its parts and abort it.
+    let up = bob.create_multipart_upload().bucket(&b).key("mp").send().await.unwrap();
+    let id = up.upload_id.unwrap();
+    bob.list_parts()
+        .bucket(&b)
+        .key("mp")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    bob.abort_multipart_upload()
+        .bucket(&b)
+        .key("mp")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+
+    // A caller who may not read versions learns nothing about them.
+    alice
+        .put_bucket_versioning()
+        .bucket(&b)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put(&alice, &b, "v", b"1").await;
+    let marker = alice
+        .delete_object()
+        .bucket(&b)
+        .key("v")
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    for version in [marker.as_str(), "0123456789abcdef0123456789abcdef"] {
+        let r = anonymous(&s, "GET", &format!("/{b}/v?versionId={version}"), b"").await;
+        r.check_error(403, "AccessDenied", &format!("/{b}/v"));
+        assert!(r.header("x-amz-delete-marker").is_none());
+    }
+
+    // At most 100 grants.
+    let many: Vec<String> = (0..101).map(|_| format!("id=\"{bob_id}\"")).collect();
+    check_sdk_error(
+        alice
+            .put_bucket_acl()
+            .bucket(&b)
+            .grant_read(many.join(", "))
+            .send()
+            .await,
+        400,
+        "MalformedACLError",
+        &format!("/{b}"),
+    );
+
+    // Back to BucketOwnerEnforced: the bucket's owner owns what bob wrote, and lists it so.
+    alice
+        .put_bucket_acl()
+        .bucket(&b)
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    alice
+        .put_bucket_ownership_controls()
+        .bucket(&b)
+        .ownership_controls(controls(ObjectOwnership::BucketOwnerEnforced))
+        .send()
+        .await
+        .unwrap();
+    let alice_id = alice
+        .get_bucket_acl()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap()
+        .owner()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    let listed = alice
+        .list_objects_v2()
+        .bucket(&b)
+        .fetch_owner(true)
+        .send()
+        .await
+        .unwrap();
+    let o = listed.contents().iter().find(|o| o.key() == Some("secret")).unwrap();
+    assert_eq!(o.owner().unwrap().id(), Some(alice_id.as_str()));
+    assert_eq!(get_body(&alice, &b, "secret").await, b"bob's secret");
+}
