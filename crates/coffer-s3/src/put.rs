@@ -130,7 +130,7 @@ pub fn put_condition(if_match: Option<&IfMatch>, if_none_match: Option<&IfNoneMa
         (None, Some(ETagCondition::Any)) => Ok(PutCondition::IfAbsent),
         (Some(ETagCondition::Any), None) => Ok(PutCondition::IfExists),
         (Some(ETagCondition::ETag(e)), None) => Ok(PutCondition::IfMatch(e.value().to_owned())),
-        (None, Some(_)) => Err(s3_error!(NotImplemented, "If-None-Match on a write only supports '*'.")),
+        (None, Some(ETagCondition::ETag(e))) => Ok(PutCondition::IfNoneMatch(e.value().to_owned())),
         (Some(_), Some(_)) => Err(s3_error!(
             NotImplemented,
             "If-Match and If-None-Match cannot be combined on a write."

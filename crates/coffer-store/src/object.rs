@@ -29,9 +29,10 @@ pub enum PutCondition {
     IfExists,
     /// `If-Match: <etag>`: only if the live object has this ETag (unquoted).
     IfMatch(String),
+    /// `If-None-Match: <etag>`: unless the live object has this ETag (unquoted).
+    IfNoneMatch(String),
 }
 
-/// A body that has been read and stored but not yet committed.
 /// What a write sets on the version it makes, besides its bytes.
 #[derive(Debug, Clone, Default)]
 pub struct NewVersion {
@@ -47,6 +48,7 @@ pub struct NewVersion {
     pub tags: Vec<(String, String)>,
 }
 
+/// A body that has been read and stored but not yet committed.
 pub struct Staged {
     pub size: u64,
     pub md5: [u8; 16],
@@ -652,5 +654,7 @@ pub(crate) fn check_condition(old: Option<&ObjectRecord>, cond: &PutCondition) -
         (PutCondition::IfExists, Some(_)) => Ok(()),
         (PutCondition::IfMatch(etag), Some(o)) if *etag == o.etag => Ok(()),
         (PutCondition::IfMatch(_), Some(_)) => Err(StoreError::PreconditionFailed),
+        (PutCondition::IfNoneMatch(etag), Some(o)) if *etag == o.etag => Err(StoreError::PreconditionFailed),
+        (PutCondition::IfNoneMatch(_), _) => Ok(()),
     }
 }

@@ -446,6 +446,44 @@ async fn put_if_match() {
     assert_eq!(sdk_status(c.head_object().bucket(&b).key("absent").send().await), 404);
 }
 
+/// If-None-Match with an ETag: refused while the live object has it, allowed otherwise
+/// (and where there is none).
+#[tokio::test]
+async fn put_if_none_match_an_etag() {
+    let (_s, c, b) = with_bucket("ifnonematch").await;
+    let e1 = put(&c, &b, "k", b"v1").await;
+    check_sdk_error(
+        c.put_object()
+            .bucket(&b)
+            .key("k")
+            .body(ByteStream::from_static(b"v2"))
+            .if_none_match(&e1)
+            .send()
+            .await,
+        412,
+        "PreconditionFailed",
+        &format!("/{b}/k"),
+    );
+    assert_eq!(get_body(&c, &b, "k").await, b"v1");
+    c.put_object()
+        .bucket(&b)
+        .key("k")
+        .body(ByteStream::from_static(b"v2"))
+        .if_none_match("\"00000000000000000000000000000000\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get_body(&c, &b, "k").await, b"v2");
+    c.put_object()
+        .bucket(&b)
+        .key("new")
+        .body(ByteStream::from_static(b"n"))
+        .if_none_match(&e1)
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_if_none_match_puts_have_exactly_one_winner() {
     let (_s, c, b) = with_bucket("race").await;
