@@ -61,7 +61,7 @@ pub async fn list_objects(c: &Coffer, req: S3Request<ListObjectsInput>) -> S3Res
     let prefix = input.prefix.clone().unwrap_or_default();
     let q = ListQuery {
         prefix: &prefix,
-        delimiter: input.delimiter.as_deref(),
+        delimiter: input.delimiter.as_deref().filter(|d| !d.is_empty()),
         after: input.marker.as_deref().filter(|m| !m.is_empty()),
         max_keys: max,
     };
@@ -73,7 +73,7 @@ pub async fn list_objects(c: &Coffer, req: S3Request<ListObjectsInput>) -> S3Res
         marker: Some(encode(input.marker.as_deref().unwrap_or(""), url)),
         next_marker: p.last.filter(|_| p.truncated).map(|m| encode(&m, url)),
         max_keys: Some(max as i32),
-        delimiter: input.delimiter.map(|d| encode(&d, url)),
+        delimiter: input.delimiter.filter(|d| !d.is_empty()).map(|d| encode(&d, url)),
         is_truncated: Some(p.truncated),
         contents: Some(objects),
         common_prefixes: Some(prefixes),
@@ -107,7 +107,7 @@ pub async fn list_objects_v2(
         .filter(|a| !a.is_empty());
     let q = ListQuery {
         prefix: &prefix,
-        delimiter: input.delimiter.as_deref(),
+        delimiter: input.delimiter.as_deref().filter(|d| !d.is_empty()),
         after,
         max_keys: max,
     };
@@ -121,7 +121,7 @@ pub async fn list_objects_v2(
         continuation_token: input.continuation_token,
         next_continuation_token: p.last.filter(|_| p.truncated).map(hex::encode),
         start_after: input.start_after.map(|s| encode(&s, url)),
-        delimiter: input.delimiter.map(|d| encode(&d, url)),
+        delimiter: input.delimiter.filter(|d| !d.is_empty()).map(|d| encode(&d, url)),
         is_truncated: Some(p.truncated),
         contents: Some(objects),
         common_prefixes: Some(prefixes),

@@ -356,7 +356,7 @@ pub async fn list_multipart_uploads(
     let prefix = input.prefix.clone().unwrap_or_default();
     let q = UploadsQuery {
         prefix: &prefix,
-        delimiter: input.delimiter.as_deref(),
+        delimiter: input.delimiter.as_deref().filter(|d| !d.is_empty()),
         key_marker: input.key_marker.as_deref(),
         upload_id_marker: input.upload_id_marker.as_deref().filter(|u| !u.is_empty()),
         max_uploads: max as usize,
@@ -390,7 +390,7 @@ pub async fn list_multipart_uploads(
     Ok(S3Response::new(ListMultipartUploadsOutput {
         bucket: Some(input.bucket),
         prefix: input.prefix.as_deref().map(enc),
-        delimiter: input.delimiter.as_deref().map(enc),
+        delimiter: input.delimiter.as_deref().filter(|d| !d.is_empty()).map(enc),
         key_marker: input.key_marker.as_deref().map(enc),
         upload_id_marker: input.upload_id_marker,
         next_key_marker: next_key,

@@ -94,7 +94,7 @@ pub async fn list_object_versions(
     let prefix = input.prefix.clone().unwrap_or_default();
     let q = VersionsQuery {
         prefix: &prefix,
-        delimiter: input.delimiter.as_deref(),
+        delimiter: input.delimiter.as_deref().filter(|d| !d.is_empty()),
         key_marker: input.key_marker.as_deref(),
         version_id_marker: input.version_id_marker.as_deref(),
         max_keys: max as usize,
@@ -140,7 +140,7 @@ pub async fn list_object_versions(
     Ok(S3Response::new(ListObjectVersionsOutput {
         name: Some(input.bucket),
         prefix: Some(enc(&prefix)),
-        delimiter: input.delimiter.as_deref().map(enc),
+        delimiter: input.delimiter.as_deref().filter(|d| !d.is_empty()).map(enc),
         key_marker: Some(enc(input.key_marker.as_deref().unwrap_or_default())),
         version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
         next_key_marker: next_key,

@@ -348,6 +348,24 @@ async fn list_v2_encoding_type_url() {
     assert_eq!(xml_field(&text, "Prefix").as_deref(), Some("quux%20ab/"), "{text}");
 }
 
+/// An empty delimiter is no delimiter: nothing rolls up, and none is echoed.
+#[tokio::test]
+async fn an_empty_delimiter_is_treated_as_absent() {
+    let (s, c, b) = setup("emptydelim", &["a/b", "a/c", "d"]).await;
+    let out = c.list_objects_v2().bucket(&b).delimiter("").send().await.unwrap();
+    assert_eq!(keys_of(&out), owned(&["a/b", "a/c", "d"]));
+    assert!(out.common_prefixes().is_empty());
+    assert_eq!(out.delimiter(), None);
+    for (path, query) in [
+        (format!("/{b}"), vec![("delimiter", "")]),
+        (format!("/{b}"), vec![("delimiter", ""), ("versions", "")]),
+    ] {
+        let r = s.raw("GET", &path, &query, &[], b"").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(!r.text().contains("<Delimiter>"), "{}", r.text());
+    }
+}
+
 /// ListObjectVersions and ListMultipartUploads encode what they list too (boto3 asks for
 /// `url` on every call and decodes the answer: unencoded keys came back altered).
 #[tokio::test]
