@@ -10,7 +10,7 @@ use crate::Coffer;
 use crate::convert::{http_date, timestamp};
 use crate::error::IntoS3;
 use crate::get::{Conditions, check_copy_source};
-use crate::put::user_metadata;
+use crate::put::{stored_encoding, user_metadata};
 
 pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let known = crate::ctx::known_bucket(&req).cloned();
@@ -61,7 +61,7 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
             content_type: input.content_type,
             cache_control: input.cache_control,
             content_disposition: input.content_disposition,
-            content_encoding: input.content_encoding,
+            content_encoding: stored_encoding(input.content_encoding),
             content_language: input.content_language,
             expires: input.expires.as_ref().map(http_date),
             user: user_metadata(input.metadata)?,

@@ -90,7 +90,7 @@ pub async fn create_multipart_upload(
         content_type: input.content_type,
         cache_control: input.cache_control,
         content_disposition: input.content_disposition,
-        content_encoding: input.content_encoding,
+        content_encoding: crate::put::stored_encoding(input.content_encoding),
         content_language: input.content_language,
         expires: input.expires.as_ref().map(http_date),
         user: user_metadata(input.metadata)?,

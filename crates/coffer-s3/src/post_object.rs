@@ -125,7 +125,7 @@ async fn store_form(
         content_type: form.field("content-type").map(str::to_owned),
         cache_control: form.field("cache-control").map(str::to_owned),
         content_disposition: form.field("content-disposition").map(str::to_owned),
-        content_encoding: form.field("content-encoding").map(str::to_owned),
+        content_encoding: crate::put::stored_encoding(form.field("content-encoding").map(str::to_owned)),
         content_language: form.field("content-language").map(str::to_owned),
         expires: form.field("expires").map(str::to_owned),
         user: user_metadata(Some(

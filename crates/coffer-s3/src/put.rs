@@ -33,7 +33,7 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         content_type: input.content_type,
         cache_control: input.cache_control,
         content_disposition: input.content_disposition,
-        content_encoding: input.content_encoding,
+        content_encoding: stored_encoding(input.content_encoding),
         content_language: input.content_language,
         expires: input.expires.as_ref().map(crate::convert::http_date),
         user: user_metadata(input.metadata)?,
@@ -136,6 +136,18 @@ pub fn put_condition(if_match: Option<&IfMatch>, if_none_match: Option<&IfNoneMa
             "If-Match and If-None-Match cannot be combined on a write."
         )),
     }
+}
+
+/// Content-Encoding as S3 stores it: without `aws-chunked`, which describes how the
+/// request body was sent, not the object (none left: no encoding at all).
+pub fn stored_encoding(v: Option<String>) -> Option<String> {
+    let v = v?;
+    let kept: Vec<&str> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
 }
 
 /// S3's limit on user metadata: names and values of `x-amz-meta-*` together, in bytes.

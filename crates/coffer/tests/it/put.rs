@@ -84,6 +84,27 @@ async fn content_encoding_gzip_is_stored_without_aws_chunked() {
     assert_eq!(r.body, b"not really gzip");
 }
 
+/// `aws-chunked` says how a body was sent, never what the object is: S3 drops it from the
+/// stored Content-Encoding wherever it appears, even when the body was not sent so.
+#[tokio::test]
+async fn aws_chunked_is_dropped_from_any_content_encoding() {
+    let (s, c, b) = with_bucket("enc-tokens").await;
+    for (sent, stored) in [
+        ("deflate, gzip", Some("deflate, gzip")),
+        ("gzip, aws-chunked", Some("gzip")),
+        ("aws-chunked, gzip", Some("gzip")),
+        ("aws-chunked", None),
+        ("aws-chunked, aws-chunked", None),
+    ] {
+        let r = s
+            .raw("PUT", &format!("/{b}/k"), &[], &[("content-encoding", sent)], b"x")
+            .await;
+        assert_eq!(r.status, 200, "{sent}: {}", r.text());
+        let head = c.head_object().bucket(&b).key("k").send().await.unwrap();
+        assert_eq!(head.content_encoding(), stored, "{sent}");
+    }
+}
+
 #[tokio::test]
 async fn content_md5_right_is_accepted_and_wrong_is_bad_digest() {
     let (s, c, b) = with_bucket("md5").await;
