@@ -259,11 +259,28 @@ pub async fn complete_multipart_upload(
     }
     let cond = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let whole = sent_checksums!(input);
-    let rec = c
+    let expected = completed_etag(&chosen);
+    let rec = match c
         .store
         .complete_upload(&input.bucket, &input.key, &input.upload_id, chosen, cond, whole)
         .await
-        .s3()?;
+    {
+        Ok(rec) => rec,
+        // A retry of a completion that went through (the client timed out waiting): the
+        // upload is gone, and the key holds what those very parts made. AWS answers it
+        // again rather than NoSuchUpload.
+        Err(coffer_store::StoreError::NoSuchUpload) => {
+            match (c.store.head_object(&input.bucket, &input.key, None), expected) {
+                (Ok(rec), Some(etag))
+                    if rec.etag == etag && matches!(rec.data, coffer_store::DataRef::Parts { .. }) =>
+                {
+                    rec
+                }
+                _ => return Err(s3_error!(NoSuchUpload)),
+            }
+        }
+        Err(e) => return Err(e).s3(),
+    };
     let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
@@ -274,6 +291,18 @@ pub async fn complete_multipart_upload(
     };
     set_checksums!(out, &rec.meta.checksums);
     Ok(S3Response::new(out))
+}
+
+/// The ETag a completion of these parts gives: the MD5 of their MD5s, and their count.
+fn completed_etag(parts: &[CompletePart]) -> Option<String> {
+    use md5::Digest;
+    let mut md5 = md5::Md5::new();
+    for p in parts {
+        let mut b = [0u8; 16];
+        hex::decode_to_slice(&p.etag, &mut b).ok()?;
+        md5.update(b);
+    }
+    Some(format!("{}-{}", hex::encode(md5.finalize()), parts.len()))
 }
 
 pub async fn abort_multipart_upload(

@@ -844,3 +844,25 @@ async fn abort_while_parts_are_in_flight_leaves_nothing_behind() {
             .is_empty()
     );
 }
+
+/// A client that timed out waiting for CompleteMultipartUpload retries it: AWS answers the
+/// retry with the same ETag. Different parts are another request, and the upload is gone.
+#[tokio::test]
+async fn a_repeated_completion_answers_the_same() {
+    let (_s, c, b) = with_bucket("mp-again").await;
+    let id = create(&c, &b, "k").await;
+    let p1 = part(&c, &b, "k", &id, 1, data(5 << 20, 1)).await;
+    let p2 = part(&c, &b, "k", &id, 2, data(100, 2)).await;
+    let complete = |parts: Vec<CompletedPart>| {
+        c.complete_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .upload_id(&id)
+            .multipart_upload(done(parts))
+            .send()
+    };
+    let first = complete(vec![p1.clone(), p2.clone()]).await.unwrap();
+    let again = complete(vec![p1.clone(), p2.clone()]).await.unwrap();
+    assert_eq!(again.e_tag(), first.e_tag());
+    check_sdk_error(complete(vec![p1]).await, 404, "NoSuchUpload", &format!("/{b}/k"));
+}
