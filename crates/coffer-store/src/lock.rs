@@ -46,8 +46,10 @@ pub fn check_delete(v: &ObjectRecord, bypass: bool, now_ms: i64) -> StoreResult<
 }
 
 /// Whether a version's retention may change from `old` to `new` at `now_ms`. An expired
-/// retention may change freely. A live one may always be lengthened; shortened, removed or
-/// turned from COMPLIANCE to GOVERNANCE only when GOVERNANCE with `bypass`.
+/// retention may change freely. A live one may always be lengthened in its own mode;
+/// shortened, removed or given another mode only when GOVERNANCE with `bypass` (COMPLIANCE
+/// never yields, and GOVERNANCE turns COMPLIANCE only with the right to bypass it, as on
+/// AWS).
 pub fn check_retention_change(
     old: Option<&Retention>,
     new: Option<&Retention>,
@@ -59,7 +61,7 @@ pub fn check_retention_change(
     };
     let weaker = match new {
         None => true,
-        Some(n) => n.until_ms < old.until_ms || (old.mode == LockMode::Compliance && n.mode != LockMode::Compliance),
+        Some(n) => n.until_ms < old.until_ms || n.mode != old.mode,
     };
     if weaker && (old.mode == LockMode::Compliance || !bypass) {
         return Err(StoreError::ObjectLocked);
@@ -88,7 +90,8 @@ mod tests {
             (Some(ret(Governance, 2_000)), Some(ret(Governance, 1_500)), true, true),
             (Some(ret(Governance, 2_000)), None, false, false),
             (Some(ret(Governance, 2_000)), None, true, true),
-            (Some(ret(Governance, 2_000)), Some(ret(Compliance, 2_000)), false, true),
+            (Some(ret(Governance, 2_000)), Some(ret(Compliance, 2_000)), false, false),
+            (Some(ret(Governance, 2_000)), Some(ret(Compliance, 3_000)), true, true),
             (Some(ret(Compliance, 2_000)), Some(ret(Compliance, 3_000)), false, true),
             (Some(ret(Compliance, 2_000)), Some(ret(Compliance, 1_500)), true, false),
             (Some(ret(Compliance, 2_000)), Some(ret(Governance, 3_000)), true, false),

@@ -523,6 +523,23 @@ async fn object_lock_protects_versions_until_their_date() {
         "AccessDenied",
         &format!("/{b}/g"),
     );
+    // Turning GOVERNANCE into COMPLIANCE changes the lock: it takes the bypass too.
+    let to_compliance = ObjectLockRetention::builder()
+        .mode(ObjectLockRetentionMode::Compliance)
+        .retain_until_date(future)
+        .build();
+    check_sdk_error(
+        c.put_object_retention()
+            .bucket(&b)
+            .key("g")
+            .version_id(&g)
+            .retention(to_compliance)
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/g"),
+    );
     c.delete_object()
         .bucket(&b)
         .key("g")
