@@ -72,6 +72,8 @@ pub fn of(operation: &str, has_key: bool) -> Action {
         "DeleteObjectTagging" => on("s3:DeleteObjectTagging", Object),
         "GetBucketTagging" => on("s3:GetBucketTagging", Bucket),
         "GetBucketCors" => on("s3:GetBucketCORS", Bucket),
+        "GetBucketLifecycleConfiguration" => on("s3:GetLifecycleConfiguration", Bucket),
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => on("s3:PutLifecycleConfiguration", Bucket),
         "PutBucketCors" | "DeleteBucketCors" => on("s3:PutBucketCORS", Bucket),
         "PutBucketTagging" | "DeleteBucketTagging" => on("s3:PutBucketTagging", Bucket),
         "PutObjectRetention" => on("s3:PutObjectRetention", Object),

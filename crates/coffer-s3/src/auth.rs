@@ -75,6 +75,8 @@ pub struct BucketRules {
     pub acl: AclRules,
     /// The bucket's CORS rules, if it has any.
     pub cors: Option<Arc<[crate::cors::Rule]>>,
+    /// The bucket's lifecycle rules, if it has any (for `x-amz-expiration`).
+    pub lifecycle: Option<Arc<[crate::lifecycle::Rule]>>,
 }
 
 impl PolicyCache {
@@ -90,6 +92,7 @@ impl PolicyCache {
             SettingKind::Ownership,
             SettingKind::Acl,
             SettingKind::Cors,
+            SettingKind::Lifecycle,
         ];
         let (stamp, rows) = store.bucket_settings(bucket, &kinds).s3()?;
         let row = |kind| rows.iter().find(|(k, _)| *k == kind).map(|(_, r)| r.as_slice());
@@ -130,6 +133,11 @@ impl PolicyCache {
             },
             cors: row(SettingKind::Cors)
                 .map(coffer_store::settings::decode::<Vec<crate::cors::Rule>>)
+                .transpose()
+                .s3()?
+                .map(Into::into),
+            lifecycle: row(SettingKind::Lifecycle)
+                .map(coffer_store::settings::decode::<Vec<crate::lifecycle::Rule>>)
                 .transpose()
                 .s3()?
                 .map(Into::into),

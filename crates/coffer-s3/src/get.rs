@@ -180,6 +180,9 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         ..Default::default()
     };
     fill_headers!(c, known_bucket(&req), input.bucket, out, rec);
+    if input.version_id.is_none() {
+        out.expiration = crate::lifecycle::header(c, &req, &input.key, &rec);
+    }
     out.tag_count = crate::tagging::count(&rec.tags);
     if range.is_none()
         && input
@@ -231,6 +234,9 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
         ..Default::default()
     };
     fill_headers!(c, known_bucket(&req), input.bucket, out, rec);
+    if input.version_id.is_none() {
+        out.expiration = crate::lifecycle::header(c, &req, &input.key, &rec);
+    }
     // response-* overrides apply to HEAD as to GET; s3s applies them to GET only.
     if let Some(v) = &input.response_content_type {
         out.content_type = Some(v.clone());

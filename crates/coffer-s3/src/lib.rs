@@ -13,6 +13,7 @@ pub mod ctx;
 mod delete;
 pub mod error;
 mod get;
+pub mod lifecycle;
 mod list;
 mod multipart;
 mod object_lock;
@@ -44,6 +45,8 @@ pub struct Config {
     /// The object ownership of a bucket created without `x-amz-object-ownership`: S3's
     /// BucketOwnerEnforced unless the operator asks for ACLs by default.
     pub default_ownership: Ownership,
+    /// The length of a lifecycle rule's day, in seconds (86,400; shorter for tests).
+    pub lifecycle_day_secs: u64,
 }
 
 /// The S3 implementation: the store, who is who, and the server's settings.
@@ -115,6 +118,27 @@ impl S3 for Coffer {
         req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         get::get_object_attributes(self, req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        lifecycle::put_bucket_lifecycle_configuration(self, req).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        lifecycle::get_bucket_lifecycle_configuration(self, req).await
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        lifecycle::delete_bucket_lifecycle(self, req).await
     }
 
     async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {

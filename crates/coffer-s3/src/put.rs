@@ -15,6 +15,7 @@ pub const MAX_PUT_SIZE: u64 = 5 << 30;
 pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let known = crate::ctx::known_bucket(&req).cloned();
     let w = crate::acl::write_access(&req);
+    let lifecycle = crate::ctx::RequestContext::of(&req).and_then(|ctx| ctx.rules.lifecycle.clone());
     let S3Request {
         input,
         headers,
@@ -70,10 +71,13 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         .s3()?;
     let mut out = PutObjectOutput {
         version_id: crate::versioning::version_header(c, known.as_ref(), &input.bucket, &rec),
-        e_tag: Some(ETag::Strong(rec.etag)),
+        e_tag: Some(ETag::Strong(rec.etag.clone())),
         size: Some(rec.size as i64),
         ..Default::default()
     };
+    if let Some(rules) = lifecycle {
+        out.expiration = crate::lifecycle::expiration_header(&rules, &input.key, &rec, c.config.lifecycle_day_secs);
+    }
     set_checksums!(out, &rec.meta.checksums);
     Ok(S3Response::new(out))
 }

@@ -31,6 +31,9 @@ pub enum PutCondition {
     IfMatch(String),
     /// `If-None-Match: <etag>`: unless the live object has this ETag (unquoted).
     IfNoneMatch(String),
+    /// Only if the version addressed is still this one (its sort key): a background delete
+    /// of what it judged due must not hit a newer version written since.
+    IsVersion(u128),
 }
 
 /// What a write sets on the version it makes, besides its bytes.
@@ -656,5 +659,7 @@ pub(crate) fn check_condition(old: Option<&ObjectRecord>, cond: &PutCondition) -
         (PutCondition::IfMatch(_), Some(_)) => Err(StoreError::PreconditionFailed),
         (PutCondition::IfNoneMatch(etag), Some(o)) if *etag == o.etag => Err(StoreError::PreconditionFailed),
         (PutCondition::IfNoneMatch(_), _) => Ok(()),
+        (PutCondition::IsVersion(sort), Some(o)) if *sort == o.sort => Ok(()),
+        (PutCondition::IsVersion(_), _) => Err(StoreError::PreconditionFailed),
     }
 }

@@ -79,6 +79,7 @@ fn verify(c: &mut Criterion) {
             region: "us-east-1".into(),
             domains: vec![],
             default_ownership: coffer_s3::Ownership::default(),
+            lifecycle_day_secs: 86_400,
         };
         Coffer::new(store, identity, config).into_service(Some(NoRoute))
     });

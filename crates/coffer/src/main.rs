@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod scrub;
 mod server;
+mod workers;
 use coffer::sigv4;
 
 use std::net::SocketAddr;
@@ -41,6 +42,10 @@ enum Command {
         #[arg(long, default_value = "BucketOwnerEnforced", env = "COFFER_DEFAULT_OBJECT_OWNERSHIP",
               value_parser = ["BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"])]
         default_object_ownership: String,
+        /// Length of a lifecycle rule's day in seconds, so tests can see rules run in
+        /// seconds (RGW's rgw_lc_debug_interval).
+        #[arg(long, default_value_t = 86_400, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+        lifecycle_day_secs: u64,
         /// Seconds after which an incomplete multipart upload is aborted (default 7 days).
         #[arg(long, default_value_t = 7 * 24 * 3600, env = "COFFER_UPLOAD_EXPIRY_SECS")]
         upload_expiry_secs: u64,
@@ -139,6 +144,7 @@ fn main() -> ExitCode {
                 region,
                 domains,
                 default_object_ownership,
+                lifecycle_day_secs,
                 upload_expiry_secs,
                 max_connections,
                 header_timeout_secs,
@@ -152,6 +158,7 @@ fn main() -> ExitCode {
                     domains,
                     default_ownership: coffer_s3::Ownership::from_name(&default_object_ownership)
                         .expect("clap checked the value"),
+                    lifecycle_day_secs,
                     upload_expiry: std::time::Duration::from_secs(upload_expiry_secs),
                     header_timeout: std::time::Duration::from_secs(header_timeout_secs),
                     body_pace: coffer_s3::service::BodyPace {

@@ -22,6 +22,8 @@ pub struct ServerArgs {
     pub domains: Vec<String>,
     /// Object ownership of buckets created without one (S3's default: BucketOwnerEnforced).
     pub default_ownership: coffer_s3::Ownership,
+    /// The length of a lifecycle day, in seconds.
+    pub lifecycle_day_secs: u64,
     /// Multipart uploads older than this are aborted and their parts freed.
     pub upload_expiry: Duration,
     /// A client that sends no complete header block in this time is cut off (slowloris).
@@ -135,8 +137,10 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         region: args.region.clone(),
         domains: args.domains.clone(),
         default_ownership: args.default_ownership,
+        lifecycle_day_secs: args.lifecycle_day_secs,
     };
     tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
+    tokio::spawn(crate::workers::lifecycle(store.clone(), args.lifecycle_day_secs));
     let service = Coffer::new(store, identity, config)
         .into_service(Some(route))
         .with_body_pace(args.body_pace);

@@ -25,6 +25,7 @@ mod public_access;
 mod put;
 mod reads;
 mod scrub;
+mod server;
 mod streaming;
 mod tagging;
 mod users;
