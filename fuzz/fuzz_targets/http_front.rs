@@ -70,6 +70,9 @@ fn env() -> &'static Env {
         let config = Config {
             region: "us-east-1".into(),
             domains: vec!["localhost".into()],
+            default_ownership: coffer_s3::Ownership::default(),
+            lifecycle_day_secs: 86_400,
+            website_domains: vec!["web.localhost".into()],
         };
         let service = Coffer::new(store, identity, config).into_service(None::<NoRoute>);
         Env { store: ts, service }

@@ -471,7 +471,7 @@ pub fn for_write(
     Ok(((owner != bucket.owner).then_some(owner), acl))
 }
 
-/// The owner, ACL and tags (`x-amz-tagging`) that PutObject, CopyObject and
+/// The owner, ACL, tags (`x-amz-tagging`) and website redirect that PutObject, CopyObject and
 /// CreateMultipartUpload lay on the version they write: checked before the body is read,
 /// kept for the operation.
 #[derive(Debug, Clone, Default)]
@@ -479,6 +479,8 @@ pub struct WriteAccess {
     pub owner: Option<CanonicalId>,
     pub acl: Option<Vec<Grant>>,
     pub tags: crate::tagging::Tags,
+    /// `x-amz-website-redirect-location`, checked.
+    pub website_redirect: Option<String>,
 }
 
 /// What `S3Access` decided for the version a request writes.

@@ -72,6 +72,9 @@ pub fn of(operation: &str, has_key: bool) -> Action {
         "DeleteObjectTagging" => on("s3:DeleteObjectTagging", Object),
         "GetBucketTagging" => on("s3:GetBucketTagging", Bucket),
         "GetBucketCors" => on("s3:GetBucketCORS", Bucket),
+        "GetBucketWebsite" => on("s3:GetBucketWebsite", Bucket),
+        "PutBucketWebsite" => on("s3:PutBucketWebsite", Bucket),
+        "DeleteBucketWebsite" => on("s3:DeleteBucketWebsite", Bucket),
         "GetBucketLifecycleConfiguration" => on("s3:GetLifecycleConfiguration", Bucket),
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => on("s3:PutLifecycleConfiguration", Bucket),
         "PutBucketCors" | "DeleteBucketCors" => on("s3:PutBucketCORS", Bucket),
@@ -192,7 +195,10 @@ mod tests {
             on("s3:GetObjectVersionTagging", Scope::Object)
         );
         // Unimplemented operations still need the bucket.
-        assert_eq!(of("PutBucketWebsite", false), on("s3:*", Scope::Bucket));
+        assert_eq!(
+            of("PutBucketNotificationConfiguration", false),
+            on("s3:*", Scope::Bucket)
+        );
         assert_eq!(of("RestoreObject", true), on("s3:*", Scope::Object));
         let mut h = http::HeaderMap::new();
         assert!(implied_by_headers("PutObject", &h).is_empty());

@@ -413,12 +413,9 @@ const STORAGE_CLASSES: [&str; 11] = [
 ];
 
 /// What a write asks for that coffer does not do yet is refused, not stored and ignored:
-/// a website redirect, a storage class other than STANDARD (an unknown one
+/// a storage class other than STANDARD (an unknown one
 /// is InvalidStorageClass, as on AWS).
 fn refuse_unsupported_write_headers(headers: &http::HeaderMap) -> S3Result<()> {
-    if headers.contains_key("x-amz-website-redirect-location") {
-        return Err(s3_error!(NotImplemented, "Website redirects are not implemented."));
-    }
     if let Some(class) = headers.get("x-amz-storage-class") {
         let class = class.to_str().unwrap_or("?");
         if !STORAGE_CLASSES.contains(&class) {
@@ -560,7 +557,17 @@ impl S3Access for Identity {
             let asked = crate::acl::from_headers(self, cx.headers())?;
             let (owner, acl) = crate::acl::for_write(&ctx, asked.as_ref())?;
             let tags = crate::tagging::from_headers(cx.headers())?;
-            cx.extensions_mut().insert(crate::acl::WriteAccess { owner, acl, tags });
+            let website_redirect = crate::website::redirect_location(
+                cx.headers()
+                    .get("x-amz-website-redirect-location")
+                    .map(|v| v.to_str().unwrap_or("?")),
+            )?;
+            cx.extensions_mut().insert(crate::acl::WriteAccess {
+                owner,
+                acl,
+                tags,
+                website_redirect,
+            });
         }
         if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
             refuse_unsupported_write_headers(cx.headers())?;

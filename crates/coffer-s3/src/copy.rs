@@ -98,6 +98,7 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
                 owner: w.owner,
                 acl: w.acl,
                 tags,
+                website_redirect: w.website_redirect,
             },
         )
         .await

@@ -141,6 +141,7 @@ macro_rules! fill_headers {
                 Some(ObjectLockLegalHoldStatus::from_static(ObjectLockLegalHoldStatus::ON));
         }
         $out.version_id = crate::versioning::version_header($c, $known, &$bucket, &$rec);
+        $out.website_redirect_location = $rec.website_redirect.clone();
     };
 }
 

@@ -24,6 +24,7 @@ mod put;
 pub mod service;
 mod tagging;
 mod versioning;
+pub mod website;
 
 use std::sync::Arc;
 
@@ -47,6 +48,8 @@ pub struct Config {
     pub default_ownership: Ownership,
     /// The length of a lifecycle rule's day, in seconds (86,400; shorter for tests).
     pub lifecycle_day_secs: u64,
+    /// Domains under which `bucket.<domain>` is the bucket's static website.
+    pub website_domains: Vec<String>,
 }
 
 /// The S3 implementation: the store, who is who, and the server's settings.
@@ -139,6 +142,27 @@ impl S3 for Coffer {
         req: S3Request<DeleteBucketLifecycleInput>,
     ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
         lifecycle::delete_bucket_lifecycle(self, req).await
+    }
+
+    async fn put_bucket_website(
+        &self,
+        req: S3Request<PutBucketWebsiteInput>,
+    ) -> S3Result<S3Response<PutBucketWebsiteOutput>> {
+        website::put_bucket_website(self, req).await
+    }
+
+    async fn get_bucket_website(
+        &self,
+        req: S3Request<GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
+        website::get_bucket_website(self, req).await
+    }
+
+    async fn delete_bucket_website(
+        &self,
+        req: S3Request<DeleteBucketWebsiteInput>,
+    ) -> S3Result<S3Response<DeleteBucketWebsiteOutput>> {
+        website::delete_bucket_website(self, req).await
     }
 
     async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {

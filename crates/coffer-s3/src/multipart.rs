@@ -101,6 +101,7 @@ pub async fn create_multipart_upload(
         owner: w.owner,
         acl: w.acl,
         tags: w.tags,
+        website_redirect: w.website_redirect,
         ..NewVersion::default()
     };
     let up = c

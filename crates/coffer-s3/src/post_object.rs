@@ -103,6 +103,7 @@ async fn store_form(
         Some(xml) => crate::tagging::from_xml(xml.as_bytes())?,
         None => Vec::new(),
     };
+    let website_redirect = crate::website::redirect_location(form.field("x-amz-website-redirect-location"))?;
     let known = ctx.bucket;
     let key_field = form.field("key").ok_or_else(|| {
         s3_error!(
@@ -194,6 +195,7 @@ async fn store_form(
                 owner,
                 acl,
                 tags,
+                website_redirect,
                 ..NewVersion::default()
             },
         )
@@ -385,7 +387,6 @@ fn refuse_unsupported(form: &form::Fields) -> S3Result<()> {
     for (k, v) in &form.fields {
         let unsupported = match k.as_str() {
             "acl" => false,
-            "x-amz-website-redirect-location" => true,
             "x-amz-storage-class" => v != "STANDARD",
             k => k.starts_with("x-amz-server-side-encryption") || k.starts_with("x-amz-object-lock-"),
         };

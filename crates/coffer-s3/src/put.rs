@@ -65,6 +65,7 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
                 owner: w.owner,
                 acl: w.acl,
                 tags: w.tags,
+                website_redirect: w.website_redirect,
             },
         )
         .await

@@ -126,6 +126,7 @@ mod tests {
             owner: None,
             acl: None,
             tags: Vec::new(),
+            website_redirect: None,
         };
         // (retention, legal hold, bypass) -> allowed
         let cases = [

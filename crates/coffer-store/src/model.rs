@@ -159,6 +159,9 @@ pub struct ObjectRecord {
     pub acl: Option<Vec<Grant>>,
     /// Object tags (key, value), sorted by key. Added in format 2.
     pub tags: Vec<(String, String)>,
+    /// `x-amz-website-redirect-location`: where a website request for this version goes.
+    /// Added in format 2.
+    pub website_redirect: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +219,7 @@ pub struct UploadRecord {
     pub object_owner: Option<CanonicalId>,
     pub acl: Option<Vec<Grant>>,
     pub tags: Vec<(String, String)>,
+    pub website_redirect: Option<String>,
 }
 
 /// One uploaded part, and later one part of a completed object.
@@ -393,6 +397,7 @@ mod tests {
                 permission: crate::Permission::Read,
             }]),
             tags: vec![("k".into(), "v".into())],
+            website_redirect: Some("/elsewhere".into()),
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
     }

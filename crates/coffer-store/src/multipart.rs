@@ -116,6 +116,7 @@ impl Store {
             object_owner: v.owner,
             acl: v.acl,
             tags: v.tags,
+            website_redirect: v.website_redirect,
         };
         self.meta
             .commit(move |txn| {
@@ -285,6 +286,7 @@ impl Store {
                     owner: upload.object_owner,
                     acl: upload.acl,
                     tags: upload.tags,
+                    website_redirect: upload.website_redirect,
                 };
                 crate::version::install(
                     txn,

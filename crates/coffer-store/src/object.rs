@@ -49,6 +49,8 @@ pub struct NewVersion {
     pub acl: Option<Vec<crate::acl::Grant>>,
     /// Object tags (key, value).
     pub tags: Vec<(String, String)>,
+    /// `x-amz-website-redirect-location`.
+    pub website_redirect: Option<String>,
 }
 
 /// A body that has been read and stored but not yet committed.
@@ -430,6 +432,7 @@ impl Store {
             owner: v.owner,
             acl: v.acl,
             tags: v.tags,
+            website_redirect: v.website_redirect,
         };
         let (bucket_s, key_s) = (bucket.to_owned(), key.to_owned());
         let (rec, released) = self

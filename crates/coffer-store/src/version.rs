@@ -125,6 +125,7 @@ fn marker(version_id: Option<String>, sort: u128) -> ObjectRecord {
         owner: None,
         acl: None,
         tags: Vec::new(),
+        website_redirect: None,
     }
 }
 

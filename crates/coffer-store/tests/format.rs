@@ -65,6 +65,7 @@ fn object() -> ObjectRecord {
             },
         ]),
         tags: vec![("team".into(), "a".into())],
+        website_redirect: Some("/x".into()),
     }
 }
 
@@ -84,6 +85,7 @@ fn upload() -> UploadRecord {
             permission: Permission::ReadAcp,
         }]),
         tags: vec![],
+        website_redirect: None,
     }
 }
 
@@ -125,14 +127,17 @@ fn format_2_bytes_are_pinned() {
     let bytes = golden(&format!("0220{AB}80a0abfef9620101010003"));
     assert_eq!(record::encode(&bucket()), bytes, "bucket");
     assert_eq!(record::decode::<BucketRecord>(&bytes).unwrap(), bucket());
-    // Format 2 adds the ACL: Some, 2 grants, AllUsers READ, User(ab…) FULL_CONTROL; and
-    // the tags: 1, ("team", "a").
-    let bytes = golden(&format!("02{}{AB}010201010020{AB}0001047465616d0161", &OBJECT_1[2..]));
+    // Format 2 adds the ACL: Some, 2 grants, AllUsers READ, User(ab…) FULL_CONTROL; the
+    // tags: 1, ("team", "a"); and the website redirect: Some("/x").
+    let bytes = golden(&format!(
+        "02{}{AB}010201010020{AB}0001047465616d016101022f78",
+        &OBJECT_1[2..]
+    ));
     assert_eq!(record::encode(&object()), bytes, "object");
     assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
-    // ... and the object's owner, ACL and tags to uploads: Some(ab…),
-    // Some([AuthenticatedUsers READ_ACP]), none.
-    let bytes = golden(&format!("02{}{AB}{UPLOAD_1_REST}0120{AB}0101020300", &UPLOAD_1[2..]));
+    // ... and the object's owner, ACL, tags and redirect to uploads: Some(ab…),
+    // Some([AuthenticatedUsers READ_ACP]), none, none.
+    let bytes = golden(&format!("02{}{AB}{UPLOAD_1_REST}0120{AB}010102030000", &UPLOAD_1[2..]));
     assert_eq!(record::encode(&upload()), bytes, "upload");
     assert_eq!(record::decode::<UploadRecord>(&bytes).unwrap(), upload());
     let bytes = golden("0202060165010101010101010101010101010101010886a0abfef962010a00");
@@ -155,6 +160,7 @@ fn format_1_bytes_decode_as_format_2() {
         ObjectRecord {
             acl: None,
             tags: vec![],
+            website_redirect: None,
             ..object()
         }
     );
@@ -165,6 +171,7 @@ fn format_1_bytes_decode_as_format_2() {
             object_owner: None,
             acl: None,
             tags: vec![],
+            website_redirect: None,
             ..upload()
         }
     );
@@ -210,6 +217,7 @@ fn format_0_bytes_decode_and_upgrade() {
             owner: None,
             acl: None,
             tags: vec![],
+            website_redirect: None,
             ..object()
         }
     );

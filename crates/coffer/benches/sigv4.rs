@@ -80,6 +80,7 @@ fn verify(c: &mut Criterion) {
             domains: vec![],
             default_ownership: coffer_s3::Ownership::default(),
             lifecycle_day_secs: 86_400,
+            website_domains: vec![],
         };
         Coffer::new(store, identity, config).into_service(Some(NoRoute))
     });

@@ -36,6 +36,10 @@ enum Command {
         /// Domain for virtual-hosted-style requests (`bucket.DOMAIN`); repeatable.
         #[arg(long = "domain", default_value = "localhost")]
         domains: Vec<String>,
+        /// Domain whose `bucket.DOMAIN` serves the bucket as a static website (anonymous
+        /// GET and HEAD, index and error documents, redirects); repeatable.
+        #[arg(long = "website-domain")]
+        website_domains: Vec<String>,
         /// Object ownership of a bucket created without `x-amz-object-ownership`:
         /// BucketOwnerEnforced (S3's default: ACLs disabled), BucketOwnerPreferred or
         /// ObjectWriter (ACLs enabled, for tools that still share with them).
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
                 listen,
                 region,
                 domains,
+                website_domains,
                 default_object_ownership,
                 lifecycle_day_secs,
                 upload_expiry_secs,
@@ -156,6 +161,7 @@ fn main() -> ExitCode {
                     listen,
                     region,
                     domains,
+                    website_domains,
                     default_ownership: coffer_s3::Ownership::from_name(&default_object_ownership)
                         .expect("clap checked the value"),
                     lifecycle_day_secs,

@@ -24,6 +24,8 @@ pub struct ServerArgs {
     pub default_ownership: coffer_s3::Ownership,
     /// The length of a lifecycle day, in seconds.
     pub lifecycle_day_secs: u64,
+    /// Domains whose `bucket.<domain>` serves the bucket as a static website.
+    pub website_domains: Vec<String>,
     /// Multipart uploads older than this are aborted and their parts freed.
     pub upload_expiry: Duration,
     /// A client that sends no complete header block in this time is cut off (slowloris).
@@ -138,6 +140,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         domains: args.domains.clone(),
         default_ownership: args.default_ownership,
         lifecycle_day_secs: args.lifecycle_day_secs,
+        website_domains: args.website_domains.clone(),
     };
     tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
     tokio::spawn(crate::workers::lifecycle(store.clone(), args.lifecycle_day_secs));

@@ -150,6 +150,15 @@ impl CofferService {
             );
             r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             r
+        } else if let Some(site) = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| crate::website::website_bucket(&self.forms.config.website_domains, h))
+            .map(str::to_owned)
+        {
+            // A website endpoint: anonymous reads, answered as a web server would.
+            crate::website::serve(&self.forms, &site, req, &request_id).await
         } else if req.method() == http::Method::OPTIONS {
             // A CORS preflight: unauthenticated, answered from the bucket's rules.
             match self.bucket_of(&req) {

@@ -130,6 +130,7 @@ impl ObjectRecordV0 {
             owner: None,
             acl: None,
             tags: Vec::new(),
+            website_redirect: None,
         })
     }
 }
@@ -189,6 +190,7 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Vec<Op>> {
             object_owner: None,
             acl: None,
             tags: Vec::new(),
+            website_redirect: None,
         };
         ops.push(Op::Put(Table::Uploads, k, super::encode(&rec)));
     }

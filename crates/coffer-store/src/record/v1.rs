@@ -1,6 +1,6 @@
-//! Format 1: as format 2, except that `ObjectRecord` and `UploadRecord` had no ACL and no
-//! tags (and uploads no owner for the object they complete). Their format-1 bytes are read here and
-//! upgraded in memory: the bucket-owner default, no ACL, no tags.
+//! Format 1: as format 2, except that `ObjectRecord` and `UploadRecord` had no ACL, tags or
+//! website redirect (and uploads no owner for the object they complete). Their format-1 bytes are read here and
+//! upgraded in memory: the bucket-owner default, no ACL, no tags, no redirect.
 
 use serde::Deserialize;
 
@@ -44,6 +44,7 @@ impl Record for ObjectRecord {
             owner: v.owner,
             acl: None,
             tags: Vec::new(),
+            website_redirect: None,
         })
     }
 }
@@ -75,6 +76,7 @@ impl Record for UploadRecord {
             object_owner: None,
             acl: None,
             tags: Vec::new(),
+            website_redirect: None,
         })
     }
 }

@@ -30,3 +30,4 @@ mod streaming;
 mod tagging;
 mod users;
 mod versioning;
+mod website;

@@ -410,14 +410,14 @@ async fn the_policy_is_enforced() {
         .await
         .check_error(400, "AccessControlListNotSupported", &path);
     let mut fields = vec![
-        key_field("up/redirect"),
-        ("x-amz-website-redirect-location".into(), "/x".into()),
+        key_field("up/cold"),
+        ("x-amz-storage-class".into(), "GLACIER".into()),
     ];
     fields.extend(signed_fields(
         ROOT_KEY,
         ROOT_SECRET,
         600,
-        &conditions(&b, &[r#"{"x-amz-website-redirect-location": "/x"}"#]),
+        &conditions(&b, &[r#"{"x-amz-storage-class": "GLACIER"}"#]),
     ));
     post(&s, &b, &fields, b"x")
         .await

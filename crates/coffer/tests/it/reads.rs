@@ -62,6 +62,7 @@ async fn serve(dir: &std::path::Path, meta: Arc<Counting>) -> (String, Store) {
         domains: Vec::new(),
         default_ownership: coffer_s3::Ownership::default(),
         lifecycle_day_secs: 86_400,
+        website_domains: Vec::new(),
     };
     let service = Coffer::new(store.clone(), identity, config).into_service(None::<NoRoute>);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
