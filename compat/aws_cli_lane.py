@@ -102,6 +102,7 @@ def main():
     try:
         aws = Aws(work)
         run_lane(aws, work)
+        website_lane(aws, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return L.finish()
@@ -283,6 +284,50 @@ def bucket_policy(aws, work, files):
     L.eq("curl anonymous GET after delete-bucket-policy: 403", curl(public, got), 403)
     p = aws.run("s3api", "get-bucket-policy", "--bucket", BUCKET)
     expect_cli_error("s3api get-bucket-policy after delete", p, "NoSuchBucketPolicy")
+
+
+def website_lane(aws, work):
+    """`aws s3 website` on a public bucket, then its website endpoint
+    (`<bucket>.web.localhost`, which the harness's server serves) read with curl."""
+    site = f"compat-cli-site-{RUN_ID}"
+    ran_ok("website: s3 mb", aws.run("s3", "mb", f"s3://{site}"))
+    pages = {"index.html": "<h1>home</h1>", "docs/index.html": "<h1>docs</h1>", "404.html": "<h1>lost</h1>"}
+    root = os.path.join(work, "site")
+    for rel, html in pages.items():
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        with open(os.path.join(root, rel), "w") as f:
+            f.write(html)
+    ran_ok("website: s3 sync the pages", aws.run("s3", "sync", root, f"s3://{site}/"))
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+              "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{site}/*"}]}
+    policy_file = os.path.join(work, "site-policy.json")
+    with open(policy_file, "w") as f:
+        json.dump(policy, f)
+    ran_ok("website: public-read policy", aws.run("s3api", "put-bucket-policy", "--bucket", site,
+                                                  "--policy", f"file://{policy_file}"))
+    ran_ok("s3 website", aws.run("s3", "website", f"s3://{site}", "--index-document", "index.html",
+                                 "--error-document", "404.html"))
+    p = aws.run("s3api", "get-bucket-website", "--bucket", site)
+    if ran_ok("s3api get-bucket-website", p):
+        L.eq("get-bucket-website: the index suffix", json.loads(p.stdout)["IndexDocument"]["Suffix"], "index.html")
+    port = ENDPOINT.rsplit(":", 1)[1]
+    host = f"{site}.web.localhost"
+
+    def visit(path):
+        out = os.path.join(work, "page")
+        p = subprocess.run(["curl", "-s", "--resolve", f"{host}:{port}:127.0.0.1", "-o", out,
+                            "-w", "%{http_code} %{redirect_url}", f"http://{host}:{port}{path}"],
+                           capture_output=True, text=True, timeout=60)
+        status, _, location = p.stdout.partition(" ")
+        with open(out) as f:
+            return int(status or 0), location, f.read()
+
+    L.eq("curl the site's root: its index page", visit("/")[::2], (200, "<h1>home</h1>"))
+    L.eq("curl a folder: its index page", visit("/docs/")[::2], (200, "<h1>docs</h1>"))
+    status, location, _ = visit("/docs")
+    L.eq("curl a folder without its slash: redirected to it", (status, location.endswith("/docs/")), (302, True))
+    L.eq("curl a missing page: the error document with 404", visit("/nothing.html")[::2], (404, "<h1>lost</h1>"))
+    ran_ok("website: s3 rb --force", aws.run("s3", "rb", f"s3://{site}", "--force"))
 
 
 if __name__ == "__main__":

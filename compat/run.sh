@@ -112,7 +112,7 @@ finish() {
 
 mkdir -p "$WORK/data"
 log "starting $COFFER server on $ENDPOINT"
-"$COFFER" server --data "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+"$COFFER" server --data "$WORK/data" --listen "127.0.0.1:$PORT" --website-domain web.localhost >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
 up=1

@@ -2,7 +2,8 @@
 // coffer through HTML forms, as a web page would: a SigV4-signed POST policy form, and an
 // anonymous form into a bucket whose policy lets anyone write one prefix; then it reads
 // the public object back as a page, and a page on another origin reads it with fetch()
-// once the bucket's CORS rules allow that origin. Screenshots go to $COMPAT_ARTIFACTS.
+// once the bucket's CORS rules allow that origin; last it renders a bucket's static website
+// (`<bucket>.web.localhost`). Screenshots go to $COMPAT_ARTIFACTS.
 //
 // Environment (set by compat/run.sh): COFFER_ENDPOINT, COFFER_ACCESS_KEY_ID,
 // COFFER_SECRET_ACCESS_KEY, COFFER_COMPAT_RUN_ID, COMPAT_ARTIFACTS, CHROMIUM (default
@@ -23,6 +24,7 @@ import {
   ListObjectsV2Command,
   PutBucketCorsCommand,
   PutBucketPolicyCommand,
+  PutBucketWebsiteCommand,
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 
@@ -231,6 +233,45 @@ async function main() {
     await page.goto(`${app}/`);
     await page.screenshot({ path: join(ARTIFACTS, "browser-cors-app.png") });
     site.close();
+
+    // A static website: the bucket's pages rendered from its website endpoint.
+    const pages = {
+      "index.html": '<!doctype html><html><body><h1>home</h1><a id="docs" href="docs/">docs</a></body></html>',
+      "docs/index.html": "<!doctype html><html><body><h1>docs</h1></body></html>",
+      "404.html": "<!doctype html><html><body><h1>lost</h1></body></html>",
+    };
+    for (const [Key, Body] of Object.entries(pages)) {
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `site/${Key}`, Body, ContentType: "text/html" }));
+    }
+    await s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: BUCKET,
+        Policy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*` }],
+        }),
+      }),
+    );
+    await s3.send(
+      new PutBucketWebsiteCommand({
+        Bucket: BUCKET,
+        WebsiteConfiguration: {
+          IndexDocument: { Suffix: "index.html" },
+          ErrorDocument: { Key: "site/404.html" },
+        },
+      }),
+    );
+    const web = `http://${BUCKET}.web.localhost:${new URL(ENDPOINT).port}`;
+    let shown2 = await page.goto(`${web}/site/`);
+    check("website: the index page renders", shown2.status() === 200 && (await page.textContent("h1")) === "home", `status ${shown2.status()}`);
+    await page.screenshot({ path: join(ARTIFACTS, "browser-website-home.png") });
+    await Promise.all([page.waitForLoadState("load"), page.click("#docs")]);
+    check("website: a link to a folder opens its index", (await page.textContent("h1")) === "docs", page.url());
+    shown2 = await page.goto(`${web}/site/docs`);
+    check("website: a folder without its slash lands on its index", page.url().endsWith("/site/docs/") && (await page.textContent("h1")) === "docs", page.url());
+    shown2 = await page.goto(`${web}/site/nothing.html`);
+    check("website: a missing page shows the error document with 404", shown2.status() === 404 && (await page.textContent("h1")) === "lost", `status ${shown2.status()}`);
+    await page.screenshot({ path: join(ARTIFACTS, "browser-website-404.png") });
   } finally {
     await browser.close();
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
