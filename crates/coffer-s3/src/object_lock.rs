@@ -93,15 +93,19 @@ pub async fn put_object_lock_configuration(
         None => None,
         Some(d) => {
             let m = mode(d.mode.as_ref().ok_or_else(|| s3_error!(MalformedXML))?.as_str())?;
+            // Exactly one of Days and Years (else the document is malformed), positive.
+            let invalid = || {
+                crate::error::custom_with(
+                    "InvalidRetentionPeriod",
+                    http::StatusCode::BAD_REQUEST,
+                    "Default retention period must be a positive integer value",
+                )
+            };
             let days = match (d.days, d.years) {
                 (Some(n), None) if n > 0 => n,
                 (None, Some(y)) if y > 0 && y <= 100 => y * 365,
-                _ => {
-                    return Err(s3_error!(
-                        InvalidArgument,
-                        "Default retention needs exactly one of Days or Years, greater than zero"
-                    ));
-                }
+                (Some(_), None) | (None, Some(_)) => return Err(invalid()),
+                _ => return Err(s3_error!(MalformedXML)),
             };
             Some(DefaultRetention {
                 mode: m,

@@ -409,10 +409,7 @@ async fn the_policy_is_enforced() {
     post(&s, &b, &fields, b"x")
         .await
         .check_error(400, "AccessControlListNotSupported", &path);
-    let mut fields = vec![
-        key_field("up/cold"),
-        ("x-amz-storage-class".into(), "GLACIER".into()),
-    ];
+    let mut fields = vec![key_field("up/cold"), ("x-amz-storage-class".into(), "GLACIER".into())];
     fields.extend(signed_fields(
         ROOT_KEY,
         ROOT_SECRET,

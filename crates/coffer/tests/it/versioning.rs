@@ -598,6 +598,40 @@ async fn object_lock_protects_versions_until_their_date() {
         .await
         .unwrap();
 
+    // A default retention must be one positive period.
+    let with = |days: Option<i32>, years: Option<i32>| {
+        ObjectLockConfiguration::builder()
+            .object_lock_enabled(ObjectLockEnabled::Enabled)
+            .rule(
+                ObjectLockRule::builder()
+                    .default_retention(
+                        DefaultRetention::builder()
+                            .mode(ObjectLockRetentionMode::Governance)
+                            .set_days(days)
+                            .set_years(years)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    };
+    for (days, years, status, code) in [
+        (Some(0), None, 400, "InvalidRetentionPeriod"),
+        (None, Some(-1), 400, "InvalidRetentionPeriod"),
+        (Some(1), Some(1), 400, "MalformedXML"),
+    ] {
+        check_sdk_error(
+            c.put_object_lock_configuration()
+                .bucket(&b)
+                .object_lock_configuration(with(days, years))
+                .send()
+                .await,
+            status,
+            code,
+            &format!("/{b}"),
+        );
+    }
+
     // Default retention applies to new versions.
     let cfg = ObjectLockConfiguration::builder()
         .object_lock_enabled(ObjectLockEnabled::Enabled)
@@ -641,6 +675,46 @@ async fn object_lock_protects_versions_until_their_date() {
         403,
         "AccessDenied",
         &format!("/{b}/d"),
+    );
+    // A multipart object gets the default retention too, and is as undeletable.
+    let up = c.create_multipart_upload().bucket(&b).key("mp").send().await.unwrap();
+    let id = up.upload_id.unwrap();
+    let p = c
+        .upload_part()
+        .bucket(&b)
+        .key("mp")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .unwrap();
+    let mp = c
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("mp")
+        .upload_id(&id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .set_e_tag(p.e_tag)
+                        .set_checksum_crc32(p.checksum_crc32)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    check_sdk_error(
+        c.delete_object().bucket(&b).key("mp").version_id(&mp).send().await,
+        403,
+        "AccessDenied",
+        &format!("/{b}/mp"),
     );
 }
 
