@@ -50,11 +50,19 @@ pub async fn run_lifecycle(store: &Store, day_secs: u64, now: i64) -> Result<Rem
             Err(e) => return Err(e),
         };
         for rule in rules.iter().filter(|r| r.enabled) {
-            if rule.expiration.is_some() || rule.noncurrent_days.is_some() {
-                versions(store, &bucket, rule, day_secs, now, &mut removed).await?;
-            }
-            if let Some(days) = rule.abort_days {
-                uploads(store, &bucket, rule, days, day_secs, now, &mut removed).await?;
+            // One bucket's trouble (a store error on one of its keys) must not starve the
+            // buckets after it: it is logged, and the next run tries it again.
+            let done = async {
+                if rule.expiration.is_some() || rule.noncurrent_days.is_some() {
+                    versions(store, &bucket, rule, day_secs, now, &mut removed).await?;
+                }
+                if let Some(days) = rule.abort_days {
+                    uploads(store, &bucket, rule, days, day_secs, now, &mut removed).await?;
+                }
+                Ok::<(), StoreError>(())
+            };
+            if let Err(e) = done.await {
+                tracing::warn!(bucket, rule = rule.id, error = %e, "lifecycle rule failed this run");
             }
         }
     }
@@ -113,7 +121,18 @@ async fn versions(
             }
             if *latest {
                 if rec.delete_marker {
-                    if rule.expiration == Some(Expiration::ExpiredObjectDeleteMarker) {
+                    // ExpiredObjectDeleteMarker removes a lone marker at once; Days and Date
+                    // remove it once it is as old as they say (AWS's cleanup with Days).
+                    let eligible = match rule.expiration {
+                        Some(Expiration::ExpiredObjectDeleteMarker) => true,
+                        Some(Expiration::Days(d)) => {
+                            rule.filter.matches(k, 0, &[])
+                                && coffer_s3::lifecycle::due_after(rec.last_modified_ms, d, day_secs) <= now
+                        }
+                        Some(Expiration::Date(ms)) => rule.filter.matches(k, 0, &[]) && ms <= now,
+                        None => false,
+                    };
+                    if eligible {
                         markers_to_check.push((k.clone(), rec.clone()));
                     }
                 } else if rule.current_expiry(k, rec, day_secs).is_some_and(|t| t <= now) {

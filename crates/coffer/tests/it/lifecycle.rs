@@ -314,6 +314,33 @@ async fn rules_run_and_locks_hold() {
     assert!(exists(&c, &vb, "locked", Some(&locked)).await);
     assert_eq!(versions_of(&c, &vb, "locked").await, (2, 0));
 
+    // Expiration by days also clears a delete marker left alone, once it is that old (AWS).
+    let days = bucket("lc-days");
+    c.create_bucket()
+        .bucket(&days)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    put(&c, &days, "a", b"x").await;
+    c.delete_object().bucket(&days).key("a").send().await.unwrap();
+    set(
+        &c,
+        &days,
+        vec![
+            rule("both", "")
+                .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(1).build())
+                .expiration(expire_days(2))
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await;
+    eventually("the version, then the old lone marker, removed", || async {
+        versions_of(&c, &days, "a").await == (0, 0)
+    })
+    .await;
+
     // In a versioned bucket, Expiration makes the current version noncurrent behind a marker.
     set(
         &c,
