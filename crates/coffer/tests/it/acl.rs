@@ -669,13 +669,7 @@ async fn grants_by_id_email_and_group_in_headers_and_xml() {
     assert_eq!(get_body(&c, &b, "bobs").await, b"b2");
 
     // BucketOwnerPreferred: with bucket-owner-full-control the bucket's owner owns it.
-    alice
-        .put_bucket_ownership_controls()
-        .bucket(&b)
-        .ownership_controls(controls(ObjectOwnership::BucketOwnerPreferred))
-        .send()
-        .await
-        .unwrap();
+    set_ownership(&alice, &b, ObjectOwnership::BucketOwnerPreferred).await;
     bob.put_object()
         .bucket(&b)
         .key("preferred")
@@ -698,13 +692,7 @@ async fn grants_by_id_email_and_group_in_headers_and_xml() {
         .send()
         .await
         .unwrap();
-    alice
-        .put_bucket_ownership_controls()
-        .bucket(&b)
-        .ownership_controls(controls(ObjectOwnership::BucketOwnerEnforced))
-        .send()
-        .await
-        .unwrap();
+    set_ownership(&alice, &b, ObjectOwnership::BucketOwnerEnforced).await;
     assert_eq!(get_body(&alice, &b, "still-bobs").await, b"s");
     let got = alice.get_object_acl().bucket(&b).key("for-bob").send().await.unwrap();
     assert_eq!(
@@ -730,16 +718,7 @@ async fn version_acls_are_their_own() {
     let s = Server::start();
     let c = s.client();
     let b = acl_bucket(&c, "ver-acl", ObjectOwnership::ObjectWriter, None).await;
-    c.put_bucket_versioning()
-        .bucket(&b)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    enable_versioning(&c, &b).await;
     let v1 = c
         .put_object()
         .bucket(&b)
@@ -991,17 +970,7 @@ async fn acl_decisions_hold_on_every_path() {
         .unwrap();
 
     // A caller who may not read versions learns nothing about them.
-    alice
-        .put_bucket_versioning()
-        .bucket(&b)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    enable_versioning(&alice, &b).await;
     put(&alice, &b, "v", b"1").await;
     let marker = alice
         .delete_object()
@@ -1040,13 +1009,7 @@ async fn acl_decisions_hold_on_every_path() {
         .send()
         .await
         .unwrap();
-    alice
-        .put_bucket_ownership_controls()
-        .bucket(&b)
-        .ownership_controls(controls(ObjectOwnership::BucketOwnerEnforced))
-        .send()
-        .await
-        .unwrap();
+    set_ownership(&alice, &b, ObjectOwnership::BucketOwnerEnforced).await;
     let alice_id = alice
         .get_bucket_acl()
         .bucket(&b)

@@ -485,6 +485,37 @@ pub async fn put(c: &Client, b: &str, k: &str, body: &[u8]) -> String {
         .expect("etag")
 }
 
+/// Turns versioning on for `b`.
+pub async fn enable_versioning(c: &Client, b: &str) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    c.put_bucket_versioning()
+        .bucket(b)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Sets `b`'s object ownership (ObjectWriter and BucketOwnerPreferred enable ACLs).
+pub async fn set_ownership(c: &Client, b: &str, o: aws_sdk_s3::types::ObjectOwnership) {
+    use aws_sdk_s3::types::{OwnershipControls, OwnershipControlsRule};
+    c.put_bucket_ownership_controls()
+        .bucket(b)
+        .ownership_controls(
+            OwnershipControls::builder()
+                .rules(OwnershipControlsRule::builder().object_ownership(o).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 pub async fn get_body(c: &Client, b: &str, k: &str) -> Vec<u8> {
     let got = c.get_object().bucket(b).key(k).send().await.unwrap();
     got.body.collect().await.unwrap().into_bytes().to_vec()

@@ -331,22 +331,7 @@ async fn serves_everything(fixture: &str) {
     assert_eq!(read(&alice, "fx-alice", "pending.bin", None).await, pattern(1000, 3));
 
     // An old record takes an ACL, and is written back in the current format.
-    root.put_bucket_ownership_controls()
-        .bucket("fx-root")
-        .ownership_controls(
-            aws_sdk_s3::types::OwnershipControls::builder()
-                .rules(
-                    aws_sdk_s3::types::OwnershipControlsRule::builder()
-                        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_ownership(&root, "fx-root", aws_sdk_s3::types::ObjectOwnership::ObjectWriter).await;
     root.put_object_acl()
         .bucket("fx-root")
         .key("small.txt")

@@ -478,22 +478,7 @@ async fn malformed_and_oversized_forms() {
 #[tokio::test]
 async fn a_forms_acl_takes_effect_where_acls_are_enabled() {
     let (s, c, b) = with_bucket("post-acl").await;
-    c.put_bucket_ownership_controls()
-        .bucket(&b)
-        .ownership_controls(
-            aws_sdk_s3::types::OwnershipControls::builder()
-                .rules(
-                    aws_sdk_s3::types::OwnershipControlsRule::builder()
-                        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_ownership(&c, &b, aws_sdk_s3::types::ObjectOwnership::ObjectWriter).await;
     let form = |key: &str, acl: &str| {
         let mut fields = vec![key_field(key), ("acl".into(), acl.into())];
         fields.extend(signed_fields(

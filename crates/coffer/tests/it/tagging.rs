@@ -3,10 +3,7 @@
 //! policies that test tags (`s3:ExistingObjectTag`, `s3:RequestObjectTag`).
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Tag, Tagging, TaggingDirective,
-    VersioningConfiguration,
-};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Tag, Tagging, TaggingDirective};
 
 use crate::common::*;
 
@@ -229,16 +226,7 @@ async fn writes_carry_tags_copy_keeps_or_replaces_them() {
 #[tokio::test]
 async fn versions_have_their_own_tags() {
     let (_s, c, b) = with_bucket("tag-versions").await;
-    c.put_bucket_versioning()
-        .bucket(&b)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    enable_versioning(&c, &b).await;
     let v1 = c
         .put_object()
         .bucket(&b)
