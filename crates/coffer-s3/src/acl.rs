@@ -649,12 +649,7 @@ pub async fn get_object_acl(
 ) -> S3Result<S3Response<dto::GetObjectAclOutput>> {
     let (b, rules) = rules(&req)?;
     let input = &req.input;
-    let found = c
-        .store
-        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-        .s3();
-    let rec = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
-    crate::ctx::check_object(&req, &rec)?;
+    let rec = crate::ctx::read_version(&c.store, &req, &input.bucket, &input.key, input.version_id.as_deref())?;
     // With ACLs disabled the bucket's owner owns every object, and the stored ACL is dormant.
     let (owner, grants) = match rules.ownership.acls_enabled() {
         true => (rec.owner.unwrap_or(b.owner), rec.acl.as_deref()),
@@ -675,12 +670,7 @@ pub async fn put_object_acl(
     let (b, rules) = rules(&req)?;
     let (bucket_owner, rules) = (b.owner, rules.clone());
     let input = &req.input;
-    let found = c
-        .store
-        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-        .s3();
-    let rec = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
-    crate::ctx::check_object(&req, &rec)?;
+    let rec = crate::ctx::read_version(&c.store, &req, &input.bucket, &input.key, input.version_id.as_deref())?;
     if !rules.ownership.acls_enabled() {
         let asked = requested(
             &c.identity,

@@ -202,6 +202,22 @@ pub fn check_object_in(ctx: &RequestContext, rec: &coffer_store::ObjectRecord) -
     }
 }
 
+/// The record of the version a request addresses, as a read of it may see it: a missing
+/// one hidden from callers who may not list, and the object half of the decision made.
+pub fn read_version<T>(
+    store: &coffer_store::Store,
+    req: &S3Request<T>,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> S3Result<coffer_store::ObjectRecord> {
+    use crate::error::IntoS3;
+    let found = store.head_object(bucket, key, version_id).s3();
+    let rec = hide_missing(req, bucket, key, found)?;
+    check_object(req, &rec)?;
+    Ok(rec)
+}
+
 /// The principal as a policy names it.
 fn who_of(caller: Option<&Caller>) -> Who<'_> {
     match caller {

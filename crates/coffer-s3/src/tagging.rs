@@ -171,11 +171,7 @@ pub async fn get_object_tagging(
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
     let input = &req.input;
-    let found = c
-        .store
-        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-        .s3();
-    let rec = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
+    let rec = crate::ctx::read_version(&c.store, &req, &input.bucket, &input.key, input.version_id.as_deref())?;
     Ok(S3Response::new(GetObjectTaggingOutput {
         tag_set: tag_set(&rec.tags),
         version_id: rec.version_id.clone(),

@@ -356,16 +356,19 @@ pub async fn serve(c: &Coffer, bucket: &str, req: Request<Body>, request_id: &st
             request_id,
         );
     }
+    let internal = || {
+        html_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+            None,
+            request_id,
+        )
+    };
     let ctx = match c.identity.resolve(None, Some(bucket)) {
         Ok(ctx) => ctx,
         Err(_) => {
-            return html_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "We encountered an internal error. Please try again.",
-                None,
-                request_id,
-            );
+            return internal();
         }
     };
     if ctx.bucket.is_none() {
@@ -389,13 +392,7 @@ pub async fn serve(c: &Coffer, bucket: &str, req: Request<Body>, request_id: &st
             );
         }
         Err(_) => {
-            return html_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "We encountered an internal error. Please try again.",
-                None,
-                request_id,
-            );
+            return internal();
         }
     };
     let host = req
