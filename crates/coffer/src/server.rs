@@ -127,6 +127,14 @@ pub mod anyhow_like {
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
+    // A name that is both would make `bucket.<name>` a website and an S3 endpoint at once.
+    if let Some(d) = args
+        .website_domains
+        .iter()
+        .find(|w| args.domains.iter().any(|d| d.eq_ignore_ascii_case(w)))
+    {
+        return Err(format!("--website-domain {d} is also an S3 --domain; give websites a name of their own").into());
+    }
     coffer_store::blob::create_dir_all_durable(&args.data)?;
     let root = root_credentials(&args.data)?;
     let store = Store::open(&args.data, root.canonical_user_id).await?;

@@ -282,3 +282,31 @@ async fn a_site_is_served_as_a_web_server_would() {
         (301, Some("https://www.example/a/b.html"))
     );
 }
+
+/// A website domain that is also an S3 domain would make `bucket.<domain>` both: refused.
+#[test]
+fn a_website_domain_cannot_also_be_an_s3_domain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--domain",
+            "localhost",
+            "--website-domain",
+            "localhost",
+            "--data",
+        ])
+        .arg(tmp.path().join("data"))
+        .env("COFFER_ACCESS_KEY_ID", ROOT_KEY)
+        .env("COFFER_SECRET_ACCESS_KEY", ROOT_SECRET)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--website-domain localhost is also an S3 --domain"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
