@@ -93,15 +93,18 @@ impl CofferService {
         self.shutting_down.store(true, Ordering::SeqCst);
     }
 
-    /// The bucket a request addresses: from a virtual host, else the path's first segment.
-    fn bucket_of<B>(&self, req: &Request<B>) -> Option<String> {
-        let vh = req
-            .headers()
+    /// The bucket a virtual-hosted-style request names in its Host header.
+    fn vh_bucket<B>(&self, req: &Request<B>) -> Option<String> {
+        req.headers()
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .and_then(|h| self.host.parse_host_header(h).ok())
-            .and_then(|v| v.bucket().map(str::to_owned));
-        vh.or_else(|| {
+            .and_then(|v| v.bucket().map(str::to_owned))
+    }
+
+    /// The bucket a request addresses: from a virtual host, else the path's first segment.
+    fn bucket_of<B>(&self, req: &Request<B>) -> Option<String> {
+        self.vh_bucket(req).or_else(|| {
             let first = req.uri().path().trim_start_matches('/').split('/').next()?;
             (!first.is_empty()).then(|| first.to_owned())
         })
@@ -195,12 +198,7 @@ impl CofferService {
             r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             r
         } else if req.method() == http::Method::POST && is_form(&req) {
-            let vh = req
-                .headers()
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .and_then(|h| self.host.parse_host_header(h).ok())
-                .and_then(|v| v.bucket().map(str::to_owned));
+            let vh = self.vh_bucket(&req);
             match crate::post_object::post_object(&self.forms, req, vh.as_deref()).await {
                 Ok(r) => r,
                 Err(_) if watch.as_ref().is_some_and(|w| w.stalled.load(Ordering::SeqCst)) => {
