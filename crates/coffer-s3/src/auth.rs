@@ -77,6 +77,8 @@ pub struct BucketRules {
     pub cors: Option<Arc<[crate::cors::Rule]>>,
     /// The bucket's lifecycle rules, if it has any (for `x-amz-expiration`).
     pub lifecycle: Option<Arc<[crate::lifecycle::Rule]>>,
+    /// The bucket's website configuration, if it has one.
+    pub website: Option<Arc<crate::website::Website>>,
 }
 
 impl PolicyCache {
@@ -93,6 +95,7 @@ impl PolicyCache {
             SettingKind::Acl,
             SettingKind::Cors,
             SettingKind::Lifecycle,
+            SettingKind::Website,
         ];
         let (stamp, rows) = store.bucket_settings(bucket, &kinds).s3()?;
         let row = |kind| rows.iter().find(|(k, _)| *k == kind).map(|(_, r)| r.as_slice());
@@ -141,6 +144,11 @@ impl PolicyCache {
                 .transpose()
                 .s3()?
                 .map(Into::into),
+            website: row(SettingKind::Website)
+                .map(coffer_store::settings::decode::<crate::website::Website>)
+                .transpose()
+                .s3()?
+                .map(Arc::new),
         };
         if let Some(stamp) = stamp {
             let mut m = self.0.write().unwrap_or_else(PoisonError::into_inner);
@@ -314,11 +322,7 @@ impl Identity {
         if !matches!(operation, "ListParts" | "AbortMultipartUpload") {
             return Ok(false);
         }
-        let Some(id) = uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "uploadId")
-                .map(|(_, v)| v.into_owned())
-        }) else {
+        let Some(id) = crate::ctx::query_value(uri, "uploadId") else {
             return Ok(false);
         };
         Ok(self
@@ -458,10 +462,8 @@ impl S3Access for Identity {
         };
         let access_key = cx.credentials().map(|c| c.access_key.as_str());
         let mut ctx = self.resolve(access_key, bucket)?;
-        let versioned = cx
-            .uri()
-            .query()
-            .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "versionId" && !v.is_empty()));
+        let version_id = crate::ctx::query_value(cx.uri(), "versionId");
+        let versioned = version_id.is_some();
         let action = action::of(cx.s3_op().name(), key.is_some()).versioned(versioned);
         // DeleteObjects names its keys in the body: with a policy, which may grant some
         // keys and not others, each key is authorized by the operation. Without one, the
@@ -475,7 +477,7 @@ impl S3Access for Identity {
             peer,
             auth_type: crate::ctx::auth_type(cx.headers()),
             existing: match (bucket, key) {
-                (Some(b), Some(k)) => Some(crate::ctx::ExistingTags::new(&self.store, b, k, cx.uri())),
+                (Some(b), Some(k)) => Some(crate::ctx::ExistingTags::new(&self.store, b, k, version_id.clone())),
                 _ => None,
             },
         };
@@ -519,15 +521,9 @@ impl S3Access for Identity {
         if object_check.is_some()
             && cx.s3_op().name() == "PutObjectAcl"
             && let (Some(b), Some(k)) = (bucket, key)
+            && let Ok(rec) = self.store.head_object(b, k, version_id.as_deref())
         {
-            let version = cx.uri().query().and_then(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .find(|(k, v)| k == "versionId" && !v.is_empty())
-                    .map(|(_, v)| v.into_owned())
-            });
-            if let Ok(rec) = self.store.head_object(b, k, version.as_deref()) {
-                crate::ctx::check_object_in(&ctx, &rec)?;
-            }
+            crate::ctx::check_object_in(&ctx, &rec)?;
         }
         // AWS serves response-* overrides to signed requests only.
         if matches!(ctx.principal, Principal::Anonymous)

@@ -277,13 +277,15 @@ pub struct ExistingTags<'a> {
     read: std::cell::OnceCell<Option<Vec<(String, String)>>>,
 }
 
+/// A query parameter's value, decoded, when the request has it and it is not empty.
+pub fn query_value(uri: &http::Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
+}
+
 impl<'a> ExistingTags<'a> {
-    pub fn new(store: &'a coffer_store::Store, bucket: &'a str, key: &'a str, uri: &http::Uri) -> Self {
-        let version_id = uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, v)| k == "versionId" && !v.is_empty())
-                .map(|(_, v)| v.into_owned())
-        });
+    pub fn new(store: &'a coffer_store::Store, bucket: &'a str, key: &'a str, version_id: Option<String>) -> Self {
         ExistingTags {
             store,
             bucket,

@@ -380,20 +380,15 @@ pub async fn serve(c: &Coffer, bucket: &str, req: Request<Body>, request_id: &st
             request_id,
         );
     }
-    let site: Website = match c.store.bucket_setting(bucket, SettingKind::Website) {
-        Ok(Some(w)) => w,
-        Ok(None) => {
-            return html_error(
-                StatusCode::NOT_FOUND,
-                "NoSuchWebsiteConfiguration",
-                "The specified bucket does not have a website configuration",
-                None,
-                request_id,
-            );
-        }
-        Err(_) => {
-            return internal();
-        }
+    // Read with the bucket's other settings, cached by their stamp.
+    let Some(site) = ctx.rules.website.clone() else {
+        return html_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchWebsiteConfiguration",
+            "The specified bucket does not have a website configuration",
+            None,
+            request_id,
+        );
     };
     let host = req
         .headers()
