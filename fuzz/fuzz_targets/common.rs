@@ -20,7 +20,7 @@ impl TempStore {
         let dir = tempfile::tempdir_in("/dev/shm")
             .or_else(|_| tempfile::tempdir())
             .unwrap();
-        let store = rt.block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32]))).unwrap();
+        let store = rt.block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32]), None)).unwrap();
         TempStore { rt, store, _dir: dir }
     }
 }

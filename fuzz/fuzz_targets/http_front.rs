@@ -73,6 +73,7 @@ fn env() -> &'static Env {
             default_ownership: coffer_s3::Ownership::default(),
             lifecycle_day_secs: 86_400,
             website_domains: vec!["web.localhost".into()],
+            sse_c_over_http: false,
         };
         let service = Coffer::new(store, identity, config).into_service(None::<NoRoute>);
         Env { store: ts, service }

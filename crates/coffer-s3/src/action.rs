@@ -78,6 +78,9 @@ pub fn of(operation: &str, has_key: bool) -> Action {
         "GetBucketLifecycleConfiguration" => on("s3:GetLifecycleConfiguration", Bucket),
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => on("s3:PutLifecycleConfiguration", Bucket),
         "PutBucketCors" | "DeleteBucketCors" => on("s3:PutBucketCORS", Bucket),
+        "GetBucketEncryption" => on("s3:GetEncryptionConfiguration", Bucket),
+        // IAM has no Delete action for it: removing it is a Put.
+        "PutBucketEncryption" | "DeleteBucketEncryption" => on("s3:PutEncryptionConfiguration", Bucket),
         "PutBucketTagging" | "DeleteBucketTagging" => on("s3:PutBucketTagging", Bucket),
         "PutObjectRetention" => on("s3:PutObjectRetention", Object),
         "GetObjectRetention" => on("s3:GetObjectRetention", Object),

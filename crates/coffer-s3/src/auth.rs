@@ -55,6 +55,8 @@ pub struct Identity {
     root: Arc<RootCredentials>,
     policies: Arc<PolicyCache>,
     user_policies: Arc<UserPolicyCache>,
+    /// SSE-C keys may come over plain HTTP (`Config::sse_c_over_http`).
+    pub(crate) sse_c_over_http: bool,
 }
 
 /// Bucket policies as parsed, by bucket, with the settings stamp they were read at: a
@@ -79,6 +81,8 @@ pub struct BucketRules {
     pub lifecycle: Option<Arc<[crate::lifecycle::Rule]>>,
     /// The bucket's website configuration, if it has one.
     pub website: Option<Arc<crate::website::Website>>,
+    /// The bucket's default encryption, if it has one.
+    pub encryption: Option<Arc<crate::encryption::DefaultEncryption>>,
 }
 
 impl PolicyCache {
@@ -96,6 +100,7 @@ impl PolicyCache {
             SettingKind::Cors,
             SettingKind::Lifecycle,
             SettingKind::Website,
+            SettingKind::Encryption,
         ];
         let (stamp, rows) = store.bucket_settings(bucket, &kinds).s3()?;
         let row = |kind| rows.iter().find(|(k, _)| *k == kind).map(|(_, r)| r.as_slice());
@@ -149,6 +154,11 @@ impl PolicyCache {
                 .transpose()
                 .s3()?
                 .map(Arc::new),
+            encryption: row(SettingKind::Encryption)
+                .map(coffer_store::settings::decode::<crate::encryption::DefaultEncryption>)
+                .transpose()
+                .s3()?
+                .map(Arc::new),
         };
         if let Some(stamp) = stamp {
             let mut m = self.0.write().unwrap_or_else(PoisonError::into_inner);
@@ -197,6 +207,7 @@ impl Identity {
             root: Arc::new(root),
             policies: Arc::default(),
             user_policies: Arc::default(),
+            sse_c_over_http: false,
         }
     }
 
@@ -389,18 +400,6 @@ pub fn prove(ext: &http::Extensions) {
     }
 }
 
-/// Until coffer encrypts, a request that asks for server-side encryption (SSE-S3, SSE-KMS
-/// or SSE-C, for itself or a copy source) is refused rather than stored in plain text.
-pub(crate) fn refuse_encryption(headers: &http::HeaderMap) -> S3Result<()> {
-    if headers.keys().any(|k| {
-        let k = k.as_str();
-        k.starts_with("x-amz-server-side-encryption") || k.starts_with("x-amz-copy-source-server-side-encryption")
-    }) {
-        return Err(s3_error!(NotImplemented, "Server-side encryption is not implemented."));
-    }
-    Ok(())
-}
-
 /// The storage classes S3 defines; coffer keeps every object in one, STANDARD.
 const STORAGE_CLASSES: [&str; 11] = [
     "STANDARD",
@@ -547,7 +546,9 @@ impl S3Access for Identity {
         if missing {
             return Err(s3_error!(NoSuchBucket));
         }
-        refuse_encryption(cx.headers())?;
+        if let Some(asked) = crate::encryption::check_request(self.sse_c_over_http, cx.s3_op().name(), cx.headers())? {
+            cx.extensions_mut().insert(asked);
+        }
         // The owner and ACL of what a write makes: a refused ACL fails before the body.
         if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
             let asked = crate::acl::from_headers(self, cx.headers())?;

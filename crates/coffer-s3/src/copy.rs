@@ -8,6 +8,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
 use crate::convert::{http_date, timestamp};
+use crate::encryption::set_sse;
 use crate::error::IntoS3;
 use crate::get::{Conditions, check_copy_source};
 use crate::put::{stored_encoding, user_metadata};
@@ -16,6 +17,8 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
     let known = crate::ctx::known_bucket(&req).cloned();
     let w = crate::acl::write_access(&req);
     let source_ctx = crate::auth::copy_source_context(&req)?;
+    let asked = crate::encryption::asked(&req);
+    let sealing = crate::encryption::sealing_for(c, &req).await?;
     let input = req.input;
     let CopySource::Bucket {
         bucket: src_bucket,
@@ -29,18 +32,27 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
         .metadata_directive
         .as_ref()
         .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    if !replace && version_id.is_none() && **src_bucket == *input.bucket && **src_key == *input.key {
+    // Encryption asked for is a change too: S3 re-encrypts an object in place so.
+    if !replace
+        && version_id.is_none()
+        && asked.write.is_none()
+        && **src_bucket == *input.bucket
+        && **src_key == *input.key
+    {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
         ));
     }
-    let handle = c
+    let mut handle = c
         .store
         .get_object(src_bucket, src_key, version_id.as_deref())
         .await
         .s3()?;
     crate::ctx::check_object_in(&source_ctx, &handle.record)?;
+    c.store
+        .unlock(&mut handle, asked.source.as_ref().map(|k| &k.key))
+        .s3()?;
     let src = handle.record.clone();
     check_copy_source(
         &src,
@@ -73,7 +85,12 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
     let size = src.size;
     let staged = c
         .store
-        .stage(handle.stream(0, size).map(|r| r), Some(size), &mut |_| {})
+        .stage_sealed(
+            handle.stream(0, size).map(|r| r),
+            Some(size),
+            &mut |_| {},
+            sealing.as_ref(),
+        )
         .await
         .s3()?;
     let (retention, legal_hold) = crate::object_lock::lock_headers(
@@ -103,14 +120,19 @@ pub async fn copy_object(c: &Coffer, req: S3Request<CopyObjectInput>) -> S3Resul
         )
         .await
         .s3()?;
-    Ok(S3Response::new(CopyObjectOutput {
+    let mut out = CopyObjectOutput {
         copy_source_version_id: crate::versioning::version_header(c, None, src_bucket, &src),
         version_id: crate::versioning::version_header(c, known.as_ref(), &input.bucket, &rec),
         copy_object_result: Some(CopyObjectResult {
-            e_tag: Some(ETag::Strong(rec.etag)),
+            e_tag: Some(ETag::Strong(rec.etag.clone())),
             last_modified: Some(timestamp(rec.last_modified_ms)),
             ..Default::default()
         }),
         ..Default::default()
-    }))
+    };
+    out.ssekms_encryption_context = set_sse!(
+        out,
+        crate::encryption::echo(c, rec.sse.as_ref().map(|s| &s.mode), asked.customer.as_ref())
+    );
+    Ok(S3Response::new(out))
 }

@@ -56,12 +56,35 @@ pub fn store_error(e: StoreError) -> S3Error {
         StoreError::UserExists => s3_error!(InvalidArgument, "A user with this name or access key already exists."),
         StoreError::NoSuchUser => s3_error!(InvalidArgument, "No user with this name exists."),
         StoreError::ShuttingDown => s3_error!(ServiceUnavailable),
+        StoreError::SseKeyMissing => s3_error!(
+            InvalidRequest,
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."
+        ),
+        StoreError::SseWrongKey => s3_error!(
+            AccessDenied,
+            "Requests specifying Server Side Encryption with Customer provided keys must provide the correct secret key."
+        ),
+        StoreError::SseNotCustomer => s3_error!(
+            InvalidRequest,
+            "The encryption parameters are not applicable to this object."
+        ),
+        StoreError::KmsKeyNotFound(id) => custom_with(
+            "KMS.NotFoundException",
+            http::StatusCode::BAD_REQUEST,
+            format!("Invalid keyId '{id}'"),
+        ),
+        StoreError::KmsKeyDisabled(id) => custom_with(
+            "KMS.DisabledException",
+            http::StatusCode::BAD_REQUEST,
+            format!("{id} is disabled."),
+        ),
+        StoreError::KmsKeyExists(id) => s3_error!(InvalidArgument, "The KMS key {id} already exists."),
         StoreError::NoSpace => {
             tracing::error!("data device is full");
             custom("InsufficientStorage", http::StatusCode::INSUFFICIENT_STORAGE)
         }
         StoreError::Body(src) => body_error(src),
-        e @ (StoreError::Corrupt(_) | StoreError::Meta(_) | StoreError::Io(_)) => {
+        e @ (StoreError::Corrupt(_) | StoreError::Meta(_) | StoreError::Io(_) | StoreError::WrongMasterKey { .. }) => {
             tracing::error!(error = %e, "internal error");
             S3Error::new(S3ErrorCode::InternalError)
         }
@@ -91,7 +114,11 @@ pub fn custom(code: &'static str, status: http::StatusCode) -> S3Error {
 }
 
 /// A code s3s has no variant for, with its message.
-pub fn custom_with(code: &'static str, status: http::StatusCode, message: &'static str) -> S3Error {
+pub fn custom_with(
+    code: &'static str,
+    status: http::StatusCode,
+    message: impl Into<std::borrow::Cow<'static, str>>,
+) -> S3Error {
     let mut err = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
     err.set_status_code(status);
     err

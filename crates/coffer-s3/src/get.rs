@@ -11,6 +11,7 @@ use crate::Coffer;
 use crate::checksum::{set_checksum_fields, set_checksums};
 use crate::convert::{http_date, parse_http_date, timestamp, unix_secs};
 use crate::ctx::known_bucket;
+use crate::encryption::{echo, set_sse};
 use crate::error::IntoS3;
 
 /// The conditional headers of a read.
@@ -152,8 +153,12 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         .get_object(&input.bucket, &input.key, input.version_id.as_deref())
         .await
         .s3();
-    let handle = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
+    let mut handle = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
     crate::ctx::check_object(&req, &handle.record)?;
+    let asked = crate::encryption::asked(&req);
+    c.store
+        .unlock(&mut handle, asked.customer.as_ref().map(|k| &k.key))
+        .s3()?;
     let rec = handle.record.clone();
     check_conditions(
         &rec,
@@ -181,6 +186,7 @@ pub async fn get_object(c: &Coffer, req: S3Request<GetObjectInput>) -> S3Result<
         ..Default::default()
     };
     fill_headers!(c, known_bucket(&req), input.bucket, out, rec);
+    set_sse!(out, echo(c, rec.sse.as_ref().map(|s| &s.mode), asked.customer.as_ref()));
     if input.version_id.is_none() {
         out.expiration = crate::lifecycle::header(c, &req, &input.key, &rec);
     }
@@ -216,6 +222,10 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
     };
     let (rec, parts) = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
     crate::ctx::check_object(&req, &rec)?;
+    let asked = crate::encryption::asked(&req);
+    c.store
+        .check_read_key(&rec, asked.customer.as_ref().map(|k| &k.key))
+        .s3()?;
     check_conditions(
         &rec,
         &Conditions {
@@ -235,6 +245,7 @@ pub async fn head_object(c: &Coffer, req: S3Request<HeadObjectInput>) -> S3Resul
         ..Default::default()
     };
     fill_headers!(c, known_bucket(&req), input.bucket, out, rec);
+    set_sse!(out, echo(c, rec.sse.as_ref().map(|s| &s.mode), asked.customer.as_ref()));
     if input.version_id.is_none() {
         out.expiration = crate::lifecycle::header(c, &req, &input.key, &rec);
     }
@@ -337,6 +348,13 @@ pub async fn get_object_attributes(
         .s3();
     let (rec, parts) = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
     crate::ctx::check_object(&req, &rec)?;
+    c.store
+        .check_read_key(&rec, crate::encryption::asked(&req).customer.as_ref().map(|k| &k.key))
+        .s3()?;
+    let asked = crate::encryption::asked(&req);
+    c.store
+        .check_read_key(&rec, asked.customer.as_ref().map(|k| &k.key))
+        .s3()?;
     let has = |n: &str| wanted.contains(n);
     let mut out = GetObjectAttributesOutput {
         last_modified: Some(timestamp(rec.last_modified_ms)),

@@ -11,6 +11,7 @@ mod copy;
 mod cors;
 pub mod ctx;
 mod delete;
+pub mod encryption;
 pub mod error;
 mod get;
 pub mod lifecycle;
@@ -50,6 +51,8 @@ pub struct Config {
     pub lifecycle_day_secs: u64,
     /// Domains under which `bucket.<domain>` is the bucket's static website.
     pub website_domains: Vec<String>,
+    /// Accept SSE-C keys over plain HTTP (AWS requires TLS; for local use and tests).
+    pub sse_c_over_http: bool,
 }
 
 /// The S3 implementation: the store, who is who, and the server's settings.
@@ -76,7 +79,8 @@ impl Coffer {
 
     /// The whole HTTP service: signature checks, authorization, routing, request ids.
     pub fn into_service(self, route: Option<impl s3s::route::S3Route>) -> CofferService {
-        let identity = self.identity.clone();
+        let mut identity = self.identity.clone();
+        identity.sse_c_over_http = self.config.sse_c_over_http;
         let domains = self.config.domains.clone();
         let forms = self.clone();
         let mut b = S3ServiceBuilder::new(self);
@@ -163,6 +167,27 @@ impl S3 for Coffer {
         req: S3Request<DeleteBucketWebsiteInput>,
     ) -> S3Result<S3Response<DeleteBucketWebsiteOutput>> {
         website::delete_bucket_website(self, req).await
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        encryption::put_bucket_encryption(self, req).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        encryption::get_bucket_encryption(self, req).await
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        encryption::delete_bucket_encryption(self, req).await
     }
 
     async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {

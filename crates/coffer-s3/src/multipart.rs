@@ -10,6 +10,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::Coffer;
 use crate::checksum::{sent_checksums, set_checksum_fields, set_checksums};
 use crate::convert::{http_date, page_size, timestamp};
+use crate::encryption::{echo, part_sealing, set_sse};
 use crate::error::IntoS3;
 use crate::get::{Conditions, check_copy_source};
 use crate::put::{MAX_PUT_SIZE, put_condition, stage_body, user_metadata};
@@ -39,6 +40,8 @@ pub async fn create_multipart_upload(
         None => c.identity.caller(&req)?.canonical_user_id,
     };
     let w = crate::acl::write_access(&req);
+    let asked = crate::encryption::asked(&req);
+    let sealing = crate::encryption::sealing_for(c, &req).await?;
     let input = req.input;
     // Refused rather than ignored: the completed object would not carry them.
     if input.object_lock_mode.is_some()
@@ -106,10 +109,20 @@ pub async fn create_multipart_upload(
     };
     let up = c
         .store
-        .create_upload(&input.bucket, &input.key, owner, version, algorithm, ctype)
+        .create_upload(
+            &input.bucket,
+            &input.key,
+            owner,
+            version,
+            coffer_store::UploadOptions {
+                checksum_algorithm: algorithm,
+                checksum_type: ctype,
+                sse: sealing.map(|s| s.mode().clone()),
+            },
+        )
         .await
         .s3()?;
-    Ok(S3Response::new(CreateMultipartUploadOutput {
+    let mut out = CreateMultipartUploadOutput {
         bucket: Some(up.bucket),
         key: Some(up.key),
         upload_id: Some(up.upload_id),
@@ -118,10 +131,13 @@ pub async fn create_multipart_upload(
             .map(|a| ChecksumAlgorithm::from_static(a.as_str())),
         checksum_type: up.checksum_type.map(|t| ChecksumType::from_static(t.as_str())),
         ..Default::default()
-    }))
+    };
+    out.ssekms_encryption_context = set_sse!(out, echo(c, up.sse.as_ref(), asked.customer.as_ref()));
+    Ok(S3Response::new(out))
 }
 
 pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    let asked = crate::encryption::asked(&req);
     let S3Request {
         input,
         headers,
@@ -130,7 +146,8 @@ pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Resul
     } = req;
     let number = part_number(input.part_number)?;
     // Before reading a byte of the body.
-    c.store.upload(&input.bucket, &input.key, &input.upload_id).s3()?;
+    let upload = c.store.upload(&input.bucket, &input.key, &input.upload_id).s3()?;
+    let sealing = part_sealing(c, upload.sse.as_ref(), asked.customer.as_ref()).await?;
     let (staged, checksums) = stage_body(
         c,
         input.body,
@@ -139,6 +156,7 @@ pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Resul
         &headers,
         input.checksum_algorithm.as_ref(),
         trailing_headers,
+        sealing.as_ref(),
     )
     .await?;
     let part = c
@@ -151,6 +169,7 @@ pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Resul
         ..Default::default()
     };
     set_checksum_fields!(out, &part.checksums);
+    set_sse!(out, echo(c, upload.sse.as_ref(), asked.customer.as_ref()));
     Ok(S3Response::new(out))
 }
 
@@ -182,6 +201,7 @@ pub async fn upload_part_copy(
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let source_ctx = crate::auth::copy_source_context(&req)?;
+    let asked = crate::encryption::asked(&req);
     let input = req.input;
     let number = part_number(input.part_number)?;
     let CopySource::Bucket {
@@ -192,13 +212,17 @@ pub async fn upload_part_copy(
     else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
     };
-    c.store.upload(&input.bucket, &input.key, &input.upload_id).s3()?;
-    let handle = c
+    let upload = c.store.upload(&input.bucket, &input.key, &input.upload_id).s3()?;
+    let sealing = part_sealing(c, upload.sse.as_ref(), asked.customer.as_ref()).await?;
+    let mut handle = c
         .store
         .get_object(src_bucket, src_key, version_id.as_deref())
         .await
         .s3()?;
     crate::ctx::check_object_in(&source_ctx, &handle.record)?;
+    c.store
+        .unlock(&mut handle, asked.source.as_ref().map(|k| &k.key))
+        .s3()?;
     check_copy_source(
         &handle.record,
         Conditions {
@@ -214,7 +238,7 @@ pub async fn upload_part_copy(
     }
     let staged = c
         .store
-        .stage(handle.stream(offset, len), Some(len), &mut |_| {})
+        .stage_sealed(handle.stream(offset, len), Some(len), &mut |_| {}, sealing.as_ref())
         .await
         .s3()?;
     let part = c
@@ -222,14 +246,16 @@ pub async fn upload_part_copy(
         .put_part(&input.bucket, &input.key, &input.upload_id, number, staged, Vec::new())
         .await
         .s3()?;
-    Ok(S3Response::new(UploadPartCopyOutput {
+    let mut out = UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(ETag::Strong(part.etag)),
             last_modified: Some(timestamp(part.last_modified_ms)),
             ..Default::default()
         }),
         ..Default::default()
-    }))
+    };
+    set_sse!(out, echo(c, upload.sse.as_ref(), asked.customer.as_ref()));
+    Ok(S3Response::new(out))
 }
 
 pub async fn complete_multipart_upload(
@@ -237,7 +263,14 @@ pub async fn complete_multipart_upload(
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let known = crate::ctx::known_bucket(&req).cloned();
+    let asked = crate::encryption::asked(&req);
     let input = req.input;
+    // An SSE-C key is not needed to complete, but one that is sent must be the upload's.
+    if let Some(k) = &asked.customer
+        && let Ok(up) = c.store.upload(&input.bucket, &input.key, &input.upload_id)
+    {
+        part_sealing(c, up.sse.as_ref(), Some(k)).await?;
+    }
     let parts = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
     if parts.is_empty() {
         return Err(s3_error!(
@@ -291,6 +324,9 @@ pub async fn complete_multipart_upload(
         ..Default::default()
     };
     set_checksums!(out, &rec.meta.checksums);
+    // The output has no SSE-C fields: S3 echoes only the other modes here.
+    let e = echo(c, rec.sse.as_ref().map(|s| &s.mode), asked.customer.as_ref());
+    (out.server_side_encryption, out.ssekms_key_id, out.bucket_key_enabled) = (e.sse, e.kms_key_id, e.bucket_key);
     Ok(S3Response::new(out))
 }
 

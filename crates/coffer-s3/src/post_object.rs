@@ -104,6 +104,18 @@ async fn store_form(
         None => Vec::new(),
     };
     let website_redirect = crate::website::redirect_location(form.field("x-amz-website-redirect-location"))?;
+    // Encryption fields are what their headers are to PutObject.
+    let mut sse_fields = HeaderMap::new();
+    for (k, v) in &form.fields {
+        if k.starts_with("x-amz-server-side-encryption")
+            && let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
+        {
+            sse_fields.insert(name, value);
+        }
+    }
+    let asked_sse =
+        crate::encryption::check_request(c.config.sse_c_over_http, "PutObject", &sse_fields)?.unwrap_or_default();
+    let sealing = crate::encryption::sealing(c, asked_sse.write.as_ref(), ctx.rules.encryption.as_deref()).await?;
     let known = ctx.bucket;
     let key_field = form.field("key").ok_or_else(|| {
         s3_error!(
@@ -175,7 +187,11 @@ async fn store_form(
         }
         Ok::<Bytes, s3s::StdError>(chunk)
     });
-    let mut staged = c.store.stage(file, None, &mut |b| check.update(b)).await.s3()?;
+    let mut staged = c
+        .store
+        .stage_sealed(file, None, &mut |b| check.update(b), sealing.as_ref())
+        .await
+        .s3()?;
     if staged.size < min {
         return Err(s3_error!(
             EntityTooSmall,
@@ -388,7 +404,7 @@ fn refuse_unsupported(form: &form::Fields) -> S3Result<()> {
         let unsupported = match k.as_str() {
             "acl" => false,
             "x-amz-storage-class" => v != "STANDARD",
-            k => k.starts_with("x-amz-server-side-encryption") || k.starts_with("x-amz-object-lock-"),
+            k => k.starts_with("x-amz-object-lock-"),
         };
         if unsupported {
             return Err(s3_error!(NotImplemented, "The form field {k} is not supported."));

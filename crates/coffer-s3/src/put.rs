@@ -7,6 +7,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::Coffer;
 use crate::checksum::{ChecksumCheck, set_checksums};
+use crate::encryption::{echo, set_sse};
 use crate::error::IntoS3;
 
 /// S3's limit for a single PUT; larger objects need multipart.
@@ -16,6 +17,8 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
     let known = crate::ctx::known_bucket(&req).cloned();
     let w = crate::acl::write_access(&req);
     let lifecycle = crate::ctx::RequestContext::of(&req).and_then(|ctx| ctx.rules.lifecycle.clone());
+    let asked = crate::encryption::asked(&req);
+    let sealing = crate::encryption::sealing_for(c, &req).await?;
     let S3Request {
         input,
         headers,
@@ -48,6 +51,7 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         &headers,
         input.checksum_algorithm.as_ref(),
         trailing_headers,
+        sealing.as_ref(),
     )
     .await?;
     let meta = ObjectMeta { checksums, ..meta };
@@ -80,12 +84,14 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         out.expiration = crate::lifecycle::expiration_header(&rules, &input.key, &rec, c.config.lifecycle_day_secs);
     }
     set_checksums!(out, &rec.meta.checksums);
+    out.ssekms_encryption_context = set_sse!(out, echo(c, rec.sse.as_ref().map(|s| &s.mode), asked.customer.as_ref()));
     Ok(S3Response::new(out))
 }
 
 /// Reads a request body to its end into the store: its declared length (411 without one),
-/// S3's single-request size cap, Content-MD5 and any additional checksums all checked.
-/// Returns the staged body and the checksums to store.
+/// S3's single-request size cap, Content-MD5 and any additional checksums all checked,
+/// sealed when `sealing` says so. Returns the staged body and the checksums to store.
+#[allow(clippy::too_many_arguments)]
 pub async fn stage_body(
     c: &Coffer,
     body: Option<StreamingBlob>,
@@ -94,6 +100,7 @@ pub async fn stage_body(
     headers: &http::HeaderMap,
     checksum_algorithm: Option<&ChecksumAlgorithm>,
     trailing_headers: Option<s3s::TrailingHeaders>,
+    sealing: Option<&coffer_store::Sealing>,
 ) -> S3Result<(Staged, coffer_store::Checksums)> {
     let body = body.ok_or_else(|| s3_error!(MissingContentLength))?;
     let declared = match content_length {
@@ -110,7 +117,7 @@ pub async fn stage_body(
     let mut check = ChecksumCheck::from_request(headers, checksum_algorithm)?;
     let staged = c
         .store
-        .stage(body, Some(declared), &mut |b| check.update(b))
+        .stage_sealed(body, Some(declared), &mut |b| check.update(b), sealing)
         .await
         .s3()?;
     if md5.is_some_and(|m| m != staged.md5) {

@@ -296,9 +296,11 @@ async fn read(
         return Err(denied);
     }
     match c.store.get_object(bucket, key, None).await {
-        Ok(h) => {
-            let check = crate::ctx::check_object_in(ctx, &h.record);
-            check.map(|()| h).map_err(|_| denied)
+        Ok(mut h) => {
+            crate::ctx::check_object_in(ctx, &h.record).map_err(|_| denied)?;
+            // An SSE-C object cannot be served without its key, which no browser sends.
+            c.store.unlock(&mut h, None).map_err(|_| denied)?;
+            Ok(h)
         }
         Err(_) => Err((StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.")),
     }

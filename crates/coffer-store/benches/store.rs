@@ -42,7 +42,7 @@ fn commit(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let store = rt
-        .block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32])))
+        .block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32]), None))
         .unwrap();
     rt.block_on(store.create_bucket("b", coffer_store::CanonicalId([1; 32]), false))
         .unwrap();
@@ -76,7 +76,7 @@ fn list(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let store = rt
-        .block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32])))
+        .block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32]), None))
         .unwrap();
     const KEYS: usize = 10_000;
     rt.block_on(async {
@@ -140,7 +140,7 @@ fn stage(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let store = rt
-        .block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32])))
+        .block_on(Store::open(dir.path(), coffer_store::CanonicalId([0; 32]), None))
         .unwrap();
     const SIZE: usize = 16 << 20;
     const CHUNK: usize = 64 << 10;

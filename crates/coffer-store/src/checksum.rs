@@ -235,6 +235,7 @@ mod tests {
             last_modified_ms: 0,
             data: DataRef::Empty,
             checksums: vec![(alg, b64(alg, data))],
+            sse: None,
         }
     }
 

@@ -50,6 +50,24 @@ pub enum StoreError {
     UserExists,
     #[error("no such user")]
     NoSuchUser,
+    /// The object is SSE-C encrypted and the read brought no key.
+    #[error("the object is encrypted with a customer key and none was given")]
+    SseKeyMissing,
+    /// The SSE-C key given is not the one the object was encrypted with.
+    #[error("the encryption key given is not the object's")]
+    SseWrongKey,
+    /// An SSE-C key was given for an object not encrypted with one.
+    #[error("the object is not encrypted with a customer key")]
+    SseNotCustomer,
+    #[error("no such KMS key: {0}")]
+    KmsKeyNotFound(String),
+    #[error("the KMS key {0} is disabled")]
+    KmsKeyDisabled(String),
+    #[error("the KMS key {0} already exists")]
+    KmsKeyExists(String),
+    /// The master key given is not the one the data directory's keys are sealed under.
+    #[error("the master key given is not this data directory's (its id is {stored}, the key given has {given})")]
+    WrongMasterKey { stored: String, given: String },
     #[error("no space left on the data device")]
     NoSpace,
     #[error("shutting down")]

@@ -7,6 +7,7 @@ pub mod blob;
 mod bucket;
 pub mod checksum;
 pub mod error;
+mod keyring;
 mod list;
 pub mod lock;
 pub mod meta;
@@ -16,6 +17,7 @@ mod object;
 pub mod record;
 mod scrub;
 pub mod settings;
+pub mod sse;
 mod users;
 mod version;
 
@@ -28,6 +30,7 @@ pub use acl::{Grant, Grantee, Permission};
 pub use blob::{BlobId, BlobStore, ByteStream, FsBlobStore};
 pub use checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 pub use error::{BoxError, StoreError, StoreResult};
+pub use keyring::{KmsKeyInfo, default_key_path};
 pub use list::{ListPage, ListQuery};
 pub use lock::LockMode;
 pub use meta::{MetaStore, RedbMeta};
@@ -35,10 +38,11 @@ pub use model::{
     BucketRecord, CanonicalId, DataRef, DefaultRetention, ObjectMeta, ObjectRecord, PartRecord, Retention,
     UploadRecord, Versioning,
 };
-pub use multipart::{CompletePart, UploadsPage, UploadsQuery};
+pub use multipart::{CompletePart, UploadOptions, UploadsPage, UploadsQuery};
 pub use object::{NewVersion, ObjectBody, ObjectHandle, PutCondition, Staged};
 pub use scrub::{Corruption, ScrubReport};
 pub use settings::SettingKind;
+pub use sse::{CustomerKey, Encrypt, MasterKey, Sealing, Sse, SseMode};
 pub use users::{AccessView, UserPolicies, UserRecord, decode_policies};
 pub use version::{Deleted, VersionsPage, VersionsQuery};
 
@@ -53,13 +57,17 @@ pub struct Store {
     blobs: Arc<dyn BlobStore>,
     inline_max: usize,
     pins: Arc<object::Pins>,
+    /// Seals SSE-S3 data keys and the key service's keys.
+    master: Arc<MasterKey>,
 }
 
 impl Store {
     /// Opens (or creates) the embedded store in `dir`: redb metadata and blob files.
     /// A data directory in an older record format is brought to the current one first;
     /// `root` is the canonical id of the server's root user, whom format 0 named `root`.
-    pub async fn open(dir: &Path, root: CanonicalId) -> StoreResult<Self> {
+    /// `master` is the key SSE-S3 and the key service seal under; with none, the data
+    /// directory keeps its own in `master.key`, made on first start.
+    pub async fn open(dir: &Path, root: CanonicalId, master: Option<MasterKey>) -> StoreResult<Self> {
         blob::create_dir_all_durable(dir)?;
         let blobs = FsBlobStore::open(dir)?;
         let meta = RedbMeta::open(&dir.join("meta.redb"))?;
@@ -70,8 +78,22 @@ impl Store {
         )?;
         // redb syncs the file it creates, not the directory entry naming it.
         blob::sync_dir(dir)?;
-        let store = Self::with_engines(Arc::new(meta), Arc::new(blobs), DEFAULT_INLINE_MAX);
+        let mut store = Self::with_engines(Arc::new(meta), Arc::new(blobs), DEFAULT_INLINE_MAX);
+        store.master = Arc::new(match master {
+            Some(k) => k,
+            None => {
+                let (k, made) = store.default_master_key(dir)?;
+                if made {
+                    tracing::warn!(
+                        path = %keyring::default_key_path(dir).display(),
+                        "generated a master key for encryption at rest; back it up apart from the data: without it, SSE-S3 and SSE-KMS objects cannot be read"
+                    );
+                }
+                k
+            }
+        });
         store.upgrade_format(root).await?;
+        store.check_master_key().await?;
         let swept = store.sweep_orphans().await?;
         if swept > 0 {
             tracing::info!(swept, "removed orphan blobs left by an interrupted write");
@@ -85,6 +107,7 @@ impl Store {
             blobs,
             inline_max,
             pins: Arc::default(),
+            master: Arc::new(MasterKey::generate()),
         }
     }
 

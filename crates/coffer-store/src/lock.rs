@@ -127,6 +127,7 @@ mod tests {
             acl: None,
             tags: Vec::new(),
             website_redirect: None,
+            sse: None,
         };
         // (retention, legal hold, bypass) -> allowed
         let cases = [

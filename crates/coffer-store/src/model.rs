@@ -8,6 +8,7 @@ use crate::blob::BlobId;
 use crate::checksum::{ChecksumAlgorithm, ChecksumType, Checksums};
 pub use crate::lock::LockMode;
 pub(crate) use crate::record::{decode, encode};
+use crate::sse::{Sse, SseMode};
 
 /// A user's immutable identity: 32 bytes, shown as 64 hex digits (S3's canonical user id).
 /// Names are display names; everything owned stores this. Encoded as a byte string, which
@@ -140,9 +141,9 @@ pub struct ObjectRecord {
     pub size: u64,
     /// Hex, without quotes.
     pub etag: String,
-    /// MD5 of the whole content, kept for scrubbing.
+    /// MD5 of the whole content as stored, kept for scrubbing.
     pub md5: [u8; 16],
-    /// CRC32C of the content, checked whenever it is read whole (None: multipart, whose
+    /// CRC32C of the content as stored, checked whenever it is read whole (None: multipart, whose
     /// parts carry their own, and delete markers).
     pub crc32c: Option<u32>,
     pub last_modified_ms: i64,
@@ -162,6 +163,9 @@ pub struct ObjectRecord {
     /// `x-amz-website-redirect-location`: where a website request for this version goes.
     /// Added in format 2.
     pub website_redirect: Option<String>,
+    /// How the version's bytes are encrypted; `md5`, `crc32c` and a blob's size are then
+    /// those of the stored (encrypted) bytes. Added in format 3.
+    pub sse: Option<Sse>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +224,8 @@ pub struct UploadRecord {
     pub acl: Option<Vec<Grant>>,
     pub tags: Vec<(String, String)>,
     pub website_redirect: Option<String>,
+    /// How the parts are encrypted (each has its own data key). Added in format 3.
+    pub sse: Option<SseMode>,
 }
 
 /// One uploaded part, and later one part of a completed object.
@@ -235,6 +241,9 @@ pub struct PartRecord {
     pub last_modified_ms: i64,
     pub data: DataRef,
     pub checksums: Checksums,
+    /// The part's encryption and its own data key; `md5` and `crc32c` are then those of
+    /// the stored bytes. Added in format 3.
+    pub sse: Option<Sse>,
 }
 
 /// `Current` key: bucket names never hold a NUL, so `bucket \0 key` keeps a bucket's keys
@@ -398,6 +407,10 @@ mod tests {
             }]),
             tags: vec![("k".into(), "v".into())],
             website_redirect: Some("/elsewhere".into()),
+            sse: Some(Sse {
+                mode: SseMode::Customer { key_mac: [4; 32] },
+                key: None,
+            }),
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
     }

@@ -10,6 +10,7 @@ use crate::list::{Step, Walk, seek_past_group};
 use crate::meta::{Op, ReadTxn, Scan, Table};
 use crate::model::{self, CanonicalId, DataRef, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
 use crate::object::{NewVersion, PutCondition, Released, Staged, check_condition, current, release};
+use crate::sse::SseMode;
 use crate::{Store, now_ms};
 
 /// S3's smallest part, except the last.
@@ -91,6 +92,15 @@ fn parts(txn: &dyn ReadTxn, upload_id: &str, after: u32, limit: usize) -> StoreR
     Ok(out)
 }
 
+/// How an upload's parts are checked and stored: the additional checksum asked for at
+/// creation and its type, and the encryption every part gets.
+#[derive(Debug, Clone, Default)]
+pub struct UploadOptions {
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub checksum_type: Option<ChecksumType>,
+    pub sse: Option<SseMode>,
+}
+
 impl Store {
     /// Starts an upload by `initiator` whose object will have `v`'s metadata, owner and ACL.
     /// Lock settings are not kept for the object (CreateMultipartUpload refuses them).
@@ -100,8 +110,7 @@ impl Store {
         key: &str,
         initiator: CanonicalId,
         v: NewVersion,
-        checksum_algorithm: Option<ChecksumAlgorithm>,
-        checksum_type: Option<ChecksumType>,
+        o: UploadOptions,
     ) -> StoreResult<UploadRecord> {
         debug_assert!(v.retention.is_none() && !v.legal_hold, "uploads keep no lock settings");
         let rec = UploadRecord {
@@ -111,12 +120,13 @@ impl Store {
             owner: initiator,
             initiated_ms: now_ms(),
             meta: v.meta,
-            checksum_algorithm,
-            checksum_type,
+            checksum_algorithm: o.checksum_algorithm,
+            checksum_type: o.checksum_type,
             object_owner: v.owner,
             acl: v.acl,
             tags: v.tags,
             website_redirect: v.website_redirect,
+            sse: o.sse,
         };
         self.meta
             .commit(move |txn| {
@@ -147,12 +157,13 @@ impl Store {
         let part = PartRecord {
             part_number,
             size: staged.size,
-            etag: hex::encode(staged.md5),
-            md5: staged.md5,
+            etag: hex::encode(staged.etag_md5()),
+            md5: staged.stored_md5,
             crc32c: staged.crc32c,
             last_modified_ms: now_ms(),
             data,
             checksums,
+            sse: staged.sse.clone(),
         };
         let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         let rec = part.clone();
@@ -248,7 +259,11 @@ impl Store {
                 let mut md5s = Vec::with_capacity(16 * picked.len());
                 let mut ops = Vec::with_capacity(stored.len() + picked.len() + 3);
                 for (i, p) in picked.iter().enumerate() {
-                    md5s.extend_from_slice(&p.md5);
+                    // A part's ETag is its MD5, or for SSE-C and SSE-KMS its stored MD5.
+                    let mut md5 = [0; 16];
+                    hex::decode_to_slice(&p.etag, &mut md5)
+                        .map_err(|_| StoreError::Corrupt(format!("part ETag {}", p.etag)))?;
+                    md5s.extend_from_slice(&md5);
                     ops.push(Op::Put(
                         Table::ObjectParts,
                         model::object_part_key(data_id, i as u32),
@@ -287,6 +302,7 @@ impl Store {
                     acl: upload.acl,
                     tags: upload.tags,
                     website_redirect: upload.website_redirect,
+                    sse: upload.sse.map(|mode| crate::sse::Sse { mode, key: None }),
                 };
                 crate::version::install(
                     txn,

@@ -16,6 +16,7 @@ use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter, ByteStream};
 use crate::error::{BoxError, StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Table};
 use crate::model::{self, DataRef, ObjectMeta, ObjectRecord, PartRecord};
+use crate::sse::{CustomerKey, Kek, Sse};
 use crate::version::{self, Deleted};
 use crate::{Store, now_ms};
 
@@ -56,8 +57,13 @@ pub struct NewVersion {
 /// A body that has been read and stored but not yet committed.
 pub struct Staged {
     pub size: u64,
+    /// MD5 of the body as it arrived (what Content-MD5 is checked against).
     pub md5: [u8; 16],
-    pub crc32c: u32,
+    /// MD5 and CRC32C of the bytes as stored: the body's own unless it was encrypted.
+    pub(crate) stored_md5: [u8; 16],
+    pub(crate) crc32c: u32,
+    /// The encryption and sealed data key of an encrypted body.
+    pub(crate) sse: Option<crate::sse::Sse>,
     data: StagedData,
     blobs: Arc<dyn BlobStore>,
 }
@@ -69,6 +75,16 @@ enum StagedData {
 }
 
 impl Staged {
+    /// The ETag of what was staged: its MD5, as S3 gives for plain and SSE-S3 objects; for
+    /// SSE-C and SSE-KMS, whose ETags S3 does not make an MD5 of the data, the stored
+    /// bytes' MD5, which reveals nothing of the plaintext.
+    pub fn etag_md5(&self) -> [u8; 16] {
+        match self.sse.as_ref().map(|s| &s.mode) {
+            None | Some(crate::sse::SseMode::S3) => self.md5,
+            Some(_) => self.stored_md5,
+        }
+    }
+
     /// Where the staged bytes will live once committed; inline bytes are returned to be
     /// written with the record.
     pub(crate) fn take_data(&mut self) -> (DataRef, Option<Bytes>) {
@@ -118,6 +134,7 @@ pub enum ObjectBody {
 pub struct Segment {
     pub size: u64,
     crc32c: u32,
+    sse: Option<crate::sse::Sse>,
     src: SegmentSrc,
 }
 
@@ -126,34 +143,49 @@ enum SegmentSrc {
     Blob(BlobId),
 }
 
-/// A readable object: its record and its bytes, pinned when it was looked up.
+/// A readable object: its record and its bytes, pinned when it was looked up. An
+/// encrypted one streams only once [`Store::unlock`] has given it its key.
 pub struct ObjectHandle {
     pub record: ObjectRecord,
     pub body: ObjectBody,
+    kek: Option<Arc<Kek>>,
 }
 
 impl ObjectHandle {
     /// Streams `len` bytes from `offset`; the caller has checked the range.
     pub fn stream(self, offset: u64, len: u64) -> ByteStream {
+        let (size, crc, sse, kek) = (self.record.size, self.record.crc32c, self.record.sse, self.kek);
         match self.body {
             ObjectBody::Empty => Box::pin(stream::empty()),
-            ObjectBody::Inline(b) => {
-                let (start, end) = (offset as usize, (offset + len) as usize);
-                Box::pin(stream::once(async move { Ok(b.slice(start..end)) }))
-            }
+            ObjectBody::Inline(b) => piece_stream(
+                move |from, n| {
+                    let piece = b.slice(from as usize..(from + n) as usize);
+                    Box::pin(stream::once(async move { Ok(piece) }))
+                },
+                size,
+                offset,
+                len,
+                None,
+                sse.as_ref(),
+                kek.as_deref(),
+            ),
             ObjectBody::Blob { reader, pin } => {
-                let s = reader.stream(offset, len);
-                let s = match self.record.crc32c {
-                    Some(crc) if offset == 0 && len == self.record.size => verified(s, crc, len),
-                    _ => s,
-                };
+                let s = piece_stream(
+                    move |from, n| reader.stream(from, n),
+                    size,
+                    offset,
+                    len,
+                    crc,
+                    sse.as_ref(),
+                    kek.as_deref(),
+                );
                 // The pin lives as long as the stream.
-                Box::pin(s.map(move |chunk| {
+                Box::pin(SyncStream(std::sync::Mutex::new(Box::pin(s.map(move |chunk| {
                     let _ = &pin;
                     chunk
-                }))
+                })))))
             }
-            ObjectBody::Parts { segments, blobs, pin } => parts_stream(segments, blobs, pin, offset, len),
+            ObjectBody::Parts { segments, blobs, pin } => parts_stream(segments, blobs, pin, offset, len, kek),
         }
     }
 
@@ -174,8 +206,52 @@ impl ObjectHandle {
     }
 }
 
+/// Streams `len` bytes from `offset` of a piece of data of `size` bytes whose stored bytes
+/// `read(from, n)` streams: decrypted (reading only the packages the range touches) when
+/// it is encrypted, and checked against `crc` when its stored bytes are read whole.
+fn piece_stream(
+    read: impl FnOnce(u64, u64) -> ByteStream,
+    size: u64,
+    offset: u64,
+    len: u64,
+    crc: Option<u32>,
+    sse: Option<&Sse>,
+    kek: Option<&Kek>,
+) -> ByteStream {
+    let Some(sse) = sse else {
+        let s = read(offset, len);
+        return match crc {
+            Some(crc) if offset == 0 && len == size => verified(s, crc, len),
+            _ => s,
+        };
+    };
+    let cipher = match kek.map(|k| k.cipher_of(Some(sse))) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => return failed(e.to_string()),
+        None => return failed("encrypted data read without its key".into()),
+    };
+    let (first, from, n, skip) = crate::sse::stored_range(offset, len, size);
+    let s = read(from, n);
+    let s = match crc {
+        Some(crc) if from == 0 && n == crate::sse::stored_len(size) => verified(s, crc, n),
+        _ => s,
+    };
+    crate::sse::open_stream(s, cipher, first, size, skip, len)
+}
+
+fn failed(msg: String) -> ByteStream {
+    Box::pin(stream::once(async move { Err(std::io::Error::other(msg)) }))
+}
+
 /// Streams a range across parts, opening each part's blob only when the range reaches it.
-fn parts_stream(segments: Vec<Segment>, blobs: Arc<dyn BlobStore>, pin: PinGuard, offset: u64, len: u64) -> ByteStream {
+fn parts_stream(
+    segments: Vec<Segment>,
+    blobs: Arc<dyn BlobStore>,
+    pin: PinGuard,
+    offset: u64,
+    len: u64,
+    kek: Option<Arc<Kek>>,
+) -> ByteStream {
     let mut pieces = Vec::new();
     let (mut start, end) = (offset, offset + len);
     let mut seg_start = 0;
@@ -183,27 +259,39 @@ fn parts_stream(segments: Vec<Segment>, blobs: Arc<dyn BlobStore>, pin: PinGuard
         let seg_end = seg_start + seg.size;
         if start < seg_end && seg_start < end {
             let (from, to) = (start - seg_start, end.min(seg_end) - seg_start);
-            let whole = from == 0 && to == seg.size;
-            pieces.push((seg.src, from, to - from, whole.then_some(seg.crc32c)));
+            pieces.push((seg.src, seg.size, seg.sse, from, to - from, seg.crc32c));
             start = seg_end.min(end);
         }
         seg_start = seg_end;
     }
     let s = stream::iter(pieces)
-        .then(move |(src, from, n, crc)| {
-            let blobs = blobs.clone();
+        .then(move |(src, size, sse, from, n, crc)| {
+            let (blobs, kek) = (blobs.clone(), kek.clone());
             async move {
                 match src {
-                    SegmentSrc::Inline(b) => {
-                        let piece = b.slice(from as usize..(from + n) as usize);
-                        Box::pin(stream::once(async move { Ok(piece) })) as ByteStream
-                    }
-                    SegmentSrc::Blob(id) => match blobs.open(id).await {
-                        Ok(r) => match crc {
-                            Some(crc) => verified(r.stream(from, n), crc, n),
-                            None => r.stream(from, n),
+                    SegmentSrc::Inline(b) => piece_stream(
+                        move |from, n| {
+                            let piece = b.slice(from as usize..(from + n) as usize);
+                            Box::pin(stream::once(async move { Ok(piece) }))
                         },
-                        Err(e) => Box::pin(stream::once(async move { Err(std::io::Error::other(e.to_string())) })),
+                        size,
+                        from,
+                        n,
+                        None,
+                        sse.as_ref(),
+                        kek.as_deref(),
+                    ),
+                    SegmentSrc::Blob(id) => match blobs.open(id).await {
+                        Ok(r) => piece_stream(
+                            move |from, n| r.stream(from, n),
+                            size,
+                            from,
+                            n,
+                            Some(crc),
+                            sse.as_ref(),
+                            kek.as_deref(),
+                        ),
+                        Err(e) => failed(e.to_string()),
                     },
                 }
             }
@@ -331,6 +419,36 @@ pub(crate) fn release(txn: &dyn ReadTxn, data: DataRef, ops: &mut Vec<Op>, out: 
     Ok(())
 }
 
+/// Where staged bytes go as stored: memory while they fit inline, then a blob.
+struct Sink {
+    md5: Md5,
+    crc: crc_fast::Digest,
+    size: u64,
+    buf: BytesMut,
+    writer: Option<Box<dyn BlobWriter>>,
+    inline_max: usize,
+    blobs: Arc<dyn BlobStore>,
+}
+
+impl Sink {
+    async fn write(&mut self, chunk: Bytes) -> StoreResult<()> {
+        self.md5.update(&chunk);
+        self.crc.update(&chunk);
+        self.size += chunk.len() as u64;
+        if let Some(w) = self.writer.as_mut() {
+            w.write(chunk).await?;
+        } else if self.buf.len() + chunk.len() <= self.inline_max {
+            self.buf.extend_from_slice(&chunk);
+        } else {
+            let mut w = self.blobs.create().await?;
+            w.write(self.buf.split().freeze()).await?;
+            w.write(chunk).await?;
+            self.writer = Some(w);
+        }
+        Ok(())
+    }
+}
+
 /// How many times a GET re-reads metadata when a concurrent overwrite deleted the blob it
 /// was about to open.
 const OPEN_RETRIES: usize = 5;
@@ -348,41 +466,69 @@ impl Store {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: Into<BoxError>,
     {
+        self.stage_sealed(body, expected_len, observe, None).await
+    }
+
+    /// [`Store::stage`], encrypting what it stores under a fresh data key when `sealing`
+    /// is given.
+    pub async fn stage_sealed<S, E>(
+        &self,
+        body: S,
+        expected_len: Option<u64>,
+        observe: &mut (dyn FnMut(&[u8]) + Send),
+        sealing: Option<&crate::sse::Sealing>,
+    ) -> StoreResult<Staged>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: Into<BoxError>,
+    {
         let mut body = std::pin::pin!(body);
         let mut md5 = Md5::new();
-        let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
         let mut size = 0u64;
-        let mut buf = BytesMut::new();
-        let mut writer: Option<Box<dyn BlobWriter>> = None;
+        let (sse, mut packager) = match sealing.map(|s| s.start()) {
+            Some((sse, p)) => (Some(sse), Some(p)),
+            None => (None, None),
+        };
+        let mut sink = Sink {
+            md5: Md5::new(),
+            crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi),
+            size: 0,
+            buf: BytesMut::new(),
+            writer: None,
+            inline_max: self.inline_max,
+            blobs: self.blobs.clone(),
+        };
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StoreError::Body(e.into()))?;
             md5.update(&chunk);
-            crc.update(&chunk);
             observe(&chunk);
             size += chunk.len() as u64;
-            if let Some(w) = writer.as_mut() {
-                w.write(chunk).await?;
-            } else if buf.len() + chunk.len() <= self.inline_max {
-                buf.extend_from_slice(&chunk);
-            } else {
-                let mut w = self.blobs.create().await?;
-                w.write(buf.split().freeze()).await?;
-                w.write(chunk).await?;
-                writer = Some(w);
+            match packager.as_mut() {
+                Some(p) => {
+                    for pkg in p.push(&chunk) {
+                        sink.write(pkg).await?;
+                    }
+                }
+                None => sink.write(chunk).await?,
             }
+        }
+        if let Some(last) = packager.and_then(|p| p.finish()) {
+            sink.write(last).await?;
         }
         if expected_len.is_some_and(|n| n != size) {
             return Err(StoreError::IncompleteBody);
         }
-        let data = match writer {
+        let data = match sink.writer {
             Some(w) => StagedData::Blob(Some(w.finish().await?)),
-            None if size == 0 => StagedData::Empty,
-            None => StagedData::Inline(buf.freeze()),
+            None if sink.size == 0 => StagedData::Empty,
+            None => StagedData::Inline(sink.buf.freeze()),
         };
         Ok(Staged {
             size,
             md5: md5.finalize().into(),
-            crc32c: crc.finalize() as u32,
+            stored_md5: sink.md5.finalize().into(),
+            crc32c: sink.crc.finalize() as u32,
+            sse,
             data,
             blobs: self.blobs.clone(),
         })
@@ -421,8 +567,8 @@ impl Store {
             sort: model::new_sort(),
             delete_marker: false,
             size: staged.size,
-            etag: hex::encode(staged.md5),
-            md5: staged.md5,
+            etag: hex::encode(staged.etag_md5()),
+            md5: staged.stored_md5,
             crc32c: Some(staged.crc32c),
             last_modified_ms: now_ms(),
             data,
@@ -433,6 +579,7 @@ impl Store {
             acl: v.acl,
             tags: v.tags,
             website_redirect: v.website_redirect,
+            sse: staged.sse.clone(),
         };
         let (bucket_s, key_s) = (bucket.to_owned(), key.to_owned());
         let (rec, released) = self
@@ -549,7 +696,11 @@ impl Store {
                     }
                 }
             };
-            return Ok(ObjectHandle { record, body });
+            return Ok(ObjectHandle {
+                record,
+                body,
+                kek: None,
+            });
         }
         Err(StoreError::Corrupt(format!("data of {bucket}/{key} missing")))
     }
@@ -614,6 +765,21 @@ impl Store {
         }
     }
 
+    /// Gives an encrypted handle its key: the SSE-C key a read brought, checked against the
+    /// version's; SSE-S3 and SSE-KMS keys are the store's (a disabled KMS key fails).
+    pub fn unlock(&self, h: &mut ObjectHandle, customer: Option<&CustomerKey>) -> StoreResult<()> {
+        h.kek = self
+            .read_kek(h.record.sse.as_ref().map(|s| &s.mode), customer)?
+            .map(Arc::new);
+        Ok(())
+    }
+
+    /// Checks the SSE-C key a read brings against a version's encryption, without reading
+    /// it (HeadObject).
+    pub fn check_read_key(&self, rec: &ObjectRecord, customer: Option<&CustomerKey>) -> StoreResult<()> {
+        self.read_kek(rec.sse.as_ref().map(|s| &s.mode), customer).map(|_| ())
+    }
+
     fn pin(&self, id: u128) -> PinGuard {
         let mut map = self.pins.0.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(id).or_default().0 += 1;
@@ -642,6 +808,7 @@ fn parts_of(txn: &dyn ReadTxn, id: u128) -> StoreResult<Vec<Segment>> {
         out.push(Segment {
             size: part.size,
             crc32c: part.crc32c,
+            sse: part.sse,
             src,
         });
     }

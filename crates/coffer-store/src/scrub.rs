@@ -1,5 +1,6 @@
 //! Scrub: re-reads every stored byte and checks it against the MD5 recorded when it was
-//! written, to find bit rot before a client does.
+//! written, to find bit rot before a client does. An encrypted object's MD5 is that of its
+//! stored bytes, so scrubbing needs no key.
 
 use std::ops::Bound;
 
@@ -148,7 +149,7 @@ fn pieces(txn: &dyn ReadTxn, rec: &ObjectRecord) -> StoreResult<Result<Vec<Piece
     let DataRef::Parts { id, count } = rec.data else {
         return Ok(Ok(vec![Piece {
             data: rec.data,
-            size: rec.size,
+            size: stored_size(rec.size, rec.sse.is_some()),
             md5: rec.md5,
             label: "body".into(),
         }]));
@@ -164,7 +165,7 @@ fn pieces(txn: &dyn ReadTxn, rec: &ObjectRecord) -> StoreResult<Result<Vec<Piece
         match model::decode::<PartRecord>(&v) {
             Ok(p) => out.push(Piece {
                 data: p.data,
-                size: p.size,
+                size: stored_size(p.size, p.sse.is_some()),
                 md5: p.md5,
                 label: format!("part {}", p.part_number),
             }),
@@ -172,6 +173,11 @@ fn pieces(txn: &dyn ReadTxn, rec: &ObjectRecord) -> StoreResult<Result<Vec<Piece
         }
     }
     Ok(Ok(out))
+}
+
+/// The bytes stored for `size` bytes of content: more when encrypted (each package's tag).
+fn stored_size(size: u64, encrypted: bool) -> u64 {
+    if encrypted { crate::sse::stored_len(size) } else { size }
 }
 
 /// `bucket/key` from a `Current` row (`bucket \0 key`); other tables' rows are shown as

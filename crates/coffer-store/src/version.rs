@@ -126,6 +126,7 @@ fn marker(version_id: Option<String>, sort: u128) -> ObjectRecord {
         acl: None,
         tags: Vec::new(),
         website_redirect: None,
+        sse: None,
     }
 }
 

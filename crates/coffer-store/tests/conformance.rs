@@ -10,7 +10,7 @@ use coffer_store::blob::MemBlobStore;
 use coffer_store::meta::MemMeta;
 use coffer_store::{
     BlobStore, CanonicalId, CompletePart, FsBlobStore, Grant, Grantee, ListQuery, NewVersion, ObjectMeta, Permission,
-    PutCondition, RedbMeta, Store, StoreError, Versioning, VersionsQuery,
+    PutCondition, RedbMeta, Store, StoreError, UploadOptions, Versioning, VersionsQuery,
 };
 use futures::StreamExt;
 
@@ -219,7 +219,7 @@ async fn multipart(e: Engine) {
     let s = &e.store;
     s.create_bucket("b", OWNER, false).await.unwrap();
     let up = s
-        .create_upload("b", "k", OWNER, writer_and_acl(), None, None)
+        .create_upload("b", "k", OWNER, writer_and_acl(), UploadOptions::default())
         .await
         .unwrap();
     let mut parts = Vec::new();
@@ -248,7 +248,7 @@ async fn multipart(e: Engine) {
     assert_eq!(read(s, "b", "k", None).await.unwrap(), want);
     // An upload in progress goes with its bucket.
     let up = s
-        .create_upload("b", "other", OWNER, NewVersion::default(), None, None)
+        .create_upload("b", "other", OWNER, NewVersion::default(), UploadOptions::default())
         .await
         .unwrap();
     let chunks = vec![Ok::<_, std::io::Error>(Bytes::from(data(5000, 3)))];

@@ -6,7 +6,8 @@ use coffer_store::model::{
     UploadRecord, Versioning,
 };
 use coffer_store::record::{self, v0};
-use coffer_store::{BlobId, ChecksumAlgorithm, ChecksumType, Grant, Grantee, Permission, UserRecord};
+use coffer_store::sse::SealedKey;
+use coffer_store::{BlobId, ChecksumAlgorithm, ChecksumType, Grant, Grantee, Permission, Sse, SseMode, UserRecord};
 
 const ID: CanonicalId = CanonicalId([0xab; 32]);
 
@@ -66,7 +67,28 @@ fn object() -> ObjectRecord {
         ]),
         tags: vec![("team".into(), "a".into())],
         website_redirect: Some("/x".into()),
+        sse: Some(Sse {
+            mode: SseMode::Kms {
+                key_id: "k".into(),
+                context: String::new(),
+                bucket_key: true,
+            },
+            key: Some(sealed()),
+        }),
     }
+}
+
+fn sealed() -> SealedKey {
+    SealedKey {
+        nonce: [1; 12],
+        key: [2; 32],
+        tag: [3; 16],
+    }
+}
+
+/// The sealed key's bytes: nonce, key and tag, raw.
+fn sealed_hex() -> String {
+    format!("{}{}{}", "01".repeat(12), "02".repeat(32), "03".repeat(16))
 }
 
 fn upload() -> UploadRecord {
@@ -86,6 +108,7 @@ fn upload() -> UploadRecord {
         }]),
         tags: vec![],
         website_redirect: None,
+        sse: Some(SseMode::Customer { key_mac: [4; 32] }),
     }
 }
 
@@ -99,6 +122,10 @@ fn part() -> PartRecord {
         last_modified_ms: 1_700_000_000_003,
         data: DataRef::Inline(10),
         checksums: vec![],
+        sse: Some(Sse {
+            mode: SseMode::S3,
+            key: Some(sealed()),
+        }),
     }
 }
 
@@ -122,36 +149,81 @@ const OBJECT_1: &str = "01010430306666848688080005203564343134303261626334623261
 const UPLOAD_1: &str = "010162016b043031323320";
 const UPLOAD_1_REST: &str = "84a0abfef962010a746578742f706c61696e000000000001016b017601054352433332084141414141413d3d010543524333320109434f4d504f53495445";
 
+const OBJECT_2_REST: &str = "010201010020ABAB0001047465616d016101022f78";
+const UPLOAD_2_REST: &str = "0120ABAB010102030000";
+const PART_2: &str = "0202060165010101010101010101010101010101010886a0abfef962010a00";
+
 #[test]
-fn format_2_bytes_are_pinned() {
-    let bytes = golden(&format!("0220{AB}80a0abfef9620101010003"));
+fn format_3_bytes_are_pinned() {
+    let bytes = golden(&format!("0320{AB}80a0abfef9620101010003"));
     assert_eq!(record::encode(&bucket()), bytes, "bucket");
     assert_eq!(record::decode::<BucketRecord>(&bytes).unwrap(), bucket());
-    // Format 2 adds the ACL: Some, 2 grants, AllUsers READ, User(ab…) FULL_CONTROL; the
-    // tags: 1, ("team", "a"); and the website redirect: Some("/x").
+    // Format 3 adds encryption: to objects, Some(Kms "k", no context, bucket key on, Some(sealed));
     let bytes = golden(&format!(
-        "02{}{AB}010201010020{AB}0001047465616d016101022f78",
-        &OBJECT_1[2..]
+        "03{}{AB}{}0101016b000101{}",
+        &OBJECT_1[2..],
+        OBJECT_2_REST.replace("ABAB", AB),
+        sealed_hex()
     ));
     assert_eq!(record::encode(&object()), bytes, "object");
     assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
-    // ... and the object's owner, ACL, tags and redirect to uploads: Some(ab…),
-    // Some([AuthenticatedUsers READ_ACP]), none, none.
-    let bytes = golden(&format!("02{}{AB}{UPLOAD_1_REST}0120{AB}010102030000", &UPLOAD_1[2..]));
+    // to uploads, the mode alone: Some(Customer with its key MAC);
+    let bytes = golden(&format!(
+        "03{}{AB}{UPLOAD_1_REST}{}0102{}",
+        &UPLOAD_1[2..],
+        UPLOAD_2_REST.replace("ABAB", AB),
+        "04".repeat(32)
+    ));
     assert_eq!(record::encode(&upload()), bytes, "upload");
     assert_eq!(record::decode::<UploadRecord>(&bytes).unwrap(), upload());
-    let bytes = golden("0202060165010101010101010101010101010101010886a0abfef962010a00");
+    // and to parts, their own: Some(S3, Some(sealed)).
+    let bytes = golden(&format!("03{}010001{}", &PART_2[2..], sealed_hex()));
     assert_eq!(record::encode(&part()), bytes, "part");
     assert_eq!(record::decode::<PartRecord>(&bytes).unwrap(), part());
-    let bytes = golden(&format!("0205616c69636504414b49440673656372657420{AB}88a0abfef962"));
+    let bytes = golden(&format!("0305616c69636504414b49440673656372657420{AB}88a0abfef962"));
     assert_eq!(record::encode(&user()), bytes, "user");
+    assert_eq!(record::decode::<UserRecord>(&bytes).unwrap(), user());
+}
+
+/// Format 2, as the previous release wrote it, is read in memory: nothing encrypted.
+#[test]
+fn format_2_bytes_decode_as_format_3() {
+    let b = record::decode::<BucketRecord>(&golden(&format!("0220{AB}80a0abfef9620101010003"))).unwrap();
+    assert_eq!(b, bucket());
+    // Format 2 added the ACL: Some, 2 grants, AllUsers READ, User(ab…) FULL_CONTROL; the
+    // tags: 1, ("team", "a"); and the website redirect: Some("/x").
+    let bytes = golden(&format!(
+        "02{}{AB}{}",
+        &OBJECT_1[2..],
+        OBJECT_2_REST.replace("ABAB", AB)
+    ));
+    assert_eq!(
+        record::decode::<ObjectRecord>(&bytes).unwrap(),
+        ObjectRecord { sse: None, ..object() }
+    );
+    // ... and the object's owner, ACL, tags and redirect to uploads: Some(ab…),
+    // Some([AuthenticatedUsers READ_ACP]), none, none.
+    let bytes = golden(&format!(
+        "02{}{AB}{UPLOAD_1_REST}{}",
+        &UPLOAD_1[2..],
+        UPLOAD_2_REST.replace("ABAB", AB)
+    ));
+    assert_eq!(
+        record::decode::<UploadRecord>(&bytes).unwrap(),
+        UploadRecord { sse: None, ..upload() }
+    );
+    assert_eq!(
+        record::decode::<PartRecord>(&golden(PART_2)).unwrap(),
+        PartRecord { sse: None, ..part() }
+    );
+    let bytes = golden(&format!("0205616c69636504414b49440673656372657420{AB}88a0abfef962"));
     assert_eq!(record::decode::<UserRecord>(&bytes).unwrap(), user());
 }
 
 /// Format 1, as the previous release wrote it, is read in memory: no ACL, and a completed
 /// upload's object owned by the bucket's owner.
 #[test]
-fn format_1_bytes_decode_as_format_2() {
+fn format_1_bytes_decode_as_format_3() {
     let b = record::decode::<BucketRecord>(&golden(&format!("0120{AB}80a0abfef9620101010003"))).unwrap();
     assert_eq!(b, bucket());
     let o = record::decode::<ObjectRecord>(&golden(&format!("{OBJECT_1}{AB}"))).unwrap();
@@ -161,6 +233,7 @@ fn format_1_bytes_decode_as_format_2() {
             acl: None,
             tags: vec![],
             website_redirect: None,
+            sse: None,
             ..object()
         }
     );
@@ -172,6 +245,7 @@ fn format_1_bytes_decode_as_format_2() {
             acl: None,
             tags: vec![],
             website_redirect: None,
+            sse: None,
             ..upload()
         }
     );
@@ -179,7 +253,7 @@ fn format_1_bytes_decode_as_format_2() {
         "0102060165010101010101010101010101010101010886a0abfef962010a00",
     ))
     .unwrap();
-    assert_eq!(p, part());
+    assert_eq!(p, PartRecord { sse: None, ..part() });
     let u = record::decode::<UserRecord>(&golden(&format!(
         "0105616c69636504414b49440673656372657420{AB}88a0abfef962"
     )))
@@ -218,6 +292,7 @@ fn format_0_bytes_decode_and_upgrade() {
             acl: None,
             tags: vec![],
             website_redirect: None,
+            sse: None,
             ..object()
         }
     );
@@ -230,7 +305,7 @@ fn format_0_bytes_decode_and_upgrade() {
 
     let p: v0::PartRecordV0 =
         v0::decode(&golden("02060165010101010101010101010101010101010886a0abfef962010a00")).unwrap();
-    assert_eq!(p, part());
+    assert_eq!(p.upgrade(), PartRecord { sse: None, ..part() });
 
     let user0: v0::UserRecordV0 = v0::decode(&golden("05616c69636504414b494406736563726574406162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616288a0abfef962")).unwrap();
     assert_eq!(user0.canonical_user_id, AB);

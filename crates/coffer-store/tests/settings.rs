@@ -11,7 +11,7 @@ struct Cors {
 
 async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(dir.path(), CanonicalId([0; 32])).await.unwrap();
+    let s = Store::open(dir.path(), CanonicalId([0; 32]), None).await.unwrap();
     s.create_bucket("b", CanonicalId([1; 32]), false).await.unwrap();
     (dir, s)
 }

@@ -62,7 +62,7 @@ fn verify(c: &mut Criterion) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let service = rt.block_on(async {
-        let store = Store::open(dir.path(), coffer_store::CanonicalId([0; 32]))
+        let store = Store::open(dir.path(), coffer_store::CanonicalId([0; 32]), None)
             .await
             .unwrap();
         store
@@ -81,6 +81,7 @@ fn verify(c: &mut Criterion) {
             default_ownership: coffer_s3::Ownership::default(),
             lifecycle_day_secs: 86_400,
             website_domains: vec![],
+            sse_c_over_http: false,
         };
         Coffer::new(store, identity, config).into_service(Some(NoRoute))
     });

@@ -1,7 +1,8 @@
 //! The admin API, reached through s3s as a custom route so that it is signed and verified
 //! like any S3 request: `/?coffer-admin=users` (GET list, POST add, DELETE remove) and
 //! `/?coffer-admin=user-policies&name=USER` (GET list, PUT attach, DELETE detach with
-//! `&policy=NAME`). Only the root credentials may use it.
+//! `&policy=NAME`) and `/?coffer-admin=kms-keys` (GET list, POST create with `&name=NAME`,
+//! PUT with `&name=NAME&enabled=true|false`). Only the root credentials may use it.
 
 use bytes::Bytes;
 use coffer_s3::{Identity, ROOT_USER};
@@ -103,6 +104,7 @@ impl S3Route for AdminRoute {
         match query_param(&req.uri, ADMIN_QUERY).as_deref() {
             Some("users") => {}
             Some("user-policies") => return self.user_policies(req).await,
+            Some("kms-keys") => return self.kms_keys(req).await,
             _ => return Err(s3_error!(InvalidArgument, "Unknown admin resource.")),
         }
         let to_json = |u: UserRecord, with_secret: bool| UserJson {
@@ -172,7 +174,58 @@ impl S3Route for AdminRoute {
     }
 }
 
+/// A key of the key service, as the admin API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KmsKeyJson {
+    pub name: String,
+    pub created_ms: i64,
+    pub enabled: bool,
+}
+
 impl AdminRoute {
+    async fn kms_keys(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        let err = coffer_s3::error::store_error;
+        let name = || query_param(&req.uri, "name").ok_or_else(|| s3_error!(InvalidArgument, "name is required"));
+        match req.method {
+            Method::GET => {
+                let keys: Vec<KmsKeyJson> = self
+                    .store
+                    .list_kms_keys()
+                    .map_err(err)?
+                    .into_iter()
+                    .map(|k| KmsKeyJson {
+                        name: k.name,
+                        created_ms: k.created_ms,
+                        enabled: k.enabled,
+                    })
+                    .collect();
+                json(&keys)
+            }
+            Method::POST => {
+                let name = name()?;
+                if !coffer_store::sse::valid_kms_name(&name) || name.starts_with("alias/") {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "Key names are 1-128 of A-Z a-z 0-9 / _ - . and do not start with alias/."
+                    ));
+                }
+                self.store.create_kms_key(&name).await.map_err(err)?;
+                json(&serde_json::json!({ "created": name }))
+            }
+            Method::PUT => {
+                let name = name()?;
+                let enabled = match query_param(&req.uri, "enabled").as_deref() {
+                    Some("true") => true,
+                    Some("false") => false,
+                    _ => return Err(s3_error!(InvalidArgument, "enabled must be true or false")),
+                };
+                self.store.set_kms_key_enabled(&name, enabled).await.map_err(err)?;
+                json(&serde_json::json!({ "name": name, "enabled": enabled }))
+            }
+            _ => Err(s3_error!(MethodNotAllowed)),
+        }
+    }
+
     async fn user_policies(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let err = coffer_s3::error::store_error;
         let user = query_param(&req.uri, "name").ok_or_else(|| s3_error!(InvalidArgument, "name is required"))?;

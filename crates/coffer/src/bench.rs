@@ -37,6 +37,19 @@ pub enum Scenario {
     Delete,
 }
 
+/// Server-side encryption the objects are written (and read) with.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+pub enum SseArg {
+    None,
+    /// SSE-S3 (`x-amz-server-side-encryption: AES256`).
+    S3,
+    /// SSE-KMS with the server's default key.
+    Kms,
+    /// SSE-C with the bench's own key (the same every run, so a later run reads what an
+    /// earlier one wrote).
+    C,
+}
+
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[arg(value_enum)]
@@ -94,9 +107,42 @@ pub struct BenchArgs {
     /// the bucket before the run, to measure what evaluating it costs.
     #[arg(long)]
     bucket_policy: Option<std::path::PathBuf>,
+    /// Encrypt what is written: none, s3, kms or c (SSE-C needs a server that takes
+    /// SSE-C keys over plain HTTP: `coffer server --sse-c-over-http`).
+    #[arg(long, value_enum, default_value = "none")]
+    sse: SseArg,
+    /// get only: read a random range of this many bytes of each object instead of all of it.
+    #[arg(long, value_parser = parse_size)]
+    range: Option<u64>,
     /// Print the result as JSON instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+type Headers = Vec<(String, String)>;
+
+/// The headers of a write and of a read (or part upload) for `sse`.
+fn sse_headers(sse: SseArg) -> (Headers, Headers) {
+    let h = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    match sse {
+        SseArg::None => (vec![], vec![]),
+        SseArg::S3 => (vec![h("x-amz-server-side-encryption", "AES256")], vec![]),
+        SseArg::Kms => (vec![h("x-amz-server-side-encryption", "aws:kms")], vec![]),
+        SseArg::C => {
+            use md5::Digest;
+            let key: [u8; 32] = sha2::Sha256::digest(b"coffer bench SSE-C key").into();
+            let b64 = |b: &[u8]| base64_simd::STANDARD.encode_to_string(b);
+            let c = vec![
+                h("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+                h("x-amz-server-side-encryption-customer-key", &b64(&key)),
+                h(
+                    "x-amz-server-side-encryption-customer-key-md5",
+                    &b64(&md5::Md5::digest(key)),
+                ),
+            ];
+            (c.clone(), c)
+        }
+    }
 }
 
 pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
@@ -139,6 +185,9 @@ struct Target {
     creds: Option<(String, String)>,
     region: String,
     bucket: String,
+    /// Encryption headers of object writes, and of object reads and part uploads.
+    write_headers: Headers,
+    read_headers: Headers,
 }
 
 type Body = Full<Bytes>;
@@ -153,12 +202,25 @@ impl Target {
         payload_hash: Option<String>,
         body: Bytes,
     ) -> http::Request<Body> {
+        self.request_with(method, path, query, payload_hash, body, &[])
+    }
+
+    /// [`Target::request`] with more headers, signed.
+    fn request_with(
+        &self,
+        method: &'static str,
+        path: &str,
+        query: Vec<(String, String)>,
+        payload_hash: Option<String>,
+        body: Bytes,
+        headers: &[(String, String)],
+    ) -> http::Request<Body> {
         let mut r = sigv4::Request {
             method,
             host: &self.host,
             path,
             query,
-            headers: vec![],
+            headers: headers.to_vec(),
             body: vec![],
         };
         if let Some((id, secret)) = &self.creds {
@@ -345,6 +407,8 @@ struct Ctx {
     size: u64,
     part_size: u64,
     max_keys: u32,
+    /// get: bytes of each object read (none: all).
+    range: Option<u64>,
     /// Keys to upload first (get, mixed, list, delete).
     objects: u64,
     /// Next key number: keys `PREFIX{n:08}` below it may exist and are cleaned up.
@@ -416,24 +480,33 @@ impl Ctx {
 async fn put(conn: &mut Conn, ctx: &Ctx, key: &str) -> std::result::Result<(u64, u64), String> {
     let t = &conn.target;
     let body = ctx.body.slice(..ctx.size as usize);
-    let req = t.request("PUT", &t.object_path(key), vec![], None, body);
+    let req = t.request_with("PUT", &t.object_path(key), vec![], None, body, &t.write_headers);
     conn.send(req, false).await?;
     Ok((ctx.size, 0))
 }
 
 async fn get(conn: &mut Conn, ctx: &Ctx, key: &str) -> std::result::Result<(u64, u64), String> {
     let t = &conn.target;
-    let req = t.request("GET", &t.object_path(key), vec![], None, Bytes::new());
+    let mut headers = t.read_headers.clone();
+    let want = match ctx.range {
+        Some(n) if n < ctx.size => {
+            let from = rand::random_range(0..=ctx.size - n);
+            headers.push(("range".to_owned(), format!("bytes={from}-{}", from + n - 1)));
+            n
+        }
+        _ => ctx.size,
+    };
+    let req = t.request_with("GET", &t.object_path(key), vec![], None, Bytes::new(), &headers);
     let r = conn.send(req, false).await?;
-    if r.len != ctx.size {
-        return Err(format!("got {} bytes, expected {}", r.len, ctx.size));
+    if r.len != want {
+        return Err(format!("got {} bytes, expected {want}", r.len));
     }
     Ok((r.len, 0))
 }
 
 async fn head(conn: &mut Conn, key: &str) -> std::result::Result<(u64, u64), String> {
     let t = &conn.target;
-    let req = t.request("HEAD", &t.object_path(key), vec![], None, Bytes::new());
+    let req = t.request_with("HEAD", &t.object_path(key), vec![], None, Bytes::new(), &t.read_headers);
     conn.send(req, false).await?;
     Ok((0, 0))
 }
@@ -470,12 +543,13 @@ async fn list_page(conn: &mut Conn, ctx: &Ctx, token: &mut Option<String>) -> st
 async fn multipart(conns: &mut [Conn], ctx: &Ctx, key: &str) -> std::result::Result<(u64, u64), String> {
     let t = conns[0].target.clone();
     let path = t.object_path(key);
-    let req = t.request(
+    let req = t.request_with(
         "POST",
         &path,
         vec![("uploads".into(), String::new())],
         None,
         Bytes::new(),
+        &t.write_headers,
     );
     let r = conns[0].send(req, true).await?;
     let upload_id = xml_values(&String::from_utf8_lossy(&r.body), "UploadId")
@@ -498,7 +572,7 @@ async fn multipart(conns: &mut [Conn], ctx: &Ctx, key: &str) -> std::result::Res
                     ("partNumber".to_owned(), (p + 1).to_string()),
                     ("uploadId".to_owned(), upload_id.clone()),
                 ];
-                let req = t.request("PUT", path, q, None, ctx.body.slice(..len as usize));
+                let req = t.request_with("PUT", path, q, None, ctx.body.slice(..len as usize), &t.read_headers);
                 let r = conn.send(req, false).await?;
                 let etag = r
                     .headers
@@ -774,12 +848,15 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     if a.no_prepare && a.scenario != Scenario::Get {
         return Err("--no-prepare is for the get scenario".into());
     }
+    let (write_headers, read_headers) = sse_headers(a.sse);
     let target = Arc::new(Target {
         addr,
         host: authority.as_str().to_owned(),
         creds,
         region: a.region.clone(),
         bucket: a.bucket.clone(),
+        write_headers,
+        read_headers,
     });
     let prefix = a
         .prefix
@@ -813,6 +890,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         size: a.size,
         part_size: a.part_size,
         max_keys: a.max_keys,
+        range: a.range,
         objects,
         next_key: AtomicU64::new(0),
         cleanup_from: AtomicU64::new(0),

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod keys;
 mod scrub;
 mod server;
 mod workers;
@@ -66,6 +67,15 @@ enum Command {
         /// body-timeout-secs of waiting (0: no minimum).
         #[arg(long, default_value_t = 1024, hide = true)]
         body_min_rate: u64,
+        /// File holding the master key (64 hex digits) that seals SSE-S3 and KMS keys;
+        /// without one, the data directory keeps its own in `master.key`, made on first
+        /// start. Back it up apart from the data.
+        #[arg(long, env = "COFFER_MASTER_KEY_FILE")]
+        master_key_file: Option<PathBuf>,
+        /// Accept SSE-C keys over plain HTTP (AWS refuses them without TLS); for local use
+        /// and tests, or behind a TLS proxy that does not set X-Forwarded-Proto.
+        #[arg(long, env = "COFFER_SSE_C_OVER_HTTP")]
+        sse_c_over_http: bool,
     },
     /// Load-test any S3 endpoint (warp-style): put, get, mixed, list, multipart, delete.
     Bench(bench::BenchArgs),
@@ -74,6 +84,30 @@ enum Command {
     Scrub {
         #[arg(long, default_value = "./coffer-data", env = "COFFER_DATA")]
         data: PathBuf,
+        #[arg(long, env = "COFFER_MASTER_KEY_FILE")]
+        master_key_file: Option<PathBuf>,
+    },
+    /// Manage the master key (offline: stop the server first).
+    Key {
+        #[command(subcommand)]
+        action: keys::KeyAction,
+    },
+    /// Manage the built-in key service's keys for SSE-KMS (on a running server, with the
+    /// root credentials).
+    Kms {
+        #[command(subcommand)]
+        action: KmsAction,
+        #[arg(
+            long,
+            global = true,
+            default_value = "http://127.0.0.1:9000",
+            env = "COFFER_ENDPOINT"
+        )]
+        endpoint: String,
+        #[arg(long, global = true, default_value = "./coffer-data", env = "COFFER_DATA")]
+        data: PathBuf,
+        #[arg(long, global = true, default_value = "us-east-1", env = "COFFER_REGION")]
+        region: String,
     },
     /// Manage users of a running server (authenticated with the root credentials).
     User {
@@ -117,6 +151,19 @@ enum UserAction {
 }
 
 #[derive(Subcommand)]
+enum KmsAction {
+    /// Create a key; SSE-KMS requests name it by its name, `alias/NAME` or an ARN ending
+    /// in `key/NAME`.
+    Create { name: String },
+    /// List keys as JSON.
+    List,
+    /// Disable a key: objects under it can be neither written nor read until it is enabled.
+    Disable { name: String },
+    /// Enable a disabled key.
+    Enable { name: String },
+}
+
+#[derive(Subcommand)]
 enum PolicyAction {
     /// Attach a built-in policy (readwrite, readonly, writeonly) or a JSON policy file,
     /// which is attached under its file name without `.json`.
@@ -155,6 +202,8 @@ fn main() -> ExitCode {
                 header_timeout_secs,
                 body_timeout_secs,
                 body_min_rate,
+                master_key_file,
+                sse_c_over_http,
             } => {
                 server::run(server::ServerArgs {
                     data,
@@ -172,11 +221,20 @@ fn main() -> ExitCode {
                         min_rate: body_min_rate,
                     },
                     max_connections,
+                    master_key_file,
+                    sse_c_over_http,
                 })
                 .await
             }
             Command::Bench(args) => bench::run(args).await,
-            Command::Scrub { data } => match scrub::run(&data).await {
+            Command::Key { action } => keys::run(action).await,
+            Command::Kms {
+                action,
+                endpoint,
+                data,
+                region,
+            } => kms_command(action, &endpoint, &data, &region).await,
+            Command::Scrub { data, master_key_file } => match scrub::run(&data, master_key_file.as_deref()).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err("corrupted objects found".into()),
                 Err(e) => Err(e),
@@ -198,12 +256,44 @@ fn main() -> ExitCode {
     }
 }
 
-async fn user_command(
-    action: UserAction,
+async fn kms_command(
+    action: KmsAction,
     endpoint: &str,
     data: &std::path::Path,
     region: &str,
 ) -> server::anyhow_like::Result<()> {
+    let named = |name: &String| vec![("name".to_owned(), name.clone())];
+    let (method, query, body) = match &action {
+        KmsAction::Create { name } => ("POST", named(name), vec![]),
+        KmsAction::List => ("GET", vec![], vec![]),
+        KmsAction::Disable { name } => (
+            "PUT",
+            [named(name), vec![("enabled".into(), "false".into())]].concat(),
+            vec![],
+        ),
+        KmsAction::Enable { name } => (
+            "PUT",
+            [named(name), vec![("enabled".into(), "true".into())]].concat(),
+            vec![],
+        ),
+    };
+    let body = admin_request(endpoint, data, region, method, "kms-keys", query, body).await?;
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+/// Sends one signed request to the admin API with the root credentials; returns the body
+/// of a 2xx answer.
+async fn admin_request(
+    endpoint: &str,
+    data: &std::path::Path,
+    region: &str,
+    method: &'static str,
+    resource: &str,
+    query: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> server::anyhow_like::Result<Vec<u8>> {
     let env = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
     let (id, secret) = match (env("COFFER_ACCESS_KEY_ID"), env("COFFER_SECRET_ACCESS_KEY")) {
         (Some(i), Some(s)) => (i, s),
@@ -217,6 +307,37 @@ async fn user_command(
         .strip_prefix("http://")
         .ok_or("only http:// endpoints are supported")?
         .trim_end_matches('/');
+    let mut q = vec![(admin::ADMIN_QUERY.to_owned(), resource.to_owned())];
+    q.extend(query);
+    let mut req = sigv4::Request {
+        method,
+        host,
+        path: "/",
+        query: q,
+        headers: vec![],
+        body,
+    };
+    req.sign(
+        &sigv4::Credentials {
+            access_key_id: &id,
+            secret_access_key: &secret,
+            region,
+        },
+        time::OffsetDateTime::now_utc(),
+    );
+    let (status, body) = req.send(host).await?;
+    if !(200..300).contains(&status) {
+        return Err(format!("server answered {status}: {}", String::from_utf8_lossy(&body)).into());
+    }
+    Ok(body)
+}
+
+async fn user_command(
+    action: UserAction,
+    endpoint: &str,
+    data: &std::path::Path,
+    region: &str,
+) -> server::anyhow_like::Result<()> {
     let mut resource = "users";
     let (method, query, body) = match &action {
         UserAction::Add {
@@ -267,29 +388,7 @@ async fn user_command(
             }
         }
     };
-    let mut q = vec![(admin::ADMIN_QUERY.to_owned(), resource.to_owned())];
-    q.extend(query);
-    let mut req = sigv4::Request {
-        method,
-        host,
-        path: "/",
-        query: q,
-        headers: vec![],
-        body,
-    };
-    req.sign(
-        &sigv4::Credentials {
-            access_key_id: &id,
-            secret_access_key: &secret,
-            region,
-        },
-        time::OffsetDateTime::now_utc(),
-    );
-    let (status, body) = req.send(host).await?;
-    let text = String::from_utf8_lossy(&body);
-    if !(200..300).contains(&status) {
-        return Err(format!("server answered {status}: {text}").into());
-    }
+    let body = admin_request(endpoint, data, region, method, resource, query, body).await?;
     match action {
         UserAction::List | UserAction::Add { .. } | UserAction::Policy { .. } => {
             let v: serde_json::Value = serde_json::from_slice(&body)?;

@@ -36,6 +36,16 @@ pub struct ServerArgs {
     /// Connections served at once; more wait in the kernel's accept queue, so a flood costs
     /// no memory or file descriptors beyond this.
     pub max_connections: usize,
+    /// The master key's file; none: the data directory's own `master.key`.
+    pub master_key_file: Option<PathBuf>,
+    /// Accept SSE-C keys over plain HTTP.
+    pub sse_c_over_http: bool,
+}
+
+/// The master key named by `--master-key-file`, if given (none: the data directory's own).
+pub fn master_key(file: Option<&Path>) -> anyhow_like::Result<Option<coffer_store::MasterKey>> {
+    file.map(|f| coffer_store::MasterKey::load(f).map_err(|e| format!("--master-key-file {}: {e}", f.display()).into()))
+        .transpose()
 }
 
 pub const CREDENTIALS_FILE: &str = "root-credentials.json";
@@ -137,7 +147,8 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     }
     coffer_store::blob::create_dir_all_durable(&args.data)?;
     let root = root_credentials(&args.data)?;
-    let store = Store::open(&args.data, root.canonical_user_id).await?;
+    let master = master_key(args.master_key_file.as_deref())?;
+    let store = Store::open(&args.data, root.canonical_user_id, master).await?;
     let identity = Identity::new(store.clone(), root);
     let route = AdminRoute {
         store: store.clone(),
@@ -149,6 +160,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         default_ownership: args.default_ownership,
         lifecycle_day_secs: args.lifecycle_day_secs,
         website_domains: args.website_domains.clone(),
+        sse_c_over_http: args.sse_c_over_http,
     };
     tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
     tokio::spawn(crate::workers::lifecycle(store.clone(), args.lifecycle_day_secs));

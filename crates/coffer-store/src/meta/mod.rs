@@ -58,10 +58,12 @@ pub enum Table {
     Settings,
     /// canonical user id (32 bytes) -> the policies attached to the user
     UserPolicies,
+    /// `master` -> the id of the master key; `kms \0 name` -> a key of the key service
+    Keys,
 }
 
 impl Table {
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 14] = [
         Table::Buckets,
         Table::Current,
         Table::Versions,
@@ -75,6 +77,7 @@ impl Table {
         Table::Format,
         Table::Settings,
         Table::UserPolicies,
+        Table::Keys,
     ];
 
     /// The table's name, which engines use for their own tables.
@@ -93,6 +96,7 @@ impl Table {
             Table::Format => "format",
             Table::Settings => "settings",
             Table::UserPolicies => "user_policies",
+            Table::Keys => "keys",
         }
     }
 

@@ -8,8 +8,9 @@
 //! which format a data directory is in; `docs/format.md` describes every table and record
 //! byte by byte, and `tests/format.rs` pins the bytes of each version.
 //!
-//! Format 1 records are read as they are, in memory ([`Record::from_format_1`]): moving a
-//! data directory from format 1 to 2 rewrites only its `format` row.
+//! Format 1 and 2 records are read as they are, in memory ([`Record::from_format_1`],
+//! [`Record::from_format_2`]): moving a data directory from format 1 or 2 to 3 rewrites
+//! only its `format` row.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,14 +21,19 @@ use crate::model::CanonicalId;
 
 pub mod v0;
 pub mod v1;
+pub mod v2;
 
 /// The record format this release writes.
-pub const FORMAT: u8 = 2;
+pub const FORMAT: u8 = 3;
 
-/// A value stored as a record. Types whose encoding format 2 changed read their format-1
-/// bytes their own way; the others decode them as they are.
+/// A value stored as a record. Types whose encoding a later format changed read their
+/// older bytes their own way; the others decode them as they are.
 pub trait Record: DeserializeOwned {
     fn from_format_1(rest: &[u8]) -> postcard::Result<Self> {
+        postcard::from_bytes(rest)
+    }
+
+    fn from_format_2(rest: &[u8]) -> postcard::Result<Self> {
         postcard::from_bytes(rest)
     }
 }
@@ -40,11 +46,12 @@ pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     postcard::to_extend(v, vec![FORMAT]).expect("records always serialize")
 }
 
-/// Decodes a record written in the current format or in format 1.
+/// Decodes a record written in the current format or in format 1 or 2.
 pub fn decode<T: Record>(b: &[u8]) -> StoreResult<T> {
     let corrupt = |e: postcard::Error| StoreError::Corrupt(format!("record: {e}"));
     match b.split_first() {
         Some((&FORMAT, rest)) => postcard::from_bytes(rest).map_err(corrupt),
+        Some((2, rest)) => T::from_format_2(rest).map_err(corrupt),
         Some((1, rest)) => T::from_format_1(rest).map_err(corrupt),
         Some((v, _)) => Err(StoreError::Corrupt(format!(
             "record in format {v}; this release reads format {FORMAT}"
@@ -74,7 +81,7 @@ pub fn stored_format(txn: &dyn ReadTxn) -> StoreResult<Option<u8>> {
 }
 
 /// The ops that bring a data directory to the current format, or `None` when it is there:
-/// format 0 is rewritten whole; format 1 records are read in memory, so only the `format`
+/// format 0 is rewritten whole; format 1 and 2 records are read in memory, so only the `format`
 /// row changes. `root` is the id the name `root` stood for in format 0.
 pub fn upgrade(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Option<Vec<Op>>> {
     let format_row = Op::Put(Table::Format, FORMAT_KEY.to_vec(), vec![FORMAT]);
@@ -97,7 +104,7 @@ macro_rules! unchanged_since_format_1 {
 
 unchanged_since_format_1!(
     crate::model::BucketRecord,
-    crate::model::PartRecord,
+    crate::sse::KmsKeyRecord,
     crate::users::UserRecord,
     String,
     u64,

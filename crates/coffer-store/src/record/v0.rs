@@ -14,8 +14,8 @@ use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Op, ReadTxn, Table};
 use crate::model::{
-    BucketRecord, CanonicalId, DataRef, DefaultRetention, LockMode, ObjectMeta, ObjectRecord, PartRecord, Retention,
-    UploadRecord, Versioning,
+    BucketRecord, CanonicalId, DataRef, DefaultRetention, LockMode, ObjectMeta, ObjectRecord, Retention, UploadRecord,
+    Versioning,
 };
 use crate::users::UserRecord;
 
@@ -104,8 +104,8 @@ pub struct UserRecordV0 {
     pub created_ms: i64,
 }
 
-/// Parts are unchanged but for the version byte.
-pub type PartRecordV0 = PartRecord;
+/// Parts are format 2's but for the version byte.
+pub type PartRecordV0 = super::v2::PartRecordV2;
 
 pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> StoreResult<T> {
     postcard::from_bytes(b).map_err(|e| StoreError::Corrupt(format!("format 0 record: {e}")))
@@ -131,6 +131,7 @@ impl ObjectRecordV0 {
             acl: None,
             tags: Vec::new(),
             website_redirect: None,
+            sse: None,
         })
     }
 }
@@ -191,13 +192,14 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Vec<Op>> {
             acl: None,
             tags: Vec::new(),
             website_redirect: None,
+            sse: None,
         };
         ops.push(Op::Put(Table::Uploads, k, super::encode(&rec)));
     }
     for table in [Table::Parts, Table::ObjectParts] {
         for (k, v) in all(txn, table)? {
             let p: PartRecordV0 = decode(&v)?;
-            ops.push(Op::Put(table, k, super::encode(&p)));
+            ops.push(Op::Put(table, k, super::encode(&p.upgrade())));
         }
     }
     Ok(ops)

@@ -26,6 +26,10 @@ struct ObjectRecordV1 {
 }
 
 impl Record for ObjectRecord {
+    fn from_format_2(rest: &[u8]) -> postcard::Result<Self> {
+        super::v2::object(rest)
+    }
+
     fn from_format_1(rest: &[u8]) -> postcard::Result<Self> {
         let v: ObjectRecordV1 = postcard::from_bytes(rest)?;
         Ok(ObjectRecord {
@@ -45,6 +49,7 @@ impl Record for ObjectRecord {
             acl: None,
             tags: Vec::new(),
             website_redirect: None,
+            sse: None,
         })
     }
 }
@@ -62,6 +67,10 @@ struct UploadRecordV1 {
 }
 
 impl Record for UploadRecord {
+    fn from_format_2(rest: &[u8]) -> postcard::Result<Self> {
+        super::v2::upload(rest)
+    }
+
     fn from_format_1(rest: &[u8]) -> postcard::Result<Self> {
         let v: UploadRecordV1 = postcard::from_bytes(rest)?;
         Ok(UploadRecord {
@@ -77,6 +86,7 @@ impl Record for UploadRecord {
             acl: None,
             tags: Vec::new(),
             website_redirect: None,
+            sse: None,
         })
     }
 }

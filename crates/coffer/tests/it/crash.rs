@@ -240,16 +240,43 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let tmp = tempfile::tempdir().unwrap();
+    crash_rounds(&tmp.path().join("data"), rounds, false).await;
+}
+
+/// The same with every object SSE-S3 encrypted (the bucket's default encryption): nothing
+/// acknowledged is lost, and the data directory opens with no master key but its own.
+#[tokio::test]
+async fn kill_9_during_encrypted_writes_loses_nothing_and_needs_the_master_key() {
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
+    crash_rounds(&dir, 2, true).await;
+    let wrong = tmp.path().join("wrong.key");
+    coffer_store::MasterKey::generate().write_new(&wrong).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&dir)
+        .arg("--master-key-file")
+        .arg(&wrong)
+        .env("COFFER_ACCESS_KEY_ID", ROOT_KEY)
+        .env("COFFER_SECRET_ACCESS_KEY", ROOT_SECRET)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a server started with another master key");
+}
+
+async fn crash_rounds(dir: &std::path::Path, rounds: usize, encrypted: bool) {
     let b = bucket("crash");
     let mut total_acked = 0;
     let mut confirmed = Confirmed::new();
     for round in 0..rounds {
         let journal: Journal = Arc::default();
-        let mut s = Server::start_in(&dir);
+        let mut s = Server::start_in(dir);
         let c = s.client();
         if round == 0 {
             c.create_bucket().bucket(&b).send().await.unwrap();
+            if encrypted {
+                encrypt_by_default(&c, &b).await;
+            }
         }
         let tasks: Vec<_> = (0..12u64)
             .map(|t| tokio::spawn(writer(c.clone(), b.clone(), round as u64 * 100 + t, journal.clone())))
@@ -260,15 +287,59 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
         for t in tasks {
             t.await.unwrap();
         }
-        let s = Server::start_in(&dir);
+        let s = Server::start_in(dir);
         let journal = journal.lock().unwrap().clone();
         let acked = verify(&s, &b, &journal, &mut confirmed).await;
         assert!(acked > 0, "round {round}: no write was acknowledged before the kill");
         total_acked += acked;
+        if encrypted {
+            check_all_encrypted(&s.client(), &b).await;
+        }
         // Leave the bucket as verified for the next round's writers.
         drop(s);
     }
-    eprintln!("crash rounds: {rounds}, acknowledged ops verified: {total_acked}, violations: 0");
+    eprintln!(
+        "crash rounds: {rounds}, encrypted: {encrypted}, acknowledged ops verified: {total_acked}, violations: 0"
+    );
+}
+
+async fn encrypt_by_default(c: &aws_sdk_s3::Client, b: &str) {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .unwrap();
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(by_default)
+        .build();
+    c.put_bucket_encryption()
+        .bucket(b)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Every object that survived is SSE-S3 encrypted.
+async fn check_all_encrypted(c: &aws_sdk_s3::Client, b: &str) {
+    let listed = c.list_objects_v2().bucket(b).send().await.unwrap();
+    for o in listed.contents() {
+        let h = c.head_object().bucket(b).key(o.key().unwrap()).send().await.unwrap();
+        assert_eq!(
+            h.server_side_encryption,
+            Some(aws_sdk_s3::types::ServerSideEncryption::Aes256),
+            "{:?}",
+            o.key()
+        );
+    }
 }
 
 /// Acknowledged versioned ops: key, version id, and the put's seed (None for a marker).

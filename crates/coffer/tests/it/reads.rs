@@ -63,6 +63,7 @@ async fn serve(dir: &std::path::Path, meta: Arc<Counting>) -> (String, Store) {
         default_ownership: coffer_s3::Ownership::default(),
         lifecycle_day_secs: 86_400,
         website_domains: Vec::new(),
+        sse_c_over_http: false,
     };
     let service = Coffer::new(store.clone(), identity, config).into_service(None::<NoRoute>);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,589 @@
+//! Encryption at rest: SSE-S3, SSE-KMS and SSE-C.
+//!
+//! Every encrypted object (every part of an encrypted multipart object) has its own random
+//! 256-bit data key. Its bytes are stored as *packages*: each [`PACKAGE`] bytes of plaintext
+//! (the last may be shorter) sealed with AES-256-GCM under the data key, with the package's
+//! index as the nonce, followed by its 16-byte tag. A range decrypts only the packages it
+//! touches; a changed, truncated or reordered package fails its tag. The data key is stored
+//! in the record, sealed (AES-256-GCM, random nonce) under a key-encryption key (KEK):
+//!
+//! - SSE-S3: the server's master key.
+//! - SSE-KMS: a named key of the built-in key service, whose material is itself sealed
+//!   under the master key in the `keys` table; the encryption context is authenticated
+//!   with the data key.
+//! - SSE-C: the customer's key, never stored; a keyed MAC of it recognises it on reads.
+//!
+//! Rotating the master key re-seals SSE-S3 data keys and KMS key material, never data.
+
+use std::io;
+use std::path::Path;
+
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::{Aes256Gcm, KeyInit, Tag};
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, stream};
+use hmac::Mac;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::blob::ByteStream;
+use crate::error::{StoreError, StoreResult};
+
+/// Plaintext bytes per package.
+pub const PACKAGE: u64 = 64 << 10;
+/// The GCM tag after each package.
+pub const TAG_LEN: u64 = 16;
+
+/// Bytes stored for `plain` bytes of plaintext.
+pub fn stored_len(plain: u64) -> u64 {
+    plain + TAG_LEN * plain.div_ceil(PACKAGE)
+}
+
+/// The server's master key: seals SSE-S3 data keys and KMS key material.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MasterKey({})", hex::encode(self.id()))
+    }
+}
+
+impl MasterKey {
+    pub fn generate() -> Self {
+        Self(rand::random())
+    }
+
+    pub fn from_bytes(b: [u8; 32]) -> Self {
+        Self(b)
+    }
+
+    /// Names the key without revealing it: the data directory records the id of the key
+    /// it is sealed under, so a server given another key refuses to start.
+    pub fn id(&self) -> [u8; 8] {
+        let d = Sha256::new()
+            .chain_update(b"coffer master key id\0")
+            .chain_update(self.0)
+            .finalize();
+        d[..8].try_into().expect("8 bytes")
+    }
+
+    /// Reads a key file: 64 hex digits (surrounding whitespace ignored).
+    pub fn load(path: &Path) -> io::Result<Self> {
+        let text = std::fs::read_to_string(path)?;
+        let mut b = [0; 32];
+        hex::decode_to_slice(text.trim(), &mut b).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: a master key file holds 64 hex digits", path.display()),
+            )
+        })?;
+        Ok(Self(b))
+    }
+
+    /// Writes the key to a new file readable by its owner only, durably.
+    pub fn write_new(&self, path: &Path) -> io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        writeln!(f, "{}", hex::encode(self.0))?;
+        f.sync_all()?;
+        if let Some(dir) = path.parent() {
+            crate::blob::sync_dir(dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// A customer's SSE-C key, as the request brought it. Never stored, never logged.
+#[derive(Clone)]
+pub struct CustomerKey([u8; 32]);
+
+impl std::fmt::Debug for CustomerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomerKey(..)")
+    }
+}
+
+impl CustomerKey {
+    pub fn new(b: [u8; 32]) -> Self {
+        Self(b)
+    }
+
+    /// What a record keeps to recognise the key: a MAC keyed by the key itself, so it
+    /// reveals nothing without it (unlike its MD5).
+    pub fn mac(&self) -> [u8; 32] {
+        let mut m = <hmac::Hmac<Sha256>>::new_from_slice(&self.0).expect("any key length");
+        m.update(b"coffer sse-c key check");
+        m.finalize().into_bytes().into()
+    }
+}
+
+/// What a write asks its bytes to be encrypted with.
+#[derive(Debug, Clone)]
+pub enum Encrypt {
+    S3,
+    Kms {
+        /// The key service's key name.
+        key_id: String,
+        /// The encryption context as sent (base64 of a JSON object), empty for none.
+        context: String,
+        bucket_key: bool,
+    },
+    Customer(CustomerKey),
+}
+
+/// How a version (or upload, or part) is encrypted, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SseMode {
+    S3,
+    Kms {
+        key_id: String,
+        context: String,
+        bucket_key: bool,
+    },
+    Customer {
+        key_mac: [u8; 32],
+    },
+}
+
+/// A data key sealed under its mode's key-encryption key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedKey {
+    pub nonce: [u8; 12],
+    pub key: [u8; 32],
+    pub tag: [u8; 16],
+}
+
+impl std::fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedKey(..)")
+    }
+}
+
+/// The encryption of a stored piece of data: its mode and its sealed data key (none on a
+/// completed multipart object's record, whose parts each carry their own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sse {
+    pub mode: SseMode,
+    pub key: Option<SealedKey>,
+}
+
+/// A key-encryption key, with the associated data that binds a sealed key to its mode.
+pub struct Kek {
+    cipher: Aes256Gcm,
+    aad: Vec<u8>,
+}
+
+impl Kek {
+    fn new(key: &[u8; 32], aad: Vec<u8>) -> Self {
+        Self {
+            cipher: Aes256Gcm::new(key.into()),
+            aad,
+        }
+    }
+
+    fn seal(&self, data_key: &[u8; 32]) -> SealedKey {
+        let nonce: [u8; 12] = rand::random();
+        let mut key = *data_key;
+        let tag = self
+            .cipher
+            .encrypt_inout_detached(&Nonce::from(nonce), &self.aad, key.as_mut_slice().into())
+            .expect("32 bytes always seal");
+        SealedKey {
+            nonce,
+            key,
+            tag: tag.into(),
+        }
+    }
+
+    /// The data key, or `WrongKey` when this KEK did not seal it.
+    fn unseal(&self, s: &SealedKey) -> StoreResult<[u8; 32]> {
+        let mut key = s.key;
+        self.cipher
+            .decrypt_inout_detached(
+                &Nonce::from(s.nonce),
+                &self.aad,
+                key.as_mut_slice().into(),
+                &Tag::from(s.tag),
+            )
+            .map_err(|_| StoreError::SseWrongKey)?;
+        Ok(key)
+    }
+
+    /// The package cipher of a piece sealed under this KEK.
+    pub(crate) fn cipher_of(&self, sse: Option<&Sse>) -> StoreResult<Aes256Gcm> {
+        let sealed = sse
+            .and_then(|s| s.key.as_ref())
+            .ok_or_else(|| StoreError::Corrupt("encrypted data without its key".into()))?;
+        Ok(Aes256Gcm::new(&self.unseal(sealed)?.into()))
+    }
+}
+
+/// What a write's bytes are sealed with: made by [`crate::Store::sealing`].
+pub struct Sealing {
+    pub(crate) mode: SseMode,
+    pub(crate) kek: Kek,
+}
+
+impl Sealing {
+    pub fn mode(&self) -> &SseMode {
+        &self.mode
+    }
+
+    /// A fresh data key for one piece of data, sealed, and the packager that uses it.
+    pub(crate) fn start(&self) -> (Sse, Packager) {
+        let data_key: [u8; 32] = rand::random();
+        let sse = Sse {
+            mode: self.mode.clone(),
+            key: Some(self.kek.seal(&data_key)),
+        };
+        (sse, Packager::new(Aes256Gcm::new(&data_key.into())))
+    }
+}
+
+type Nonce = aes_gcm::Nonce<aes_gcm::aead::consts::U12>;
+
+fn nonce(index: u64) -> Nonce {
+    let mut n = [0; 12];
+    n[4..].copy_from_slice(&index.to_be_bytes());
+    Nonce::from(n)
+}
+
+/// Cuts plaintext into sealed packages as it arrives.
+pub(crate) struct Packager {
+    cipher: Aes256Gcm,
+    index: u64,
+    buf: BytesMut,
+}
+
+impl Packager {
+    fn new(cipher: Aes256Gcm) -> Self {
+        Self {
+            cipher,
+            index: 0,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// The packages `data` completes.
+    pub(crate) fn push(&mut self, mut data: &[u8]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        while !data.is_empty() {
+            if self.buf.is_empty() {
+                self.buf.reserve((PACKAGE + TAG_LEN) as usize);
+            }
+            let n = data.len().min(PACKAGE as usize - self.buf.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() == PACKAGE as usize {
+                out.push(self.seal());
+            }
+        }
+        out
+    }
+
+    /// The last, shorter package, if any.
+    pub(crate) fn finish(mut self) -> Option<Bytes> {
+        (!self.buf.is_empty()).then(|| self.seal())
+    }
+
+    fn seal(&mut self) -> Bytes {
+        let tag = self
+            .cipher
+            .encrypt_inout_detached(&nonce(self.index), b"", self.buf.as_mut().into())
+            .expect("a package always seals");
+        self.index += 1;
+        self.buf.extend_from_slice(&tag);
+        self.buf.split().freeze()
+    }
+}
+
+/// Where a plaintext range lies in the stored bytes: the first package's index, the stored
+/// offset and length of the packages it touches, and the plaintext bytes to skip in the first.
+pub(crate) fn stored_range(offset: u64, len: u64, total: u64) -> (u64, u64, u64, u64) {
+    if len == 0 {
+        return (0, 0, 0, 0);
+    }
+    let first = offset / PACKAGE;
+    let last = (offset + len - 1) / PACKAGE;
+    let from = first * (PACKAGE + TAG_LEN);
+    let to = ((last + 1) * (PACKAGE + TAG_LEN)).min(stored_len(total));
+    (first, from, to - from, offset - first * PACKAGE)
+}
+
+/// Decrypts the packages `stored` streams (from package `first` of a piece of `total`
+/// plaintext bytes) and yields `len` bytes after skipping `skip`. A package that fails its
+/// tag ends the stream in an error, so the client sees a failed read, never wrong bytes.
+pub(crate) fn open_stream(
+    stored: ByteStream,
+    cipher: Aes256Gcm,
+    first: u64,
+    total: u64,
+    skip: u64,
+    len: u64,
+) -> ByteStream {
+    struct State {
+        stored: ByteStream,
+        cipher: Aes256Gcm,
+        index: u64,
+        buf: BytesMut,
+        skip: usize,
+        left: u64,
+        total: u64,
+    }
+    let st = State {
+        stored,
+        cipher,
+        index: first,
+        buf: BytesMut::new(),
+        skip: skip as usize,
+        left: len,
+        total,
+    };
+    Box::pin(stream::unfold(st, |mut st| async move {
+        if st.left == 0 {
+            return None;
+        }
+        let plain = (st.total - st.index * PACKAGE).min(PACKAGE);
+        let want = (plain + TAG_LEN) as usize;
+        while st.buf.len() < want {
+            match st.stored.next().await {
+                Some(Ok(b)) => st.buf.extend_from_slice(&b),
+                Some(Err(e)) => {
+                    st.left = 0;
+                    return Some((Err(e), st));
+                }
+                None => {
+                    st.left = 0;
+                    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "encrypted data is truncated");
+                    return Some((Err(e), st));
+                }
+            }
+        }
+        let mut pkg = st.buf.split_to(want);
+        let tag = Tag::try_from(&pkg[plain as usize..]).expect("16 bytes");
+        pkg.truncate(plain as usize);
+        if st
+            .cipher
+            .decrypt_inout_detached(&nonce(st.index), b"", pkg.as_mut().into(), &tag)
+            .is_err()
+        {
+            tracing::error!("an encrypted package failed its authentication tag; refusing to complete the read");
+            st.left = 0;
+            let e = io::Error::new(io::ErrorKind::InvalidData, "stored data failed its authentication");
+            return Some((Err(e), st));
+        }
+        st.index += 1;
+        let mut out = pkg.freeze().slice(st.skip..);
+        st.skip = 0;
+        if out.len() as u64 > st.left {
+            out.truncate(st.left as usize);
+        }
+        st.left -= out.len() as u64;
+        Some((Ok(out), st))
+    }))
+}
+
+/// A key of the built-in key service, as stored in the `keys` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsKeyRecord {
+    pub created_ms: i64,
+    pub enabled: bool,
+    material: SealedKey,
+}
+
+/// The key service's key names: what an S3 client may send in
+/// `x-amz-server-side-encryption-aws-kms-key-id` (the name, `alias/NAME`, or an ARN
+/// ending in `key/NAME` or `alias/NAME`) is brought to the name.
+pub fn kms_key_name(id: &str) -> &str {
+    let id = id.rsplit_once(":key/").map_or(id, |(_, n)| n);
+    let id = id.rsplit_once(":alias/").map_or(id, |(_, n)| n);
+    id.strip_prefix("alias/").unwrap_or(id)
+}
+
+/// A valid key name: 1 to 128 of `A-Za-z0-9/_-.`.
+pub fn valid_kms_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'))
+}
+
+/// The key SSE-KMS uses when a request names none, like AWS's managed `aws/s3` key:
+/// created on first use.
+pub const DEFAULT_KMS_KEY: &str = "aws/s3";
+
+pub(crate) fn master_kek(master: &MasterKey) -> Kek {
+    Kek::new(&master.0, b"coffer sse-s3".to_vec())
+}
+
+fn kms_material_kek(master: &MasterKey, name: &str) -> Kek {
+    let mut aad = b"coffer kms key\0".to_vec();
+    aad.extend_from_slice(name.as_bytes());
+    Kek::new(&master.0, aad)
+}
+
+pub(crate) fn new_kms_key(master: &MasterKey, name: &str) -> KmsKeyRecord {
+    let material: [u8; 32] = rand::random();
+    KmsKeyRecord {
+        created_ms: crate::now_ms(),
+        enabled: true,
+        material: kms_material_kek(master, name).seal(&material),
+    }
+}
+
+pub(crate) fn kms_kek(master: &MasterKey, name: &str, rec: &KmsKeyRecord, context: &str) -> StoreResult<Kek> {
+    let material = kms_material_kek(master, name).unseal(&rec.material)?;
+    let mut aad = b"coffer sse-kms\0".to_vec();
+    aad.extend_from_slice(name.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(context.as_bytes());
+    Ok(Kek::new(&material, aad))
+}
+
+pub(crate) fn customer_kek(key: &CustomerKey) -> Kek {
+    Kek::new(&key.0, b"coffer sse-c".to_vec())
+}
+
+/// Re-seals a KMS key's material under a new master key.
+pub(crate) fn reseal_kms(old: &MasterKey, new: &MasterKey, name: &str, rec: &mut KmsKeyRecord) -> StoreResult<()> {
+    let material = kms_material_kek(old, name).unseal(&rec.material)?;
+    rec.material = kms_material_kek(new, name).seal(&material);
+    Ok(())
+}
+
+/// Re-seals an SSE-S3 data key under a new master key; other modes are left as they are.
+pub(crate) fn reseal_s3(old: &Kek, new: &Kek, sse: &mut Option<Sse>) -> StoreResult<bool> {
+    match sse {
+        Some(Sse {
+            mode: SseMode::S3,
+            key: Some(k),
+        }) => {
+            *k = new.seal(&old.unseal(k)?);
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn collect(s: ByteStream) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut s = s;
+        while let Some(b) = s.next().await {
+            out.extend_from_slice(&b?);
+        }
+        Ok(out)
+    }
+
+    fn seal_all(plain: &[u8], chunk: usize) -> (Vec<u8>, [u8; 32]) {
+        let key: [u8; 32] = rand::random();
+        let mut p = Packager::new(Aes256Gcm::new(&key.into()));
+        let mut out = Vec::new();
+        for c in plain.chunks(chunk.max(1)) {
+            for pkg in p.push(c) {
+                out.extend_from_slice(&pkg);
+            }
+        }
+        if let Some(last) = p.finish() {
+            out.extend_from_slice(&last);
+        }
+        (out, key)
+    }
+
+    fn read(stored: &[u8], key: [u8; 32], total: u64, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let (first, from, n, skip) = stored_range(offset, len, total);
+        let piece = Bytes::copy_from_slice(&stored[from as usize..(from + n) as usize]);
+        // Arrives in uneven chunks, as from a file.
+        let chunks: Vec<io::Result<Bytes>> = piece.chunks(7001).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let s: ByteStream = Box::pin(stream::iter(chunks));
+        futures::executor::block_on(collect(open_stream(
+            s,
+            Aes256Gcm::new(&key.into()),
+            first,
+            total,
+            skip,
+            len,
+        )))
+    }
+
+    #[test]
+    fn ranges_decrypt_only_their_packages_and_round_trip() {
+        let plain: Vec<u8> = (0..(3 * PACKAGE + 1000)).map(|i| (i % 251) as u8).collect();
+        let total = plain.len() as u64;
+        let (stored, key) = seal_all(&plain, 10_000);
+        assert_eq!(stored.len() as u64, stored_len(total));
+        assert_ne!(&stored[..100], &plain[..100]);
+        for (off, len) in [
+            (0, total),
+            (1, 5),
+            (PACKAGE - 1, 2),
+            (PACKAGE, PACKAGE),
+            (3 * PACKAGE, 1000),
+            (5, 0),
+        ] {
+            let got = read(&stored, key, total, off, len).unwrap();
+            assert_eq!(got, &plain[off as usize..(off + len) as usize], "{off}+{len}");
+        }
+        // A range inside the second package reads that package alone.
+        let (first, from, n, skip) = stored_range(PACKAGE + 10, 100, total);
+        assert_eq!((first, from, n, skip), (1, PACKAGE + TAG_LEN, PACKAGE + TAG_LEN, 10));
+    }
+
+    #[test]
+    fn tampered_reordered_or_truncated_packages_fail() {
+        let plain = vec![9u8; (2 * PACKAGE) as usize];
+        let total = plain.len() as u64;
+        let (stored, key) = seal_all(&plain, 65_536);
+        let mut flipped = stored.clone();
+        flipped[100] ^= 1;
+        assert!(read(&flipped, key, total, 0, total).is_err());
+        let p = (PACKAGE + TAG_LEN) as usize;
+        let mut swapped = stored[p..].to_vec();
+        swapped.extend_from_slice(&stored[..p]);
+        assert!(read(&swapped, key, total, 0, total).is_err());
+        let s: ByteStream = Box::pin(stream::iter(vec![Ok(Bytes::copy_from_slice(&stored[..p + 10]))]));
+        let r = futures::executor::block_on(collect(open_stream(s, Aes256Gcm::new(&key.into()), 0, total, 0, total)));
+        assert!(r.is_err());
+        assert!(read(&stored, [0; 32], total, 0, 1).is_err());
+    }
+
+    #[test]
+    fn data_keys_unseal_only_under_their_kek_and_context() {
+        let master = MasterKey::generate();
+        let kek = master_kek(&master);
+        let dk = [3; 32];
+        let sealed = kek.seal(&dk);
+        assert_eq!(kek.unseal(&sealed).unwrap(), dk);
+        assert!(master_kek(&MasterKey::generate()).unseal(&sealed).is_err());
+        let kms = new_kms_key(&master, "app");
+        let a = kms_kek(&master, "app", &kms, "ctx-a").unwrap();
+        let sealed = a.seal(&dk);
+        assert!(kms_kek(&master, "app", &kms, "ctx-b").unwrap().unseal(&sealed).is_err());
+        assert!(kms_kek(&master, "other", &kms, "ctx-a").is_err());
+        let c = CustomerKey::new([1; 32]);
+        assert_ne!(c.mac(), CustomerKey::new([2; 32]).mac());
+        assert!(
+            customer_kek(&CustomerKey::new([2; 32]))
+                .unseal(&customer_kek(&c).seal(&dk))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn kms_ids_come_to_the_key_name() {
+        assert_eq!(kms_key_name("app"), "app");
+        assert_eq!(kms_key_name("alias/app"), "app");
+        assert_eq!(kms_key_name("arn:aws:kms:us-east-1:123:key/app"), "app");
+        assert_eq!(kms_key_name("arn:aws:kms:us-east-1:123:alias/app"), "app");
+        assert!(valid_kms_name("aws/s3") && !valid_kms_name("") && !valid_kms_name("a b"));
+    }
+}
