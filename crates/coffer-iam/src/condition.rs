@@ -194,6 +194,7 @@ pub const KEYS: &[&str] = &[
     "s3:x-amz-acl",
     "s3:x-amz-server-side-encryption",
     "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "s3:x-amz-server-side-encryption-customer-algorithm",
     "s3:x-amz-copy-source",
     "s3:x-amz-metadata-directive",
     "s3:x-amz-content-sha256",

@@ -336,6 +336,10 @@ const HEADER_KEYS: &[(&str, &str)] = &[
         "s3:x-amz-server-side-encryption-aws-kms-key-id",
         "x-amz-server-side-encryption-aws-kms-key-id",
     ),
+    (
+        "s3:x-amz-server-side-encryption-customer-algorithm",
+        "x-amz-server-side-encryption-customer-algorithm",
+    ),
     ("s3:x-amz-copy-source", "x-amz-copy-source"),
     ("s3:x-amz-metadata-directive", "x-amz-metadata-directive"),
     ("s3:x-amz-content-sha256", "x-amz-content-sha256"),
@@ -609,6 +613,7 @@ mod tests {
             "x-amz-acl",
             "x-amz-server-side-encryption",
             "x-amz-server-side-encryption-aws-kms-key-id",
+            "x-amz-server-side-encryption-customer-algorithm",
             "x-amz-copy-source",
             "x-amz-metadata-directive",
             "x-amz-content-sha256",

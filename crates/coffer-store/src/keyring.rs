@@ -90,6 +90,7 @@ impl Store {
             Encrypt::S3 => Sealing {
                 mode: SseMode::S3,
                 kek: sse::master_kek(&self.master),
+                etag_key: None,
             },
             Encrypt::Kms {
                 key_id,
@@ -106,19 +107,25 @@ impl Store {
                 if !rec.enabled {
                     return Err(StoreError::KmsKeyDisabled(key_id.clone()));
                 }
+                let (kek, etag_key) = sse::kms_kek(&self.master, key_id, &rec, context)?;
                 Sealing {
                     mode: SseMode::Kms {
                         key_id: key_id.clone(),
                         context: context.clone(),
                         bucket_key: *bucket_key,
                     },
-                    kek: sse::kms_kek(&self.master, key_id, &rec, context)?,
+                    kek,
+                    etag_key: Some(etag_key),
                 }
             }
-            Encrypt::Customer(k) => Sealing {
-                mode: SseMode::Customer { key_mac: k.mac() },
-                kek: sse::customer_kek(k),
-            },
+            Encrypt::Customer(k) => {
+                let (kek, etag_key) = sse::customer_kek(k);
+                Sealing {
+                    mode: SseMode::Customer { key_mac: k.mac() },
+                    kek,
+                    etag_key: Some(etag_key),
+                }
+            }
         })
     }
 
@@ -128,7 +135,7 @@ impl Store {
         match (mode, customer) {
             (None, None) => Ok(None),
             (Some(SseMode::Customer { .. }), None) => Err(StoreError::SseKeyMissing),
-            (Some(SseMode::Customer { key_mac }), Some(k)) if k.mac() == *key_mac => Ok(Some(sse::customer_kek(k))),
+            (Some(SseMode::Customer { key_mac }), Some(k)) if k.mac() == *key_mac => Ok(Some(sse::customer_kek(k).0)),
             (Some(SseMode::Customer { .. }), Some(_)) => Err(StoreError::SseWrongKey),
             (_, Some(_)) => Err(StoreError::SseNotCustomer),
             (Some(SseMode::S3), None) => Ok(Some(sse::master_kek(&self.master))),
@@ -137,7 +144,7 @@ impl Store {
                 if !rec.enabled {
                     return Err(StoreError::KmsKeyDisabled(key_id.clone()));
                 }
-                Ok(Some(sse::kms_kek(&self.master, key_id, &rec, context)?))
+                Ok(Some(sse::kms_kek(&self.master, key_id, &rec, context)?.0))
             }
         }
     }

@@ -59,6 +59,9 @@ pub struct Staged {
     pub size: u64,
     /// MD5 of the body as it arrived (what Content-MD5 is checked against).
     pub md5: [u8; 16],
+    /// What its ETag is made of: the MD5, or for SSE-KMS and SSE-C a MAC of it
+    /// ([`crate::sse::Sealing::etag`]).
+    etag: [u8; 16],
     /// MD5 and CRC32C of the bytes as stored: the body's own unless it was encrypted.
     pub(crate) stored_md5: [u8; 16],
     pub(crate) crc32c: u32,
@@ -75,14 +78,9 @@ enum StagedData {
 }
 
 impl Staged {
-    /// The ETag of what was staged: its MD5, as S3 gives for plain and SSE-S3 objects; for
-    /// SSE-C and SSE-KMS, whose ETags S3 does not make an MD5 of the data, the stored
-    /// bytes' MD5, which reveals nothing of the plaintext.
+    /// The 16 bytes whose hex is the ETag of what was staged.
     pub fn etag_md5(&self) -> [u8; 16] {
-        match self.sse.as_ref().map(|s| &s.mode) {
-            None | Some(crate::sse::SseMode::S3) => self.md5,
-            Some(_) => self.stored_md5,
-        }
+        self.etag
     }
 
     /// Where the staged bytes will live once committed; inline bytes are returned to be
@@ -523,9 +521,11 @@ impl Store {
             None if sink.size == 0 => StagedData::Empty,
             None => StagedData::Inline(sink.buf.freeze()),
         };
+        let md5: [u8; 16] = md5.finalize().into();
         Ok(Staged {
             size,
-            md5: md5.finalize().into(),
+            md5,
+            etag: sealing.map_or(md5, |s| s.etag(md5)),
             stored_md5: sink.md5.finalize().into(),
             crc32c: sink.crc.finalize() as u32,
             sse,

@@ -117,9 +117,7 @@ impl CustomerKey {
     /// What a record keeps to recognise the key: a MAC keyed by the key itself, so it
     /// reveals nothing without it (unlike its MD5).
     pub fn mac(&self) -> [u8; 32] {
-        let mut m = <hmac::Hmac<Sha256>>::new_from_slice(&self.0).expect("any key length");
-        m.update(b"coffer sse-c key check");
-        m.finalize().into_bytes().into()
+        derive(&self.0, b"coffer sse-c key check")
     }
 }
 
@@ -228,11 +226,35 @@ impl Kek {
 pub struct Sealing {
     pub(crate) mode: SseMode,
     pub(crate) kek: Kek,
+    /// Keys the ETag of SSE-KMS and SSE-C data (none: SSE-S3, whose ETag is the MD5).
+    pub(crate) etag_key: Option<[u8; 32]>,
+}
+
+/// A key derived from `key` for one purpose, so no key is used for two.
+fn derive(key: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
+    let mut m = <hmac::Hmac<Sha256>>::new_from_slice(key).expect("any key length");
+    m.update(purpose);
+    m.finalize().into_bytes().into()
 }
 
 impl Sealing {
     pub fn mode(&self) -> &SseMode {
         &self.mode
+    }
+
+    /// The ETag of data with this MD5: the MD5 itself for SSE-S3 (as S3 gives); for SSE-KMS
+    /// and SSE-C, which S3 does not give the data's MD5 as ETag, a MAC of it under a key
+    /// derived from the KMS or customer key: the same content under the same key has the
+    /// same ETag (a part uploaded again completes), and it reveals nothing without the key.
+    pub(crate) fn etag(&self, md5: [u8; 16]) -> [u8; 16] {
+        match &self.etag_key {
+            None => md5,
+            Some(k) => {
+                let mut m = <hmac::Hmac<Sha256>>::new_from_slice(k).expect("any key length");
+                m.update(&md5);
+                m.finalize().into_bytes()[..16].try_into().expect("16 bytes")
+            }
+        }
     }
 
     /// A fresh data key for one piece of data, sealed, and the packager that uses it.
@@ -437,17 +459,28 @@ pub(crate) fn new_kms_key(master: &MasterKey, name: &str) -> KmsKeyRecord {
     }
 }
 
-pub(crate) fn kms_kek(master: &MasterKey, name: &str, rec: &KmsKeyRecord, context: &str) -> StoreResult<Kek> {
+/// The KEK of SSE-KMS data under a key of the key service and a context, and the key of
+/// such data's ETags.
+pub(crate) fn kms_kek(
+    master: &MasterKey,
+    name: &str,
+    rec: &KmsKeyRecord,
+    context: &str,
+) -> StoreResult<(Kek, [u8; 32])> {
     let material = kms_material_kek(master, name).unseal(&rec.material)?;
     let mut aad = b"coffer sse-kms\0".to_vec();
     aad.extend_from_slice(name.as_bytes());
     aad.push(0);
     aad.extend_from_slice(context.as_bytes());
-    Ok(Kek::new(&material, aad))
+    Ok((Kek::new(&material, aad), derive(&material, b"coffer etag")))
 }
 
-pub(crate) fn customer_kek(key: &CustomerKey) -> Kek {
-    Kek::new(&key.0, b"coffer sse-c".to_vec())
+/// The KEK of SSE-C data, and the key of such data's ETags.
+pub(crate) fn customer_kek(key: &CustomerKey) -> (Kek, [u8; 32]) {
+    (
+        Kek::new(&key.0, b"coffer sse-c".to_vec()),
+        derive(&key.0, b"coffer etag"),
+    )
 }
 
 /// Re-seals a KMS key's material under a new master key.
@@ -565,17 +598,22 @@ mod tests {
         assert_eq!(kek.unseal(&sealed).unwrap(), dk);
         assert!(master_kek(&MasterKey::generate()).unseal(&sealed).is_err());
         let kms = new_kms_key(&master, "app");
-        let a = kms_kek(&master, "app", &kms, "ctx-a").unwrap();
+        let (a, etag_a) = kms_kek(&master, "app", &kms, "ctx-a").unwrap();
         let sealed = a.seal(&dk);
-        assert!(kms_kek(&master, "app", &kms, "ctx-b").unwrap().unseal(&sealed).is_err());
+        let (b, etag_b) = kms_kek(&master, "app", &kms, "ctx-b").unwrap();
+        assert!(b.unseal(&sealed).is_err());
+        // ETags depend on the key, not on the context.
+        assert_eq!(etag_a, etag_b);
         assert!(kms_kek(&master, "other", &kms, "ctx-a").is_err());
         let c = CustomerKey::new([1; 32]);
         assert_ne!(c.mac(), CustomerKey::new([2; 32]).mac());
         assert!(
             customer_kek(&CustomerKey::new([2; 32]))
-                .unseal(&customer_kek(&c).seal(&dk))
+                .0
+                .unseal(&customer_kek(&c).0.seal(&dk))
                 .is_err()
         );
+        assert_ne!(customer_kek(&c).1, customer_kek(&CustomerKey::new([2; 32])).1);
     }
 
     #[test]

@@ -353,6 +353,54 @@ async fn sse_c_keys_are_checked_as_aws_checks_them() {
     let listed = c.list_objects_v2().bucket(&b).send().await.unwrap();
     assert_eq!(listed.contents().len(), 2);
 
+    // The same content under the same key has the same ETag; under another key, another.
+    let again = put_as(&c, &b, "c2", &body, Mode::C).await;
+    let first = c
+        .head_object()
+        .bucket(&b)
+        .key("c")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.e_tag, first.e_tag);
+    let other_put = c
+        .put_object()
+        .bucket(&b)
+        .key("c3")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&other)
+        .sse_customer_key_md5(&other_md5)
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(other_put.e_tag, first.e_tag);
+
+    // A bucket policy can demand SSE-C, as AWS documents it; the deny binds the owner too.
+    let alice = s.add_user("alice").await;
+    let ac = s.client_as(&alice.0, &alice.1);
+    let ab = bucket("sse-c-policy");
+    ac.create_bucket().bucket(&ab).send().await.unwrap();
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::{ab}/*","Condition":{{"Null":{{"s3:x-amz-server-side-encryption-customer-algorithm":"true"}}}}}}]}}"#
+    );
+    ac.put_bucket_policy().bucket(&ab).policy(policy).send().await.unwrap();
+    check_sdk_error(
+        ac.put_object()
+            .bucket(&ab)
+            .key("plain")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{ab}/plain"),
+    );
+    put_as(&ac, &ab, "sse-c", b"x", Mode::C).await;
+
     // Over plain HTTP, SSE-C is refused unless the server allows it.
     let strict = Server::start();
     let sc = strict.client();
