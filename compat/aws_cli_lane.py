@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """AWS CLI (v1, from the compat venv) lane for coffer.
 
-Drives the `aws` command as a subprocess. Environment as for boto3_lane.py;
+Drives the `aws` command as a subprocess. Environment as for boto3_lane.py
+(COMPAT_KMS_KEY: the key service's key for `--sse aws:kms --sse-kms-key-id`);
 AWS_CLI (optional) names the aws executable, default: `aws` next to this
 Python interpreter, else on PATH.
 """
 
+import base64
 import filecmp
 import hashlib
 import json
@@ -24,6 +26,7 @@ ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
 ROOT_SK = env("COFFER_SECRET_ACCESS_KEY")
 RUN_ID = env("COFFER_COMPAT_RUN_ID", required=False) or secrets.token_hex(3)
+KMS_KEY = env("COMPAT_KMS_KEY", required=False) or ""
 
 L = Lane("awscli")
 BUCKET = f"compat-cli-{RUN_ID}"
@@ -71,9 +74,13 @@ class Aws:
             "AWS_PAGER": "",
         })
 
-    def run(self, *args, timeout=120):
+    def run(self, *args, timeout=120, text=True):
+        """text=False: stdout as bytes (stderr is still decoded)."""
         cmd = [AWS, "--endpoint-url", ENDPOINT, *args]
-        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, env=self.env, capture_output=True, text=text, timeout=timeout)
+        if not text:
+            p.stderr = p.stderr.decode("utf-8", "replace")
+        return p
 
 
 def ran_ok(check, p):
@@ -103,6 +110,7 @@ def main():
         aws = Aws(work)
         run_lane(aws, work)
         website_lane(aws, work)
+        encryption_lane(aws, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return L.finish()
@@ -284,6 +292,117 @@ def bucket_policy(aws, work, files):
     L.eq("curl anonymous GET after delete-bucket-policy: 403", curl(public, got), 403)
     p = aws.run("s3api", "get-bucket-policy", "--bucket", BUCKET)
     expect_cli_error("s3api get-bucket-policy after delete", p, "NoSuchBucketPolicy")
+
+
+def encryption_lane(aws, work):
+    """SSE-S3, SSE-KMS and SSE-C through `aws s3 cp`, and a bucket's default encryption
+    through `aws s3api put/get/delete-bucket-encryption`."""
+    b = f"compat-cli-sse-{RUN_ID}"
+    kms_arn = f"arn:aws:kms:us-east-1:000000000000:key/{KMS_KEY}"
+    if not KMS_KEY:
+        L.fail("COMPAT_KMS_KEY set", "no KMS key name given; the checks with a named key fail")
+    ran_ok("sse: s3 mb", aws.run("s3", "mb", f"s3://{b}"))
+    small = os.path.join(work, "sse-small.bin")
+    with open(small, "wb") as f:
+        f.write(os.urandom(300 * 1024 + 5))
+    big = os.path.join(work, "sse-big.bin")  # above the CLI's 8 MiB multipart threshold
+    with open(big, "wb") as f:
+        f.write(os.urandom(9 * 1024 * 1024 + 3))
+    keyfile = os.path.join(work, "sse-c.key")
+    key = os.urandom(32)
+    with open(keyfile, "wb") as f:
+        f.write(key)
+    key_md5 = base64.b64encode(hashlib.md5(key).digest()).decode()
+    sse_c = ["--sse-c", "AES256", "--sse-c-key", f"fileb://{keyfile}"]
+    api_sse_c = ["--sse-customer-algorithm", "AES256", "--sse-customer-key", f"fileb://{keyfile}"]
+
+    def head(check, name, *extra):
+        p = aws.run("s3api", "head-object", "--bucket", b, "--key", name, *extra)
+        return json.loads(p.stdout) if ran_ok(check, p) else {}
+
+    def round_trip(check, name, *extra):
+        down = os.path.join(work, "down-" + name)
+        ran_ok(f"{check}: s3 cp download", aws.run("s3", "cp", f"s3://{b}/{name}", down, *extra))
+        src = big if name.startswith("big") else small
+        L.ok(f"{check}: bytes equal", os.path.exists(down) and filecmp.cmp(src, down, shallow=False),
+             "downloaded file differs or missing")
+
+    # SSE-S3, single part and multipart
+    for name, src in (("small-s3.bin", small), ("big-s3.bin", big)):
+        ran_ok(f"s3 cp --sse AES256 ({name})", aws.run("s3", "cp", src, f"s3://{b}/{name}", "--sse", "AES256"))
+        h = head(f"s3api head-object ({name})", name)
+        L.eq(f"head-object ({name}): ServerSideEncryption", h.get("ServerSideEncryption"), "AES256")
+        etag = (h.get("ETag") or "").strip('"')
+        if src == small:
+            with open(small, "rb") as f:
+                L.eq(f"head-object ({name}): ETag is MD5", etag, hashlib.md5(f.read()).hexdigest())
+        else:
+            L.ok(f"head-object ({name}): multipart ETag has -2", etag.endswith("-2"), f"ETag {etag!r}")
+        round_trip(f"SSE-S3 {name}", name)
+
+    # SSE-KMS, single part and multipart
+    for name, src in (("small-kms.bin", small), ("big-kms.bin", big)):
+        ran_ok(f"s3 cp --sse aws:kms --sse-kms-key-id {KMS_KEY} ({name})",
+               aws.run("s3", "cp", src, f"s3://{b}/{name}", "--sse", "aws:kms", "--sse-kms-key-id", KMS_KEY))
+        h = head(f"s3api head-object ({name})", name)
+        L.eq(f"head-object ({name}): ServerSideEncryption, SSEKMSKeyId",
+             (h.get("ServerSideEncryption"), h.get("SSEKMSKeyId")), ("aws:kms", kms_arn))
+        round_trip(f"SSE-KMS {name}", name)
+    p = aws.run("s3", "cp", small, f"s3://{b}/bad-kms.bin", "--sse", "aws:kms",
+                "--sse-kms-key-id", f"compat-no-such-key-{RUN_ID}")
+    expect_cli_error("s3 cp --sse aws:kms with an unknown key", p, "KMS.NotFoundException")
+
+    # SSE-C, single part and multipart
+    for name, src in (("small-c.bin", small), ("big-c.bin", big)):
+        ran_ok(f"s3 cp --sse-c AES256 --sse-c-key fileb:// ({name})",
+               aws.run("s3", "cp", src, f"s3://{b}/{name}", *sse_c))
+        h = head(f"s3api head-object --sse-customer-key ({name})", name, *api_sse_c)
+        L.eq(f"head-object ({name}): SSECustomerAlgorithm, SSECustomerKeyMD5",
+             (h.get("SSECustomerAlgorithm"), h.get("SSECustomerKeyMD5")), ("AES256", key_md5))
+        round_trip(f"SSE-C {name}", name, *sse_c)
+    h = head("s3api head-object (SSE-C multipart) ETag", "big-c.bin", *api_sse_c)
+    L.ok("head-object (SSE-C multipart): ETag has -2", (h.get("ETag") or "").strip('"').endswith("-2"),
+         f"ETag {h.get('ETag')!r}")
+    p = aws.run("s3", "cp", f"s3://{b}/small-c.bin", "-", *sse_c, text=False)
+    ran_ok("s3 cp SSE-C object to stdout with --sse-c-key", p)
+    with open(small, "rb") as f:
+        L.ok("s3 cp SSE-C object to stdout: bytes equal", p.stdout == f.read(),
+             f"got {len(p.stdout)} bytes")
+    p = aws.run("s3", "cp", f"s3://{b}/small-c.bin", os.path.join(work, "never-c"))
+    expect_cli_error("s3 cp SSE-C object without --sse-c-key", p, "400")
+    p = aws.run("s3api", "get-object", "--bucket", b, "--key", "small-c.bin", os.path.join(work, "never-c"))
+    expect_cli_error("s3api get-object SSE-C object without its key", p, "InvalidRequest")
+
+    # copy an SSE-C object to SSE-S3
+    ran_ok("s3 cp s3->s3 --sse-c-copy-source ... --sse AES256",
+           aws.run("s3", "cp", f"s3://{b}/small-c.bin", f"s3://{b}/small-c-to-s3.bin", "--sse-c-copy-source", "AES256",
+                   "--sse-c-copy-source-key", f"fileb://{keyfile}", "--sse", "AES256"))
+    h = head("s3api head-object (copy SSE-C -> SSE-S3)", "small-c-to-s3.bin")
+    L.eq("head-object (copy SSE-C -> SSE-S3): ServerSideEncryption", h.get("ServerSideEncryption"), "AES256")
+    round_trip("copy SSE-C -> SSE-S3", "small-c-to-s3.bin")
+
+    # bucket default encryption
+    p = aws.run("s3api", "get-bucket-encryption", "--bucket", b)
+    expect_cli_error("s3api get-bucket-encryption, none set", p, "ServerSideEncryptionConfigurationNotFoundError")
+    conf = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY},
+                       "BucketKeyEnabled": True}]}
+    ran_ok("s3api put-bucket-encryption aws:kms",
+           aws.run("s3api", "put-bucket-encryption", "--bucket", b,
+                   "--server-side-encryption-configuration", json.dumps(conf)))
+    p = aws.run("s3api", "get-bucket-encryption", "--bucket", b)
+    if ran_ok("s3api get-bucket-encryption", p):
+        L.eq("get-bucket-encryption: the configuration put",
+             json.loads(p.stdout).get("ServerSideEncryptionConfiguration"), conf)
+    ran_ok("s3 cp into a default-KMS bucket", aws.run("s3", "cp", small, f"s3://{b}/small-default.bin"))
+    h = head("s3api head-object (bucket default aws:kms)", "small-default.bin")
+    L.eq("head-object (bucket default aws:kms): ServerSideEncryption, SSEKMSKeyId, BucketKeyEnabled",
+         (h.get("ServerSideEncryption"), h.get("SSEKMSKeyId"), h.get("BucketKeyEnabled")), ("aws:kms", kms_arn, True))
+    round_trip("bucket default aws:kms", "small-default.bin")
+    ran_ok("s3api delete-bucket-encryption", aws.run("s3api", "delete-bucket-encryption", "--bucket", b))
+    p = aws.run("s3api", "get-bucket-encryption", "--bucket", b)
+    expect_cli_error("s3api get-bucket-encryption after delete", p, "ServerSideEncryptionConfigurationNotFoundError")
+
+    ran_ok("sse: s3 rb --force", aws.run("s3", "rb", f"s3://{b}", "--force"))
 
 
 def website_lane(aws, work):

@@ -6,6 +6,8 @@ Environment (set by compat/run.sh):
   COFFER_ACCESS_KEY_ID / COFFER_SECRET_ACCESS_KEY              root user
   COFFER_USER2_ACCESS_KEY_ID / COFFER_USER2_SECRET_ACCESS_KEY  second user
   COFFER_COMPAT_RUN_ID              suffix that keeps bucket names unique
+  COMPAT_KMS_KEY                    an enabled key of the server's key service (SSE-KMS)
+  COMPAT_KMS_DISABLED_KEY           a disabled one (enabled and disabled again by the lane)
 
 Prints one PASS/FAIL line per check (see lanelib.py); exits 1 on any failure.
 """
@@ -13,6 +15,7 @@ Prints one PASS/FAIL line per check (see lanelib.py); exits 1 on any failure.
 import hashlib
 import base64
 import http.client
+import json
 import os
 import secrets
 import socket
@@ -41,6 +44,8 @@ ROOT_SK = env("COFFER_SECRET_ACCESS_KEY")
 USER2_AK = env("COFFER_USER2_ACCESS_KEY_ID", required=False) or ""
 USER2_SK = env("COFFER_USER2_SECRET_ACCESS_KEY", required=False) or ""
 RUN_ID = env("COFFER_COMPAT_RUN_ID", required=False) or secrets.token_hex(3)
+KMS_KEY = env("COMPAT_KMS_KEY", required=False) or ""
+KMS_DISABLED_KEY = env("COMPAT_KMS_DISABLED_KEY", required=False) or ""
 REGION = "us-east-1"
 
 L = Lane("boto3")
@@ -48,6 +53,7 @@ L = Lane("boto3")
 BUCKET = f"compat-b3-{RUN_ID}"
 LIST_BUCKET = f"compat-b3-list-{RUN_ID}"
 MISSING_BUCKET = f"compat-b3-missing-{RUN_ID}"
+ENC_BUCKET = f"compat-b3-sse-{RUN_ID}"
 BODY = b"0123456789"  # 10 bytes: the range checks depend on this length
 BODY_MD5 = hashlib.md5(BODY).hexdigest()
 META = {"color": "blue", "owner": "compat-lane"}
@@ -727,8 +733,548 @@ def errors(s3):
         check_error_wire("NoSuchKey (raw GET)", st, hd, bd, "NoSuchKey", 404, f"/{B}/raw-missing")
 
 
+# --------------------------------------------------------------------------
+# server-side encryption: SSE-S3, SSE-KMS, SSE-C and bucket default encryption
+# --------------------------------------------------------------------------
+
+def kms_arn(name):
+    """How S3 names a KMS key in responses (coffer: account twelve zeros, key/<name>)."""
+    return f"arn:aws:kms:{REGION}:000000000000:key/{name}"
+
+
+def sse_c(key):
+    """boto3 parameters for an SSE-C key (botocore base64s it and adds its MD5)."""
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+
+
+def copy_source_sse_c(key):
+    return {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": key}
+
+
+def check_sse(label, r, mode, kms_key=None, bucket_key=False, customer=None):
+    """One check on all the encryption fields of a response.
+
+    mode: None (not encrypted), "AES256", "aws:kms" (kms_key: the ARN expected),
+    or "SSE-C" (customer: the key). BucketKeyEnabled is only sent when true.
+    """
+    want = {
+        "ServerSideEncryption": mode if mode in ("AES256", "aws:kms") else None,
+        "SSEKMSKeyId": kms_key if mode == "aws:kms" else None,
+        "BucketKeyEnabled": True if bucket_key else None,
+        "SSECustomerAlgorithm": "AES256" if mode == "SSE-C" else None,
+        "SSECustomerKeyMD5": md5_b64(customer) if mode == "SSE-C" else None,
+    }
+    got = {k: r.get(k) for k in want}
+    return L.eq(f"{label}: encryption fields", got, want)
+
+
+def check_ranges(label, s3, key, data, ranges, **extra):
+    """Ranged GETs of an encrypted object: body, 206 and Content-Range."""
+    for first, last in ranges:
+        rng = f"bytes={first}-{last}"
+        r = s3.get_object(Bucket=ENC_BUCKET, Key=key, Range=rng, **extra)
+        L.eq(f"{label} Range {rng}: status 206", r["ResponseMetadata"]["HTTPStatusCode"], 206)
+        L.ok(f"{label} Range {rng}: body", r["Body"].read() == data[first:last + 1], "body differs")
+        L.eq(f"{label} Range {rng}: Content-Range", r.get("ContentRange"), f"bytes {first}-{last}/{len(data)}")
+
+
+def expect_head_status(label, s3, fn, status):
+    """HEAD errors have no body: botocore reports the status as the code."""
+    try:
+        fn()
+    except ClientError as e:
+        L.eq(f"{label}: HTTP status", e.response["ResponseMetadata"]["HTTPStatusCode"], status)
+    except Exception as e:  # noqa: BLE001
+        L.fail(f"{label}: HTTP status {status}", f"raised {type(e).__name__}: {e}")
+    else:
+        L.fail(f"{label}: HTTP status {status}", "call succeeded, an error was expected")
+
+
+def set_kms_key_enabled(name, enabled):
+    """coffer's admin API (what `coffer kms enable/disable` sends), signed as root."""
+    query = "coffer-admin=kms-keys&enabled=%s&name=%s" % (
+        "true" if enabled else "false", urllib.parse.quote(name, safe=""))
+    status, _headers, body = raw_request("PUT", "/", query)
+    if status != 200:
+        raise RuntimeError(f"kms enabled={enabled} for {name}: {status} {body[:200]!r}")
+
+
+def encryption(s3):
+    B = ENC_BUCKET
+    ckey, ckey2 = os.urandom(32), os.urandom(32)
+    data = os.urandom(100 * 1024 + 7)  # several blocks of any chunked cipher
+    data_md5 = hashlib.md5(data).hexdigest()
+    n = len(data)
+    plain = b"plain text, not encrypted"
+    kms = kms_arn(KMS_KEY)
+    if not KMS_KEY:
+        L.fail("COMPAT_KMS_KEY set", "no KMS key name given; the checks with a named key fail")
+
+    with L.step("sse: setup"):
+        s3.create_bucket(Bucket=B)
+        r = s3.put_object(Bucket=B, Key="plain.txt", Body=plain)
+        check_sse("plain put_object", r, None)
+
+    # ---- SSE-S3
+    with L.step("SSE-S3 put/get/head"):
+        r = s3.put_object(Bucket=B, Key="s3.bin", Body=data, ServerSideEncryption="AES256")
+        check_sse("SSE-S3 put_object", r, "AES256")
+        L.eq("SSE-S3 put_object: ETag is the MD5 of the data", r.get("ETag"), f'"{data_md5}"')
+        r = s3.get_object(Bucket=B, Key="s3.bin")
+        L.ok("SSE-S3 get_object: body round trip", r["Body"].read() == data, "body differs")
+        check_sse("SSE-S3 get_object", r, "AES256")
+        L.eq("SSE-S3 get_object: ContentLength is the plaintext's", r.get("ContentLength"), n)
+        L.eq("SSE-S3 get_object: ETag", r.get("ETag"), f'"{data_md5}"')
+        r = s3.head_object(Bucket=B, Key="s3.bin")
+        check_sse("SSE-S3 head_object", r, "AES256")
+        L.eq("SSE-S3 head_object: ContentLength", r.get("ContentLength"), n)
+        check_ranges("SSE-S3 get_object", s3, "s3.bin", data, [(65530, 65545)])
+
+    # ---- SSE-KMS
+    with L.step("SSE-KMS put/get/head with the compat key"):
+        r = s3.put_object(Bucket=B, Key="kms.bin", Body=data, ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_KEY)
+        check_sse("SSE-KMS put_object", r, "aws:kms", kms)
+        etag = r.get("ETag") or ""
+        L.ok("SSE-KMS put_object: ETag is not the MD5 of the data", etag and etag != f'"{data_md5}"', f"got {etag!r}")
+        r = s3.get_object(Bucket=B, Key="kms.bin")
+        L.ok("SSE-KMS get_object: body round trip", r["Body"].read() == data, "body differs")
+        check_sse("SSE-KMS get_object", r, "aws:kms", kms)
+        L.eq("SSE-KMS get_object: ETag as put", r.get("ETag"), etag)
+        r = s3.head_object(Bucket=B, Key="kms.bin")
+        check_sse("SSE-KMS head_object", r, "aws:kms", kms)
+        L.eq("SSE-KMS head_object: ContentLength is the plaintext's", r.get("ContentLength"), n)
+        check_ranges("SSE-KMS get_object", s3, "kms.bin", data, [(65530, 65545)])
+
+    with L.step("SSE-KMS key named by alias/NAME and by ARN"):
+        for form in (f"alias/{KMS_KEY}", kms):
+            r = s3.put_object(Bucket=B, Key="kms-forms.txt", Body=b"forms", ServerSideEncryption="aws:kms",
+                              SSEKMSKeyId=form)
+            check_sse(f"SSE-KMS put_object SSEKMSKeyId={form}", r, "aws:kms", kms)
+        L.eq("SSE-KMS key forms: readable", s3.get_object(Bucket=B, Key="kms-forms.txt")["Body"].read(), b"forms")
+
+    with L.step("SSE-KMS with BucketKeyEnabled and an encryption context"):
+        ctx = base64.b64encode(json.dumps({"team": "compat"}).encode()).decode()
+        r = s3.put_object(Bucket=B, Key="kms-bk.txt", Body=b"bucket key", ServerSideEncryption="aws:kms",
+                          SSEKMSKeyId=KMS_KEY, BucketKeyEnabled=True, SSEKMSEncryptionContext=ctx)
+        check_sse("SSE-KMS BucketKeyEnabled put_object", r, "aws:kms", kms, bucket_key=True)
+        L.eq("SSE-KMS put_object: SSEKMSEncryptionContext echoed", r.get("SSEKMSEncryptionContext"), ctx)
+        r = s3.head_object(Bucket=B, Key="kms-bk.txt")
+        check_sse("SSE-KMS BucketKeyEnabled head_object", r, "aws:kms", kms, bucket_key=True)
+        r = s3.get_object(Bucket=B, Key="kms-bk.txt")
+        L.eq("SSE-KMS BucketKeyEnabled get_object: body", r["Body"].read(), b"bucket key")
+
+    with L.step("SSE-KMS with the default key"):
+        r = s3.put_object(Bucket=B, Key="kms-default.txt", Body=b"default key", ServerSideEncryption="aws:kms")
+        check_sse("SSE-KMS default key put_object", r, "aws:kms", kms_arn("aws/s3"))
+        r = s3.get_object(Bucket=B, Key="kms-default.txt")
+        L.eq("SSE-KMS default key get_object: body", r["Body"].read(), b"default key")
+        check_sse("SSE-KMS default key get_object", r, "aws:kms", kms_arn("aws/s3"))
+
+    # ---- SSE-C
+    with L.step("SSE-C put/get/head"):
+        r = s3.put_object(Bucket=B, Key="c.bin", Body=data, **sse_c(ckey))
+        check_sse("SSE-C put_object", r, "SSE-C", customer=ckey)
+        etag = r.get("ETag") or ""
+        L.ok("SSE-C put_object: ETag is not the MD5 of the data", etag and etag != f'"{data_md5}"', f"got {etag!r}")
+        r = s3.get_object(Bucket=B, Key="c.bin", **sse_c(ckey))
+        L.ok("SSE-C get_object: body round trip", r["Body"].read() == data, "body differs")
+        check_sse("SSE-C get_object", r, "SSE-C", customer=ckey)
+        L.eq("SSE-C get_object: ContentLength is the plaintext's", r.get("ContentLength"), n)
+        L.eq("SSE-C get_object: ETag as put", r.get("ETag"), etag)
+        r = s3.head_object(Bucket=B, Key="c.bin", **sse_c(ckey))
+        check_sse("SSE-C head_object", r, "SSE-C", customer=ckey)
+        L.eq("SSE-C head_object: ContentLength", r.get("ContentLength"), n)
+        check_ranges("SSE-C get_object", s3, "c.bin", data,
+                     [(0, 9), (65530, 65545), (n - 100, n - 1), (100000, n - 1)], **sse_c(ckey))
+
+    with L.step("presigned GET of an SSE-C object"):
+        # the SSE-C headers are signed headers of the URL: the client sends them with it
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "c.bin", **sse_c(ckey)},
+                                        ExpiresIn=300)
+        req = urllib.request.Request(url, headers={
+            "x-amz-server-side-encryption-customer-algorithm": "AES256",
+            "x-amz-server-side-encryption-customer-key": base64.b64encode(ckey).decode(),
+            "x-amz-server-side-encryption-customer-key-MD5": md5_b64(ckey)})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            L.eq("presigned GET SSE-C with the key headers: status", resp.status, 200)
+            L.ok("presigned GET SSE-C with the key headers: body", resp.read() == data, "body differs")
+
+    with L.step("listing shows plaintext sizes"):
+        r = s3.list_objects_v2(Bucket=B)
+        sizes = {o["Key"]: o["Size"] for o in r.get("Contents", [])}
+        L.eq("list_objects_v2: sizes of SSE-S3, SSE-KMS and SSE-C objects",
+             [sizes.get(k) for k in ("s3.bin", "kms.bin", "c.bin")], [n, n, n])
+
+    with L.step("checksums of encrypted objects are the plaintext's"):
+        for name, extra in (("kms-sum.bin", {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KMS_KEY}),
+                            ("c-sum.bin", sse_c(ckey))):
+            r = s3.put_object(Bucket=B, Key=name, Body=data, ChecksumAlgorithm="CRC32", **extra)
+            sent = r.get("ChecksumCRC32")
+            L.nonempty(f"put_object {name}: ChecksumCRC32 returned", sent)
+            read = {k: v for k, v in extra.items() if k.startswith("SSECustomer")}
+            r = s3.head_object(Bucket=B, Key=name, ChecksumMode="ENABLED", **read)
+            L.eq(f"head_object {name} ChecksumMode=ENABLED: ChecksumCRC32 as put", r.get("ChecksumCRC32"), sent)
+
+    with L.step("GetObjectAttributes of an SSE-C object"):
+        # botocore does not encode SSE-C keys for GetObjectAttributes: send them as the wire wants
+        r = s3.get_object_attributes(Bucket=B, Key="c.bin", ObjectAttributes=["ObjectSize", "ETag"],
+                                     SSECustomerAlgorithm="AES256", SSECustomerKey=base64.b64encode(ckey).decode(),
+                                     SSECustomerKeyMD5=md5_b64(ckey))
+        L.eq("get_object_attributes SSE-C: ObjectSize is the plaintext's", r.get("ObjectSize"), n)
+        L.eq("get_object_attributes SSE-C: ETag as put (unquoted)", r.get("ETag"),
+             s3.head_object(Bucket=B, Key="c.bin", **sse_c(ckey))["ETag"].strip('"'))
+    expect_error("InvalidRequest (GetObjectAttributes of an SSE-C object without its key)", s3,
+                 lambda: s3.get_object_attributes(Bucket=B, Key="c.bin", ObjectAttributes=["ObjectSize"]),
+                 "InvalidRequest", 400, f"/{B}/c.bin")
+    with L.step("GET with x-amz-server-side-encryption (raw)"):
+        # AWS: the header is for writes; a GET that sends it gets 400
+        st, hd, bd = raw_request("GET", f"/{B}/s3.bin", headers={"x-amz-server-side-encryption": "AES256"})
+        check_error_wire("InvalidArgument (raw GET with x-amz-server-side-encryption)", st, hd, bd,
+                         "InvalidArgument", 400, f"/{B}/s3.bin")
+
+    expect_error("InvalidRequest (GetObject of an SSE-C object without its key)", s3,
+                 lambda: s3.get_object(Bucket=B, Key="c.bin"), "InvalidRequest", 400, f"/{B}/c.bin")
+    expect_error("AccessDenied (GetObject of an SSE-C object with another key)", s3,
+                 lambda: s3.get_object(Bucket=B, Key="c.bin", **sse_c(ckey2)), "AccessDenied", 403, f"/{B}/c.bin")
+    expect_head_status("HeadObject of an SSE-C object without its key", s3,
+                       lambda: s3.head_object(Bucket=B, Key="c.bin"), 400)
+    expect_head_status("HeadObject of an SSE-C object with another key", s3,
+                       lambda: s3.head_object(Bucket=B, Key="c.bin", **sse_c(ckey2)), 403)
+    expect_error("InvalidRequest (GetObject with SSE-C headers of an unencrypted object)", s3,
+                 lambda: s3.get_object(Bucket=B, Key="plain.txt", **sse_c(ckey)), "InvalidRequest", 400,
+                 f"/{B}/plain.txt")
+    expect_error("InvalidRequest (GetObject with SSE-C headers of an SSE-S3 object)", s3,
+                 lambda: s3.get_object(Bucket=B, Key="s3.bin", **sse_c(ckey)), "InvalidRequest", 400,
+                 f"/{B}/s3.bin")
+    expect_error("InvalidArgument (PutObject with a 16-byte SSE-C key)", s3,
+                 lambda: s3.put_object(Bucket=B, Key="bad-short-key", Body=b"x", **sse_c(os.urandom(16))),
+                 "InvalidArgument", 400, f"/{B}/bad-short-key")
+    expect_error("InvalidEncryptionAlgorithmError (PutObject SSE-C algorithm AES128)", s3,
+                 lambda: s3.put_object(Bucket=B, Key="bad-alg", Body=b"x", SSECustomerAlgorithm="AES128",
+                                       SSECustomerKey=ckey),
+                 "InvalidEncryptionAlgorithmError", 400, f"/{B}/bad-alg")
+    expect_error("InvalidArgument (PutObject with SSE-C and x-amz-server-side-encryption)", s3,
+                 lambda: s3.put_object(Bucket=B, Key="bad-both", Body=b"x", ServerSideEncryption="AES256",
+                                       **sse_c(ckey)),
+                 "InvalidArgument", 400, f"/{B}/bad-both")
+    with L.step("SSE-C key MD5 mismatch (raw)"):
+        st, hd, bd = raw_request("PUT", f"/{B}/bad-md5", body=b"x", headers={
+            "x-amz-server-side-encryption-customer-algorithm": "AES256",
+            "x-amz-server-side-encryption-customer-key": base64.b64encode(ckey).decode(),
+            "x-amz-server-side-encryption-customer-key-MD5": md5_b64(ckey2)})
+        check_error_wire("InvalidArgument (raw PUT, SSE-C key MD5 of another key)", st, hd, bd,
+                         "InvalidArgument", 400, f"/{B}/bad-md5")
+
+    # ---- errors of SSE-S3 / SSE-KMS requests
+    expect_error("KMS.NotFoundException (PutObject aws:kms with an unknown key id)", s3,
+                 lambda: s3.put_object(Bucket=B, Key="bad-kms-missing", Body=b"x", ServerSideEncryption="aws:kms",
+                                       SSEKMSKeyId=f"compat-no-such-key-{RUN_ID}"),
+                 "KMS.NotFoundException", 400, f"/{B}/bad-kms-missing")
+    if KMS_DISABLED_KEY:
+        expect_error("KMS.DisabledException (PutObject aws:kms with a disabled key)", s3,
+                     lambda: s3.put_object(Bucket=B, Key="bad-kms-disabled", Body=b"x",
+                                           ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_DISABLED_KEY),
+                     "KMS.DisabledException", 400, f"/{B}/bad-kms-disabled")
+        written = False
+        with L.step("write under a KMS key, then disable it"):
+            set_kms_key_enabled(KMS_DISABLED_KEY, True)
+            try:
+                r = s3.put_object(Bucket=B, Key="kms-off.txt", Body=b"key disabled later",
+                                  ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_DISABLED_KEY)
+                check_sse("SSE-KMS put_object under a key enabled for a moment", r, "aws:kms",
+                          kms_arn(KMS_DISABLED_KEY))
+                written = True
+            finally:
+                set_kms_key_enabled(KMS_DISABLED_KEY, False)
+        if written:
+            expect_error("KMS.DisabledException (GetObject of an object whose key is now disabled)", s3,
+                         lambda: s3.get_object(Bucket=B, Key="kms-off.txt"), "KMS.DisabledException", 400,
+                         f"/{B}/kms-off.txt")
+    else:
+        L.fail("COMPAT_KMS_DISABLED_KEY set", "no disabled KMS key name given; its checks skipped")
+    expect_error("InvalidArgument (PutObject x-amz-server-side-encryption: AES512)", s3,
+                 lambda: s3.put_object(Bucket=B, Key="bad-sse-value", Body=b"x", ServerSideEncryption="AES512"),
+                 "InvalidArgument", 400, f"/{B}/bad-sse-value")
+    expect_error("InvalidArgument (PutObject SSEKMSKeyId without x-amz-server-side-encryption)", s3,
+                 lambda: s3.put_object(Bucket=B, Key="bad-kms-alone", Body=b"x", SSEKMSKeyId=KMS_KEY),
+                 "InvalidArgument", 400, f"/{B}/bad-kms-alone")
+    expect_error("InvalidArgument (PutObject SSEKMSKeyId with x-amz-server-side-encryption: AES256)", s3,
+                 lambda: s3.put_object(Bucket=B, Key="bad-kms-aes", Body=b"x", ServerSideEncryption="AES256",
+                                       SSEKMSKeyId=KMS_KEY),
+                 "InvalidArgument", 400, f"/{B}/bad-kms-aes")
+    with L.step("refused encrypted writes stored nothing"):
+        r = s3.list_objects_v2(Bucket=B, Prefix="bad-")
+        L.eq("refused encrypted writes: no bad-* objects", [o["Key"] for o in r.get("Contents", [])], [])
+
+    # ---- CopyObject between modes
+    with L.step("CopyObject SSE-C source -> SSE-S3 target"):
+        r = s3.copy_object(Bucket=B, Key="copy-c-to-s3.bin", CopySource={"Bucket": B, "Key": "c.bin"},
+                           ServerSideEncryption="AES256", **copy_source_sse_c(ckey))
+        check_sse("CopyObject SSE-C -> SSE-S3", r, "AES256")
+        L.eq("CopyObject SSE-C -> SSE-S3: ETag is the MD5 of the data",
+             r.get("CopyObjectResult", {}).get("ETag"), f'"{data_md5}"')
+        r = s3.get_object(Bucket=B, Key="copy-c-to-s3.bin")
+        L.ok("CopyObject SSE-C -> SSE-S3: target readable without a key", r["Body"].read() == data, "body differs")
+        check_sse("CopyObject SSE-C -> SSE-S3: get_object", r, "AES256")
+    expect_error("InvalidRequest (CopyObject of an SSE-C source without CopySourceSSECustomer*)", s3,
+                 lambda: s3.copy_object(Bucket=B, Key="bad-copy-nokey", CopySource={"Bucket": B, "Key": "c.bin"}),
+                 "InvalidRequest", 400, None)
+    expect_error("AccessDenied (CopyObject of an SSE-C source with another copy-source key)", s3,
+                 lambda: s3.copy_object(Bucket=B, Key="bad-copy-wrongkey", CopySource={"Bucket": B, "Key": "c.bin"},
+                                        **copy_source_sse_c(ckey2)),
+                 "AccessDenied", 403, None)
+
+    with L.step("CopyObject plain source -> SSE-C target"):
+        r = s3.copy_object(Bucket=B, Key="copy-plain-to-c.txt", CopySource={"Bucket": B, "Key": "plain.txt"},
+                           **sse_c(ckey2))
+        check_sse("CopyObject plain -> SSE-C", r, "SSE-C", customer=ckey2)
+        r = s3.get_object(Bucket=B, Key="copy-plain-to-c.txt", **sse_c(ckey2))
+        L.eq("CopyObject plain -> SSE-C: body with the key", r["Body"].read(), plain)
+        check_sse("CopyObject plain -> SSE-C: get_object", r, "SSE-C", customer=ckey2)
+    expect_error("InvalidRequest (GetObject of the SSE-C copy without its key)", s3,
+                 lambda: s3.get_object(Bucket=B, Key="copy-plain-to-c.txt"), "InvalidRequest", 400,
+                 f"/{B}/copy-plain-to-c.txt")
+
+    with L.step("CopyObject SSE-C -> SSE-C under a new key"):
+        r = s3.copy_object(Bucket=B, Key="copy-rekeyed.bin", CopySource={"Bucket": B, "Key": "c.bin"},
+                           **copy_source_sse_c(ckey), **sse_c(ckey2))
+        check_sse("CopyObject SSE-C -> SSE-C new key", r, "SSE-C", customer=ckey2)
+        r = s3.get_object(Bucket=B, Key="copy-rekeyed.bin", **sse_c(ckey2))
+        L.ok("CopyObject SSE-C -> SSE-C new key: body with the new key", r["Body"].read() == data, "body differs")
+    expect_error("AccessDenied (GetObject of the re-keyed copy with the old key)", s3,
+                 lambda: s3.get_object(Bucket=B, Key="copy-rekeyed.bin", **sse_c(ckey)), "AccessDenied", 403,
+                 f"/{B}/copy-rekeyed.bin")
+
+    with L.step("CopyObject SSE-S3 -> SSE-KMS"):
+        r = s3.copy_object(Bucket=B, Key="copy-s3-to-kms.bin", CopySource={"Bucket": B, "Key": "s3.bin"},
+                           ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_KEY)
+        check_sse("CopyObject SSE-S3 -> SSE-KMS", r, "aws:kms", kms)
+        r = s3.get_object(Bucket=B, Key="copy-s3-to-kms.bin")
+        L.ok("CopyObject SSE-S3 -> SSE-KMS: body", r["Body"].read() == data, "body differs")
+        check_sse("CopyObject SSE-S3 -> SSE-KMS: get_object", r, "aws:kms", kms)
+
+    with L.step("CopyObject onto itself changing only the encryption"):
+        s3.put_object(Bucket=B, Key="inplace.txt", Body=plain)
+        r = s3.copy_object(Bucket=B, Key="inplace.txt", CopySource={"Bucket": B, "Key": "inplace.txt"},
+                           ServerSideEncryption="AES256")
+        check_sse("CopyObject onto itself with AES256", r, "AES256")
+        r = s3.get_object(Bucket=B, Key="inplace.txt")
+        L.eq("CopyObject onto itself with AES256: body", r["Body"].read(), plain)
+        check_sse("CopyObject onto itself with AES256: get_object", r, "AES256")
+        r = s3.copy_object(Bucket=B, Key="inplace.txt", CopySource={"Bucket": B, "Key": "inplace.txt"},
+                           **sse_c(ckey))
+        check_sse("CopyObject onto itself SSE-S3 -> SSE-C", r, "SSE-C", customer=ckey)
+        r = s3.copy_object(Bucket=B, Key="inplace.txt", CopySource={"Bucket": B, "Key": "inplace.txt"},
+                           **copy_source_sse_c(ckey), **sse_c(ckey2))
+        check_sse("CopyObject onto itself rotating the SSE-C key", r, "SSE-C", customer=ckey2)
+        r = s3.get_object(Bucket=B, Key="inplace.txt", **sse_c(ckey2))
+        L.eq("CopyObject onto itself rotating the SSE-C key: body with the new key", r["Body"].read(), plain)
+    expect_error("AccessDenied (GetObject of the object rotated in place, with the old key)", s3,
+                 lambda: s3.get_object(Bucket=B, Key="inplace.txt", **sse_c(ckey)), "AccessDenied", 403,
+                 f"/{B}/inplace.txt")
+
+    # ---- multipart
+    with L.step("multipart upload SSE-C"):
+        part1, part2 = os.urandom(5 * 1024 * 1024), os.urandom(1000)
+        key = "mp-c.bin"
+        up = s3.create_multipart_upload(Bucket=B, Key=key, **sse_c(ckey))
+        uid, done = up["UploadId"], False
+        try:
+            check_sse("SSE-C create_multipart_upload", up, "SSE-C", customer=ckey)
+            p1 = s3.upload_part(Bucket=B, Key=key, UploadId=uid, PartNumber=1, Body=part1, **sse_c(ckey))
+            check_sse("SSE-C upload_part", p1, "SSE-C", customer=ckey)
+            expect_error("InvalidRequest (UploadPart of an SSE-C upload without the key)", s3,
+                         lambda: s3.upload_part(Bucket=B, Key=key, UploadId=uid, PartNumber=2, Body=part2),
+                         "InvalidRequest", 400, f"/{B}/{key}")
+            expect_error("InvalidRequest (UploadPart of an SSE-C upload with another key)", s3,
+                         lambda: s3.upload_part(Bucket=B, Key=key, UploadId=uid, PartNumber=2, Body=part2,
+                                                **sse_c(ckey2)),
+                         "InvalidRequest", 400, f"/{B}/{key}")
+            p2 = s3.upload_part(Bucket=B, Key=key, UploadId=uid, PartNumber=2, Body=part2, **sse_c(ckey))
+            parts = s3.list_parts(Bucket=B, Key=key, UploadId=uid).get("Parts", [])
+            L.eq("SSE-C list_parts: plaintext part sizes and ETags",
+                 [(x["PartNumber"], x["Size"], x["ETag"]) for x in parts],
+                 [(1, len(part1), p1["ETag"]), (2, len(part2), p2["ETag"])])
+            r = s3.complete_multipart_upload(Bucket=B, Key=key, UploadId=uid, **sse_c(ckey), MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]})
+            done = True
+            etag = r.get("ETag") or ""
+            L.ok("SSE-C complete_multipart_upload: ETag ends with -2", etag.strip('"').endswith("-2"), f"got {etag!r}")
+        finally:
+            if not done:
+                s3.abort_multipart_upload(Bucket=B, Key=key, UploadId=uid)
+        whole = part1 + part2
+        r = s3.get_object(Bucket=B, Key=key, **sse_c(ckey))
+        L.ok("SSE-C multipart get_object: body round trip", r["Body"].read() == whole, "body differs")
+        check_sse("SSE-C multipart get_object", r, "SSE-C", customer=ckey)
+        L.eq("SSE-C multipart get_object: ContentLength", r.get("ContentLength"), len(whole))
+        r = s3.head_object(Bucket=B, Key=key, **sse_c(ckey))
+        check_sse("SSE-C multipart head_object", r, "SSE-C", customer=ckey)
+        L.eq("SSE-C multipart head_object: ETag as completed", r.get("ETag"), etag)
+        check_ranges("SSE-C multipart get_object", s3, key, whole,
+                     [(len(part1) - 10, len(part1) + 9), (len(whole) - 5, len(whole) - 1)], **sse_c(ckey))
+    expect_error("InvalidRequest (GetObject of the SSE-C multipart object without its key)", s3,
+                 lambda: s3.get_object(Bucket=B, Key="mp-c.bin"), "InvalidRequest", 400, f"/{B}/mp-c.bin")
+
+    with L.step("multipart upload SSE-KMS with UploadPartCopy from an SSE-C source"):
+        part1 = os.urandom(5 * 1024 * 1024)
+        key = "mp-kms.bin"
+        up = s3.create_multipart_upload(Bucket=B, Key=key, ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_KEY)
+        uid, done = up["UploadId"], False
+        try:
+            check_sse("SSE-KMS create_multipart_upload", up, "aws:kms", kms)
+            p1 = s3.upload_part(Bucket=B, Key=key, UploadId=uid, PartNumber=1, Body=part1)
+            check_sse("SSE-KMS upload_part", p1, "aws:kms", kms)
+            p2 = s3.upload_part_copy(Bucket=B, Key=key, UploadId=uid, PartNumber=2,
+                                     CopySource={"Bucket": B, "Key": "c.bin"}, CopySourceRange="bytes=0-1023",
+                                     **copy_source_sse_c(ckey))
+            check_sse("SSE-KMS upload_part_copy (SSE-C source)", p2, "aws:kms", kms)
+            r = s3.complete_multipart_upload(Bucket=B, Key=key, UploadId=uid, MultipartUpload={"Parts": [
+                {"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]}]})
+            done = True
+            check_sse("SSE-KMS complete_multipart_upload", r, "aws:kms", kms)
+        finally:
+            if not done:
+                s3.abort_multipart_upload(Bucket=B, Key=key, UploadId=uid)
+        r = s3.get_object(Bucket=B, Key=key)
+        L.ok("SSE-KMS multipart get_object: uploaded part + copied part", r["Body"].read() == part1 + data[:1024],
+             "body differs")
+        check_sse("SSE-KMS multipart get_object", r, "aws:kms", kms)
+
+    with L.step("multipart upload SSE-C with UploadPartCopy from an SSE-KMS source"):
+        part1 = os.urandom(5 * 1024 * 1024)
+        key = "mp-c-copy.bin"
+        up = s3.create_multipart_upload(Bucket=B, Key=key, **sse_c(ckey2))
+        uid, done = up["UploadId"], False
+        try:
+            p1 = s3.upload_part(Bucket=B, Key=key, UploadId=uid, PartNumber=1, Body=part1, **sse_c(ckey2))
+            p2 = s3.upload_part_copy(Bucket=B, Key=key, UploadId=uid, PartNumber=2,
+                                     CopySource={"Bucket": B, "Key": "kms.bin"}, CopySourceRange="bytes=100-2099",
+                                     **sse_c(ckey2))
+            check_sse("SSE-C upload_part_copy (SSE-KMS source)", p2, "SSE-C", customer=ckey2)
+            s3.complete_multipart_upload(Bucket=B, Key=key, UploadId=uid, **sse_c(ckey2), MultipartUpload={"Parts": [
+                {"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]}]})
+            done = True
+        finally:
+            if not done:
+                s3.abort_multipart_upload(Bucket=B, Key=key, UploadId=uid)
+        r = s3.get_object(Bucket=B, Key=key, **sse_c(ckey2))
+        L.ok("SSE-C multipart with a copied part: body", r["Body"].read() == part1 + data[100:2100], "body differs")
+
+    transfer_manager_sse(s3, ckey, kms)
+    bucket_default_encryption(s3, ckey, kms, plain)
+
+
+def transfer_manager_sse(s3, ckey, kms):
+    """upload_file/download_file (multipart both ways) with SSE-KMS and with SSE-C."""
+    import tempfile
+    from boto3.s3.transfer import TransferConfig
+
+    B = ENC_BUCKET
+    cfg = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "tm.bin")
+        with open(src, "wb") as f:
+            f.write(os.urandom(20 * 1024 * 1024 + 11))
+        with open(src, "rb") as f:
+            want = hashlib.sha256(f.read()).hexdigest()
+
+        def downloaded(name, **kw):
+            dst = os.path.join(tmp, name)
+            s3.download_file(B, name, dst, Config=cfg, **kw)
+            with open(dst, "rb") as f:
+                return hashlib.sha256(f.read()).hexdigest()
+
+        with L.step("transfer manager SSE-KMS"):
+            s3.upload_file(src, B, "tm-kms.bin", Config=cfg,
+                           ExtraArgs={"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KMS_KEY})
+            head = s3.head_object(Bucket=B, Key="tm-kms.bin")
+            check_sse("upload_file SSE-KMS: head_object", head, "aws:kms", kms)
+            L.ok("upload_file SSE-KMS: multipart ETag", head.get("ETag", "").strip('"').endswith("-3"), head.get("ETag"))
+            L.eq("download_file SSE-KMS: byte for byte", downloaded("tm-kms.bin"), want)
+
+        with L.step("transfer manager SSE-C"):
+            s3.upload_file(src, B, "tm-c.bin", Config=cfg, ExtraArgs=sse_c(ckey))
+            head = s3.head_object(Bucket=B, Key="tm-c.bin", **sse_c(ckey))
+            check_sse("upload_file SSE-C: head_object", head, "SSE-C", customer=ckey)
+            L.ok("upload_file SSE-C: multipart ETag", head.get("ETag", "").strip('"').endswith("-3"), head.get("ETag"))
+            L.eq("download_file SSE-C: byte for byte", downloaded("tm-c.bin", ExtraArgs=sse_c(ckey)), want)
+
+
+def bucket_default_encryption(s3, ckey, kms, plain):
+    B = ENC_BUCKET
+    not_found = "ServerSideEncryptionConfigurationNotFoundError"
+    expect_error(f"{not_found} (GetBucketEncryption, none set)", s3,
+                 lambda: s3.get_bucket_encryption(Bucket=B), not_found, 404, f"/{B}")
+
+    with L.step("bucket default encryption AES256"):
+        r = s3.put_bucket_encryption(Bucket=B, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        L.eq("put_bucket_encryption AES256: status 200", r["ResponseMetadata"]["HTTPStatusCode"], 200)
+        rules = s3.get_bucket_encryption(Bucket=B)["ServerSideEncryptionConfiguration"]["Rules"]
+        L.eq("get_bucket_encryption: AES256 rule",
+             [x.get("ApplyServerSideEncryptionByDefault") for x in rules], [{"SSEAlgorithm": "AES256"}])
+        r = s3.put_object(Bucket=B, Key="default-s3.txt", Body=plain)
+        check_sse("default AES256: plain put_object", r, "AES256")
+        r = s3.head_object(Bucket=B, Key="default-s3.txt")
+        check_sse("default AES256: head_object", r, "AES256")
+        L.eq("default AES256: body", s3.get_object(Bucket=B, Key="default-s3.txt")["Body"].read(), plain)
+
+    with L.step("bucket default encryption aws:kms"):
+        r = s3.put_bucket_encryption(Bucket=B, ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY},
+            "BucketKeyEnabled": True}]})
+        L.eq("put_bucket_encryption aws:kms: status 200", r["ResponseMetadata"]["HTTPStatusCode"], 200)
+        rules = s3.get_bucket_encryption(Bucket=B)["ServerSideEncryptionConfiguration"]["Rules"]
+        L.eq("get_bucket_encryption: aws:kms rule",
+             [(x.get("ApplyServerSideEncryptionByDefault"), x.get("BucketKeyEnabled")) for x in rules],
+             [({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY}, True)])
+        r = s3.put_object(Bucket=B, Key="default-kms.txt", Body=plain)
+        check_sse("default aws:kms: plain put_object", r, "aws:kms", kms, bucket_key=True)
+        r = s3.get_object(Bucket=B, Key="default-kms.txt")
+        L.eq("default aws:kms: body", r["Body"].read(), plain)
+        check_sse("default aws:kms: get_object", r, "aws:kms", kms, bucket_key=True)
+        r = s3.put_object(Bucket=B, Key="default-kms-but-s3.txt", Body=plain, ServerSideEncryption="AES256")
+        check_sse("default aws:kms: put_object asking AES256 gets AES256", r, "AES256")
+        r = s3.put_object(Bucket=B, Key="default-kms-but-c.txt", Body=plain, **sse_c(ckey))
+        check_sse("default aws:kms: put_object with SSE-C gets SSE-C", r, "SSE-C", customer=ckey)
+        r = s3.copy_object(Bucket=B, Key="default-kms-copy.txt", CopySource={"Bucket": B, "Key": "plain.txt"})
+        check_sse("default aws:kms: CopyObject without SSE headers", r, "aws:kms", kms, bucket_key=True)
+        up = s3.create_multipart_upload(Bucket=B, Key="default-kms-mp.bin")
+        uid, done = up["UploadId"], False
+        try:
+            check_sse("default aws:kms: create_multipart_upload", up, "aws:kms", kms, bucket_key=True)
+            p1 = s3.upload_part(Bucket=B, Key="default-kms-mp.bin", UploadId=uid, PartNumber=1, Body=plain)
+            r = s3.complete_multipart_upload(Bucket=B, Key="default-kms-mp.bin", UploadId=uid, MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}]})
+            done = True
+            check_sse("default aws:kms: complete_multipart_upload", r, "aws:kms", kms, bucket_key=True)
+        finally:
+            if not done:
+                s3.abort_multipart_upload(Bucket=B, Key="default-kms-mp.bin", UploadId=uid)
+        r = s3.get_object(Bucket=B, Key="default-kms-mp.bin")
+        L.eq("default aws:kms: multipart body", r["Body"].read(), plain)
+    expect_error("InvalidRequest (GetObject of an SSE-C object in a default-KMS bucket without its key)", s3,
+                 lambda: s3.get_object(Bucket=B, Key="default-kms-but-c.txt"), "InvalidRequest", 400,
+                 f"/{B}/default-kms-but-c.txt")
+
+    with L.step("delete_bucket_encryption"):
+        r = s3.delete_bucket_encryption(Bucket=B)
+        L.eq("delete_bucket_encryption: status 204", r["ResponseMetadata"]["HTTPStatusCode"], 204)
+    expect_error(f"{not_found} (GetBucketEncryption after DeleteBucketEncryption)", s3,
+                 lambda: s3.get_bucket_encryption(Bucket=B), not_found, 404, f"/{B}")
+    with L.step("after delete_bucket_encryption"):
+        r = s3.put_object(Bucket=B, Key="after-default.txt", Body=plain)
+        # AWS now encrypts every new object with SSE-S3 at the least; either way no longer KMS
+        L.ok("after delete_bucket_encryption: plain put_object is not aws:kms",
+             r.get("ServerSideEncryption") in (None, "AES256") and r.get("SSEKMSKeyId") is None,
+             f"ServerSideEncryption {r.get('ServerSideEncryption')!r}, SSEKMSKeyId {r.get('SSEKMSKeyId')!r}")
+        L.eq("after delete_bucket_encryption: earlier default-KMS object still readable",
+             s3.get_object(Bucket=B, Key="default-kms.txt")["Body"].read(), plain)
+
+
 def cleanup(s3):
-    for bucket in (BUCKET, LIST_BUCKET):
+    for bucket in (BUCKET, LIST_BUCKET, ENC_BUCKET):
         with L.step(f"cleanup {bucket}"):
             keys = []
             token = None
@@ -747,7 +1293,7 @@ def cleanup(s3):
             L.eq(f"delete_bucket {bucket}: 204", r["ResponseMetadata"]["HTTPStatusCode"], 204)
     with L.step("deleted bucket is gone"):
         names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
-        L.ok("list_buckets: lane buckets gone", BUCKET not in names and LIST_BUCKET not in names, f"got {names}")
+        L.ok("list_buckets: lane buckets gone", not {BUCKET, LIST_BUCKET, ENC_BUCKET} & set(names), f"got {names}")
 
 
 def main():
@@ -757,6 +1303,7 @@ def main():
     post_forms(s3)
     listing(s3)
     errors(s3)
+    encryption(s3)
     cleanup(s3)
     return L.finish()
 

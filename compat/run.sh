@@ -73,7 +73,7 @@ fi
 
 # ---------------------------------------------------------------- server
 # Keep stray AWS settings of the calling environment out of every lane.
-while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(AWS_|COFFER_USER2_|COFFER_REGION$|COFFER_DATA$|COFFER_LISTEN$|COFFER_DOMAIN)' || true)
+while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(AWS_|COFFER_USER2_|COMPAT_KMS_|COFFER_REGION$|COFFER_MASTER_KEY_FILE$|COFFER_SSE_C_OVER_HTTP$|COFFER_DATA$|COFFER_LISTEN$|COFFER_DOMAIN)' || true)
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/coffer-compat.XXXXXX")"
@@ -112,7 +112,9 @@ finish() {
 
 mkdir -p "$WORK/data"
 log "starting $COFFER server on $ENDPOINT"
-"$COFFER" server --data "$WORK/data" --listen "127.0.0.1:$PORT" --website-domain web.localhost >"$WORK/server.log" 2>&1 &
+# --sse-c-over-http: the lanes talk plain HTTP, and S3 refuses SSE-C keys without TLS.
+"$COFFER" server --data "$WORK/data" --listen "127.0.0.1:$PORT" --website-domain web.localhost --sse-c-over-http \
+  >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
 up=1
@@ -149,6 +151,25 @@ PY
 fi
 harness_check "coffer user add prints name/access_key_id/secret_access_key/canonical_user_id" "$user_ok" \
   "stdout: $(head -c 300 "$WORK/user2.json" | tr '\n' ' ') stderr: $(tail -c 300 "$WORK/user2.err" | tr '\n' ' ')"
+
+# KMS keys for the SSE-KMS checks, made through the CLI against the running server:
+# COMPAT_KMS_KEY is enabled, COMPAT_KMS_DISABLED_KEY is disabled (the boto3 lane
+# enables it for a moment to write an object under it, then disables it again).
+export COMPAT_KMS_KEY=compat-key COMPAT_KMS_DISABLED_KEY=compat-key-off
+kms_ok=1
+if "$COFFER" kms create "$COMPAT_KMS_KEY" --endpoint "$ENDPOINT" >"$WORK/kms.out" 2>"$WORK/kms.err" \
+  && "$COFFER" kms create "$COMPAT_KMS_DISABLED_KEY" --endpoint "$ENDPOINT" >>"$WORK/kms.out" 2>>"$WORK/kms.err" \
+  && "$COFFER" kms disable "$COMPAT_KMS_DISABLED_KEY" --endpoint "$ENDPOINT" >>"$WORK/kms.out" 2>>"$WORK/kms.err" \
+  && "$COFFER" kms list --endpoint "$ENDPOINT" >"$WORK/kms.json" 2>>"$WORK/kms.err"; then
+  "$PYTHON" - "$WORK/kms.json" <<'PY' && kms_ok=0
+import json, os, sys
+keys = {k["name"]: k["enabled"] for k in json.load(open(sys.argv[1]))}
+want = {os.environ["COMPAT_KMS_KEY"]: True, os.environ["COMPAT_KMS_DISABLED_KEY"]: False}
+sys.exit(0 if all(keys.get(n) is e for n, e in want.items()) else 1)
+PY
+fi
+harness_check "coffer kms create/disable/list: $COMPAT_KMS_KEY enabled, $COMPAT_KMS_DISABLED_KEY disabled" "$kms_ok" \
+  "stdout: $(head -c 300 "$WORK/kms.out" | tr '\n' ' ') list: $(head -c 300 "$WORK/kms.json" 2>/dev/null | tr '\n' ' ') stderr: $(tail -c 300 "$WORK/kms.err" | tr '\n' ' ')"
 
 # ---------------------------------------------------------------- lanes
 run_lane() { # name, command...
