@@ -18,11 +18,9 @@
 use std::io;
 use std::path::Path;
 
-use aes_gcm::aead::AeadInOut;
-use aes_gcm::{Aes256Gcm, KeyInit, Tag};
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, stream};
-use hmac::Mac;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -171,16 +169,21 @@ pub struct Sse {
     pub key: Option<SealedKey>,
 }
 
+/// AES-256-GCM under `key`.
+fn aes_gcm(key: &[u8; 32]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 256-bit key"))
+}
+
 /// A key-encryption key, with the associated data that binds a sealed key to its mode.
 pub struct Kek {
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
     aad: Vec<u8>,
 }
 
 impl Kek {
     fn new(key: &[u8; 32], aad: Vec<u8>) -> Self {
         Self {
-            cipher: Aes256Gcm::new(key.into()),
+            cipher: aes_gcm(key),
             aad,
         }
     }
@@ -190,12 +193,12 @@ impl Kek {
         let mut key = *data_key;
         let tag = self
             .cipher
-            .encrypt_inout_detached(&Nonce::from(nonce), &self.aad, key.as_mut_slice().into())
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&self.aad), &mut key)
             .expect("32 bytes always seal");
         SealedKey {
             nonce,
             key,
-            tag: tag.into(),
+            tag: tag.as_ref().try_into().expect("16 bytes"),
         }
     }
 
@@ -203,22 +206,23 @@ impl Kek {
     fn unseal(&self, s: &SealedKey) -> StoreResult<[u8; 32]> {
         let mut key = s.key;
         self.cipher
-            .decrypt_inout_detached(
-                &Nonce::from(s.nonce),
-                &self.aad,
-                key.as_mut_slice().into(),
-                &Tag::from(s.tag),
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(s.nonce),
+                Aad::from(&self.aad),
+                Tag::from(s.tag),
+                &mut key,
+                0..,
             )
             .map_err(|_| StoreError::SseWrongKey)?;
         Ok(key)
     }
 
     /// The package cipher of a piece sealed under this KEK.
-    pub(crate) fn cipher_of(&self, sse: Option<&Sse>) -> StoreResult<Aes256Gcm> {
+    pub(crate) fn cipher_of(&self, sse: Option<&Sse>) -> StoreResult<LessSafeKey> {
         let sealed = sse
             .and_then(|s| s.key.as_ref())
             .ok_or_else(|| StoreError::Corrupt("encrypted data without its key".into()))?;
-        Ok(Aes256Gcm::new(&self.unseal(sealed)?.into()))
+        Ok(aes_gcm(&self.unseal(sealed)?))
     }
 }
 
@@ -230,11 +234,13 @@ pub struct Sealing {
     pub(crate) etag_key: Option<[u8; 32]>,
 }
 
+fn hmac_sha256(key: &[u8; 32], data: &[u8]) -> ring::hmac::Tag {
+    ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), data)
+}
+
 /// A key derived from `key` for one purpose, so no key is used for two.
 fn derive(key: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
-    let mut m = <hmac::Hmac<Sha256>>::new_from_slice(key).expect("any key length");
-    m.update(purpose);
-    m.finalize().into_bytes().into()
+    hmac_sha256(key, purpose).as_ref().try_into().expect("32 bytes")
 }
 
 impl Sealing {
@@ -249,11 +255,7 @@ impl Sealing {
     pub(crate) fn etag(&self, md5: [u8; 16]) -> [u8; 16] {
         match &self.etag_key {
             None => md5,
-            Some(k) => {
-                let mut m = <hmac::Hmac<Sha256>>::new_from_slice(k).expect("any key length");
-                m.update(&md5);
-                m.finalize().into_bytes()[..16].try_into().expect("16 bytes")
-            }
+            Some(k) => hmac_sha256(k, &md5).as_ref()[..16].try_into().expect("16 bytes"),
         }
     }
 
@@ -264,27 +266,27 @@ impl Sealing {
             mode: self.mode.clone(),
             key: Some(self.kek.seal(&data_key)),
         };
-        (sse, Packager::new(Aes256Gcm::new(&data_key.into())))
+        (sse, Packager::new(aes_gcm(&data_key)))
     }
 }
 
-type Nonce = aes_gcm::Nonce<aes_gcm::aead::consts::U12>;
-
+/// A package's nonce: its index. Every piece has its own data key, so no (key, nonce)
+/// pair is ever used twice.
 fn nonce(index: u64) -> Nonce {
     let mut n = [0; 12];
     n[4..].copy_from_slice(&index.to_be_bytes());
-    Nonce::from(n)
+    Nonce::assume_unique_for_key(n)
 }
 
 /// Cuts plaintext into sealed packages as it arrives.
 pub(crate) struct Packager {
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
     index: u64,
     buf: BytesMut,
 }
 
 impl Packager {
-    fn new(cipher: Aes256Gcm) -> Self {
+    fn new(cipher: LessSafeKey) -> Self {
         Self {
             cipher,
             index: 0,
@@ -317,10 +319,10 @@ impl Packager {
     fn seal(&mut self) -> Bytes {
         let tag = self
             .cipher
-            .encrypt_inout_detached(&nonce(self.index), b"", self.buf.as_mut().into())
+            .seal_in_place_separate_tag(nonce(self.index), Aad::empty(), self.buf.as_mut())
             .expect("a package always seals");
         self.index += 1;
-        self.buf.extend_from_slice(&tag);
+        self.buf.extend_from_slice(tag.as_ref());
         self.buf.split().freeze()
     }
 }
@@ -343,7 +345,7 @@ pub(crate) fn stored_range(offset: u64, len: u64, total: u64) -> (u64, u64, u64,
 /// tag ends the stream in an error, so the client sees a failed read, never wrong bytes.
 pub(crate) fn open_stream(
     stored: ByteStream,
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
     first: u64,
     total: u64,
     skip: u64,
@@ -351,18 +353,23 @@ pub(crate) fn open_stream(
 ) -> ByteStream {
     struct State {
         stored: ByteStream,
-        cipher: Aes256Gcm,
+        cipher: LessSafeKey,
         index: u64,
-        buf: BytesMut,
+        /// What is left of the last chunk read.
+        pending: Bytes,
         skip: usize,
         left: u64,
         total: u64,
+    }
+    fn fail(mut st: State, e: io::Error) -> Option<(io::Result<Bytes>, State)> {
+        st.left = 0;
+        Some((Err(e), st))
     }
     let st = State {
         stored,
         cipher,
         index: first,
-        buf: BytesMut::new(),
+        pending: Bytes::new(),
         skip: skip as usize,
         left: len,
         total,
@@ -371,36 +378,36 @@ pub(crate) fn open_stream(
         if st.left == 0 {
             return None;
         }
-        let plain = (st.total - st.index * PACKAGE).min(PACKAGE);
-        let want = (plain + TAG_LEN) as usize;
-        while st.buf.len() < want {
-            match st.stored.next().await {
-                Some(Ok(b)) => st.buf.extend_from_slice(&b),
-                Some(Err(e)) => {
-                    st.left = 0;
-                    return Some((Err(e), st));
-                }
-                None => {
-                    st.left = 0;
-                    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "encrypted data is truncated");
-                    return Some((Err(e), st));
+        let plain = (st.total - st.index * PACKAGE).min(PACKAGE) as usize;
+        let want = plain + TAG_LEN as usize;
+        // Decrypted in place: the package is gathered into a buffer of its own.
+        let mut pkg = BytesMut::with_capacity(want);
+        while pkg.len() < want {
+            if st.pending.is_empty() {
+                match st.stored.next().await {
+                    Some(Ok(b)) => st.pending = b,
+                    Some(Err(e)) => return fail(st, e),
+                    None => {
+                        let e = io::Error::new(io::ErrorKind::UnexpectedEof, "encrypted data is truncated");
+                        return fail(st, e);
+                    }
                 }
             }
+            let n = (want - pkg.len()).min(st.pending.len());
+            pkg.extend_from_slice(&st.pending.split_to(n));
         }
-        let mut pkg = st.buf.split_to(want);
-        let tag = Tag::try_from(&pkg[plain as usize..]).expect("16 bytes");
-        pkg.truncate(plain as usize);
-        if st
+        let tag = Tag::try_from(&pkg[plain..]).expect("16 bytes");
+        let opened = st
             .cipher
-            .decrypt_inout_detached(&nonce(st.index), b"", pkg.as_mut().into(), &tag)
-            .is_err()
-        {
+            .open_in_place_separate_tag(nonce(st.index), Aad::empty(), tag, &mut pkg[..plain], 0..)
+            .is_ok();
+        if !opened {
             tracing::error!("an encrypted package failed its authentication tag; refusing to complete the read");
-            st.left = 0;
             let e = io::Error::new(io::ErrorKind::InvalidData, "stored data failed its authentication");
-            return Some((Err(e), st));
+            return fail(st, e);
         }
         st.index += 1;
+        pkg.truncate(plain);
         let mut out = pkg.freeze().slice(st.skip..);
         st.skip = 0;
         if out.len() as u64 > st.left {
@@ -519,7 +526,7 @@ mod tests {
 
     fn seal_all(plain: &[u8], chunk: usize) -> (Vec<u8>, [u8; 32]) {
         let key: [u8; 32] = rand::random();
-        let mut p = Packager::new(Aes256Gcm::new(&key.into()));
+        let mut p = Packager::new(aes_gcm(&key));
         let mut out = Vec::new();
         for c in plain.chunks(chunk.max(1)) {
             for pkg in p.push(c) {
@@ -538,14 +545,7 @@ mod tests {
         // Arrives in uneven chunks, as from a file.
         let chunks: Vec<io::Result<Bytes>> = piece.chunks(7001).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
         let s: ByteStream = Box::pin(stream::iter(chunks));
-        futures::executor::block_on(collect(open_stream(
-            s,
-            Aes256Gcm::new(&key.into()),
-            first,
-            total,
-            skip,
-            len,
-        )))
+        futures::executor::block_on(collect(open_stream(s, aes_gcm(&key), first, total, skip, len)))
     }
 
     #[test]
@@ -584,7 +584,7 @@ mod tests {
         swapped.extend_from_slice(&stored[..p]);
         assert!(read(&swapped, key, total, 0, total).is_err());
         let s: ByteStream = Box::pin(stream::iter(vec![Ok(Bytes::copy_from_slice(&stored[..p + 10]))]));
-        let r = futures::executor::block_on(collect(open_stream(s, Aes256Gcm::new(&key.into()), 0, total, 0, total)));
+        let r = futures::executor::block_on(collect(open_stream(s, aes_gcm(&key), 0, total, 0, total)));
         assert!(r.is_err());
         assert!(read(&stored, [0; 32], total, 0, 1).is_err());
     }
