@@ -301,6 +301,38 @@ pub fn echo(c: &Coffer, mode: Option<&SseMode>, keyed: Option<&Keyed>) -> Echo {
     }
 }
 
+impl Echo {
+    /// The echo as response headers, for answers s3s does not build (POST Object).
+    pub fn insert_into(&self, h: &mut HeaderMap) {
+        let mut set = |name: &'static str, v: Option<&str>| {
+            if let Some(v) = v.and_then(|v| http::HeaderValue::from_str(v).ok()) {
+                h.insert(name, v);
+            }
+        };
+        set(
+            "x-amz-server-side-encryption",
+            self.sse.as_ref().map(ServerSideEncryption::as_str),
+        );
+        set(
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            self.kms_key_id.as_deref(),
+        );
+        set(
+            "x-amz-server-side-encryption-customer-algorithm",
+            self.customer_algorithm.as_deref(),
+        );
+        set(
+            "x-amz-server-side-encryption-customer-key-md5",
+            self.customer_key_md5.as_deref(),
+        );
+        set(
+            "x-amz-server-side-encryption-bucket-key-enabled",
+            self.bucket_key.map(|_| "true"),
+        );
+        set("x-amz-server-side-encryption-context", self.context.as_deref());
+    }
+}
+
 /// A key of the key service as AWS names KMS keys in responses: an ARN. coffer has no
 /// accounts; the account field is twelve zeros.
 pub fn kms_arn(c: &Coffer, name: &str) -> String {

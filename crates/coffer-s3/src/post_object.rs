@@ -218,7 +218,10 @@ async fn store_form(
         .await
         .s3()?;
     let version = crate::versioning::version_header(c, known.as_ref(), &bucket, &rec);
-    Ok(success(&bucket, &key, &rec.etag, version, redirect, status.as_deref()))
+    let mut resp = success(&bucket, &key, &rec.etag, version, redirect, status.as_deref());
+    crate::encryption::echo(c, rec.sse.as_ref().map(|s| &s.mode), asked_sse.customer.as_ref())
+        .insert_into(resp.headers_mut());
+    Ok(resp)
 }
 
 /// The bucket a form is posted to: `/bucket` path-style, or `/` on a virtual host.

@@ -547,3 +547,33 @@ async fn a_forms_tagging_field_tags_the_object() {
     let tags: Vec<_> = got.tag_set().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(tags, [("team", "data")]);
 }
+
+/// Encryption fields are what their headers are to PutObject: the form's file is stored
+/// encrypted, the answer says how, and a bad field is refused before the file is stored.
+#[tokio::test]
+async fn a_forms_encryption_fields_take_effect() {
+    let (s, c, b) = with_bucket("post-sse").await;
+    let form = |key: &str, sse: &str| {
+        let mut fields = vec![key_field(key), ("x-amz-server-side-encryption".into(), sse.into())];
+        fields.extend(signed_fields(
+            ROOT_KEY,
+            ROOT_SECRET,
+            600,
+            &conditions(&b, &[&format!(r#"{{"x-amz-server-side-encryption": "{sse}"}}"#)]),
+        ));
+        fields
+    };
+    let r = post(&s, &b, &form("up/enc", "AES256"), b"form secret").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("AES256"));
+    let h = c.head_object().bucket(&b).key("up/enc").send().await.unwrap();
+    assert_eq!(
+        h.server_side_encryption,
+        Some(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+    );
+    assert_eq!(read(&c, &b, "up/enc").await.as_deref(), Some(&b"form secret"[..]));
+    post(&s, &b, &form("up/bad", "AES512"), b"x")
+        .await
+        .check_error(400, "InvalidArgument", &format!("/{b}"));
+    assert_eq!(read(&c, &b, "up/bad").await, None);
+}
