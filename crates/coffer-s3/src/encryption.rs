@@ -72,7 +72,12 @@ pub(crate) fn check_request(plain_http: bool, operation: &str, h: &HeaderMap) ->
             | "UploadPartCopy"
             | "CompleteMultipartUpload"
     );
-    if !writes && !reads_or_parts {
+    // Most requests carry no encryption header: one pass over the names, no lookups.
+    let any = h.keys().any(|k| {
+        let k = k.as_str();
+        k.starts_with("x-amz-server-side-encryption") || k.starts_with("x-amz-copy-source-server-side-encryption")
+    });
+    if !any || (!writes && !reads_or_parts) {
         return Ok(None);
     }
     let sse = header(h, "x-amz-server-side-encryption");
