@@ -71,6 +71,7 @@ pub(crate) fn check_request(plain_http: bool, operation: &str, h: &HeaderMap) ->
             | "UploadPart"
             | "UploadPartCopy"
             | "CompleteMultipartUpload"
+            | "ListParts"
     );
     // Most requests carry no encryption header: one pass over the names, no lookups.
     let any = h.keys().any(|k| {
@@ -194,7 +195,7 @@ fn customer_key(plain_http: bool, h: &HeaderMap, prefix: &str) -> S3Result<Optio
             "The Encryption request you specified is not valid. Supported value: AES256.",
         ));
     }
-    if !plain_http && header(h, "x-forwarded-proto") != Some("https") {
+    if !plain_http && !forwarded_https(h) {
         return Err(invalid(
             "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
         ));
@@ -214,6 +215,17 @@ fn customer_key(plain_http: bool, h: &HeaderMap, prefix: &str) -> S3Result<Optio
         key: CustomerKey::new(key),
         md5: md5.trim().to_owned(),
     }))
+}
+
+/// Whether a TLS proxy says the client reached it over HTTPS: the last (nearest) value of
+/// `X-Forwarded-Proto`. Advisory: a client can send it itself, and so only risks its own key.
+fn forwarded_https(h: &HeaderMap) -> bool {
+    h.get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
 /// A bucket's default encryption, as stored (settings kind `encryption`).
@@ -453,8 +465,8 @@ pub async fn delete_bucket_encryption(
 pub async fn part_sealing(c: &Coffer, upload: Option<&SseMode>, customer: Option<&Keyed>) -> S3Result<Option<Sealing>> {
     let enc = match (upload, customer) {
         (None, None) => return Ok(None),
-        (Some(SseMode::Customer { key_mac }), Some(k)) => {
-            if k.key.mac() != *key_mac {
+        (Some(SseMode::Customer { salt, key_mac }), Some(k)) => {
+            if !k.key.matches(salt, key_mac) {
                 return Err(s3_error!(
                     InvalidRequest,
                     "The provided encryption parameters did not match the ones used originally."

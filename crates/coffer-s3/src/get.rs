@@ -348,9 +348,6 @@ pub async fn get_object_attributes(
         .s3();
     let (rec, parts) = crate::ctx::hide_missing(&req, &input.bucket, &input.key, found)?;
     crate::ctx::check_object(&req, &rec)?;
-    c.store
-        .check_read_key(&rec, crate::encryption::asked(&req).customer.as_ref().map(|k| &k.key))
-        .s3()?;
     let asked = crate::encryption::asked(&req);
     c.store
         .check_read_key(&rec, asked.customer.as_ref().map(|k| &k.key))

@@ -357,6 +357,7 @@ pub async fn abort_multipart_upload(
 pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
     let bucket_owner = crate::acl::bucket_owner(c, &req, &req.input.bucket)?;
     let acls = crate::acl::acls_enabled(&req);
+    let asked = crate::encryption::asked(&req);
     let input = req.input;
     let max = page_size(input.max_parts, "max-parts")?;
     let marker = match input.part_number_marker {
@@ -371,6 +372,15 @@ pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<
     // Owner: who will own the completed object; Initiator: who started the upload.
     let mut owners = crate::acl::Owners::new(c, bucket_owner, acls);
     let (owner, initiator) = (owners.of(up.object_owner), owners.of(Some(up.owner)));
+    // The checksums of an SSE-C upload's parts are of its plaintext: shown only to whoever
+    // brings the upload's key, as AWS asks for it then.
+    let show_checksums = match &up.sse {
+        Some(mode @ coffer_store::SseMode::Customer { .. }) => c
+            .store
+            .read_kek(Some(mode), asked.customer.as_ref().map(|k| &k.key))
+            .is_ok(),
+        _ => true,
+    };
     let next = parts.last().map(|p| p.part_number as i32);
     let parts = parts
         .into_iter()
@@ -382,7 +392,9 @@ pub async fn list_parts(c: &Coffer, req: S3Request<ListPartsInput>) -> S3Result<
                 last_modified: Some(timestamp(p.last_modified_ms)),
                 ..Default::default()
             };
-            set_checksum_fields!(part, &p.checksums);
+            if show_checksums {
+                set_checksum_fields!(part, &p.checksums);
+            }
             part
         })
         .collect();

@@ -107,11 +107,17 @@ async fn store_form(
     // Encryption fields are what their headers are to PutObject.
     let mut sse_fields = HeaderMap::new();
     for (k, v) in &form.fields {
-        if k.starts_with("x-amz-server-side-encryption")
-            && let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
-        {
+        if k.starts_with("x-amz-server-side-encryption") {
+            // A field that cannot be a header is refused, not dropped: dropping it could
+            // store the file with other encryption than asked, or none.
+            let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) else {
+                return Err(s3_error!(InvalidArgument, "The form field {k} is not valid."));
+            };
             sse_fields.insert(name, value);
         }
+    }
+    if let Some(v) = parts.headers.get("x-forwarded-proto") {
+        sse_fields.insert("x-forwarded-proto", v.clone());
     }
     let asked_sse =
         crate::encryption::check_request(c.config.sse_c_over_http, "PutObject", &sse_fields)?.unwrap_or_default();

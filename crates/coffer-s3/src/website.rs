@@ -298,7 +298,14 @@ async fn read(
     match c.store.get_object(bucket, key, None).await {
         Ok(mut h) => {
             crate::ctx::check_object_in(ctx, &h.record).map_err(|_| denied)?;
-            // An SSE-C object cannot be served without its key, which no browser sends.
+            // An SSE-C object cannot be served without its key, which no browser sends; nor
+            // is an SSE-KMS one, as AWS's website endpoints refuse them.
+            if matches!(
+                h.record.sse.as_ref().map(|s| &s.mode),
+                Some(coffer_store::SseMode::Kms { .. })
+            ) {
+                return Err(denied);
+            }
             c.store.unlock(&mut h, None).map_err(|_| denied)?;
             Ok(h)
         }

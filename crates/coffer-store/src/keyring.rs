@@ -30,7 +30,12 @@ fn kms_row(name: &str) -> Vec<u8> {
 
 /// The id of the master key `txn`'s data directory is sealed under, if one was recorded.
 fn stored_master_id(txn: &dyn ReadTxn) -> StoreResult<Option<[u8; 8]>> {
-    Ok(txn.get(Table::Keys, MASTER_ROW)?.and_then(|v| v.try_into().ok()))
+    txn.get(Table::Keys, MASTER_ROW)?
+        .map(|v| {
+            <[u8; 8]>::try_from(v.as_slice())
+                .map_err(|_| StoreError::Corrupt(format!("the master key id row holds {} bytes, not 8", v.len())))
+        })
+        .transpose()
 }
 
 /// A key of the key service, as `coffer kms list` shows it.
@@ -49,16 +54,24 @@ impl Store {
         let (path, pending) = (default_key_path(dir), pending_key_path(dir));
         let stored = stored_master_id(&*self.meta.read()?)?;
         if pending.exists() {
-            let new = MasterKey::load(&pending)?;
-            if stored == Some(new.id()) {
-                std::fs::rename(&pending, &path)?;
-            } else {
-                std::fs::remove_file(&pending)?;
+            // A new key the rotation committed to takes over; any other (an unfinished
+            // rotation's, even a half-written one) is debris.
+            match MasterKey::load(&pending) {
+                Ok(new) if stored == Some(new.id()) => std::fs::rename(&pending, &path)?,
+                _ => std::fs::remove_file(&pending)?,
             }
             crate::blob::sync_dir(dir)?;
         }
         match MasterKey::load(&path) {
             Ok(k) => Ok((k, false)),
+            // Keys were sealed under a key that is gone: a new one would open nothing.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && stored.is_some() => {
+                Err(StoreError::Corrupt(format!(
+                    "{} is missing, but this data directory's keys are sealed under master key {}: restore the file from its backup, or pass --master-key-file",
+                    path.display(),
+                    hex::encode(stored.unwrap_or_default())
+                )))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let k = MasterKey::generate();
                 k.write_new(&path)?;
@@ -120,8 +133,12 @@ impl Store {
             }
             Encrypt::Customer(k) => {
                 let (kek, etag_key) = sse::customer_kek(k);
+                let salt: [u8; 16] = rand::random();
                 Sealing {
-                    mode: SseMode::Customer { key_mac: k.mac() },
+                    mode: SseMode::Customer {
+                        salt,
+                        key_mac: k.mac(&salt),
+                    },
                     kek,
                     etag_key: Some(etag_key),
                 }
@@ -135,7 +152,9 @@ impl Store {
         match (mode, customer) {
             (None, None) => Ok(None),
             (Some(SseMode::Customer { .. }), None) => Err(StoreError::SseKeyMissing),
-            (Some(SseMode::Customer { key_mac }), Some(k)) if k.mac() == *key_mac => Ok(Some(sse::customer_kek(k).0)),
+            (Some(SseMode::Customer { salt, key_mac }), Some(k)) if k.matches(salt, key_mac) => {
+                Ok(Some(sse::customer_kek(k).0))
+            }
             (Some(SseMode::Customer { .. }), Some(_)) => Err(StoreError::SseWrongKey),
             (_, Some(_)) => Err(StoreError::SseNotCustomer),
             (Some(SseMode::S3), None) => Ok(Some(sse::master_kek(&self.master))),
@@ -256,7 +275,14 @@ impl Store {
             std::fs::remove_file(&pending)?;
         }
         new.write_new(&pending)?;
-        let n = self.rotate_master_key(&new).await?;
+        let n = match self.rotate_master_key(&new).await {
+            Ok(n) => n,
+            Err(e) => {
+                // Nothing was re-sealed: the new key is no one's.
+                let _ = std::fs::remove_file(&pending);
+                return Err(e);
+            }
+        };
         std::fs::rename(&pending, default_key_path(dir))?;
         crate::blob::sync_dir(dir)?;
         Ok(n)

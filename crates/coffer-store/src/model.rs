@@ -408,7 +408,10 @@ mod tests {
             tags: vec![("k".into(), "v".into())],
             website_redirect: Some("/elsewhere".into()),
             sse: Some(Sse {
-                mode: SseMode::Customer { key_mac: [4; 32] },
+                mode: SseMode::Customer {
+                    salt: [5; 16],
+                    key_mac: [4; 32],
+                },
                 key: None,
             }),
         };

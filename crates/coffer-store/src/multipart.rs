@@ -259,7 +259,7 @@ impl Store {
                 let mut md5s = Vec::with_capacity(16 * picked.len());
                 let mut ops = Vec::with_capacity(stored.len() + picked.len() + 3);
                 for (i, p) in picked.iter().enumerate() {
-                    // A part's ETag is its MD5, or for SSE-C and SSE-KMS its stored MD5.
+                    // A part's ETag is its MD5, or for SSE-C and SSE-KMS a MAC of it.
                     let mut md5 = [0; 16];
                     hex::decode_to_slice(&p.etag, &mut md5)
                         .map_err(|_| StoreError::Corrupt(format!("part ETag {}", p.etag)))?;

@@ -419,7 +419,8 @@ pub(crate) fn release(txn: &dyn ReadTxn, data: DataRef, ops: &mut Vec<Op>, out: 
 
 /// Where staged bytes go as stored: memory while they fit inline, then a blob.
 struct Sink {
-    md5: Md5,
+    /// MD5 of the stored bytes, when they are not the body's.
+    md5: Option<Md5>,
     crc: crc_fast::Digest,
     size: u64,
     buf: BytesMut,
@@ -430,7 +431,9 @@ struct Sink {
 
 impl Sink {
     async fn write(&mut self, chunk: Bytes) -> StoreResult<()> {
-        self.md5.update(&chunk);
+        if let Some(m) = self.md5.as_mut() {
+            m.update(&chunk);
+        }
         self.crc.update(&chunk);
         self.size += chunk.len() as u64;
         if let Some(w) = self.writer.as_mut() {
@@ -488,7 +491,8 @@ impl Store {
             None => (None, None),
         };
         let mut sink = Sink {
-            md5: Md5::new(),
+            // Unencrypted, the stored bytes are the body: its MD5 is theirs.
+            md5: sealing.map(|_| Md5::new()),
             crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi),
             size: 0,
             buf: BytesMut::new(),
@@ -526,7 +530,7 @@ impl Store {
             size,
             md5,
             etag: sealing.map_or(md5, |s| s.etag(md5)),
-            stored_md5: sink.md5.finalize().into(),
+            stored_md5: sink.md5.map_or(md5, |m| m.finalize().into()),
             crc32c: sink.crc.finalize() as u32,
             sse,
             data,
@@ -775,9 +779,16 @@ impl Store {
     }
 
     /// Checks the SSE-C key a read brings against a version's encryption, without reading
-    /// it (HeadObject).
+    /// it (HeadObject, GetObjectAttributes): the server's own keys are not needed for that,
+    /// so a disabled KMS key does not hide an object's metadata, as on AWS.
     pub fn check_read_key(&self, rec: &ObjectRecord, customer: Option<&CustomerKey>) -> StoreResult<()> {
-        self.read_kek(rec.sse.as_ref().map(|s| &s.mode), customer).map(|_| ())
+        match (rec.sse.as_ref().map(|s| &s.mode), customer) {
+            (Some(crate::sse::SseMode::Customer { .. }), _) => {
+                self.read_kek(rec.sse.as_ref().map(|s| &s.mode), customer).map(|_| ())
+            }
+            (_, Some(_)) => Err(StoreError::SseNotCustomer),
+            (_, None) => Ok(()),
+        }
     }
 
     fn pin(&self, id: u128) -> PinGuard {

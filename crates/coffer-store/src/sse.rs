@@ -112,10 +112,21 @@ impl CustomerKey {
         Self(b)
     }
 
-    /// What a record keeps to recognise the key: a MAC keyed by the key itself, so it
-    /// reveals nothing without it (unlike its MD5).
-    pub fn mac(&self) -> [u8; 32] {
-        derive(&self.0, b"coffer sse-c key check")
+    /// What a record keeps to recognise the key: a MAC of the record's own random salt
+    /// under a key derived from this one, so it reveals nothing without the key (unlike
+    /// its MD5) and does not link the objects that share a key.
+    pub fn mac(&self, salt: &[u8; 16]) -> [u8; 32] {
+        hmac_sha256(&derive(&self.0, b"coffer sse-c key check"), salt)
+            .as_ref()
+            .try_into()
+            .expect("32 bytes")
+    }
+
+    /// Whether this is the key `mac` was made with (compared in constant time).
+    pub fn matches(&self, salt: &[u8; 16], mac: &[u8; 32]) -> bool {
+        // Every byte compared, whatever differs first: no timing to learn a MAC from.
+        let diff = self.mac(salt).iter().zip(mac).fold(0u8, |d, (a, b)| d | (a ^ b));
+        std::hint::black_box(diff) == 0
     }
 }
 
@@ -143,6 +154,7 @@ pub enum SseMode {
         bucket_key: bool,
     },
     Customer {
+        salt: [u8; 16],
         key_mac: [u8; 32],
     },
 }
@@ -178,6 +190,9 @@ fn aes_gcm(key: &[u8; 32]) -> LessSafeKey {
 pub struct Kek {
     cipher: LessSafeKey,
     aad: Vec<u8>,
+    /// A customer's key: a sealed key that does not open means the wrong key was given;
+    /// under the server's keys, that the record is corrupt.
+    customer: bool,
 }
 
 impl Kek {
@@ -185,6 +200,7 @@ impl Kek {
         Self {
             cipher: aes_gcm(key),
             aad,
+            customer: false,
         }
     }
 
@@ -213,7 +229,10 @@ impl Kek {
                 &mut key,
                 0..,
             )
-            .map_err(|_| StoreError::SseWrongKey)?;
+            .map_err(|_| match self.customer {
+                true => StoreError::SseWrongKey,
+                false => StoreError::Corrupt("a sealed key does not open under the key that sealed it".into()),
+            })?;
         Ok(key)
     }
 
@@ -270,10 +289,12 @@ impl Sealing {
     }
 }
 
-/// A package's nonce: its index. Every piece has its own data key, so no (key, nonce)
-/// pair is ever used twice.
-fn nonce(index: u64) -> Nonce {
+/// A package's nonce: whether it is the last, and its index. Every piece has its own data
+/// key, so no (key, nonce) pair is ever used twice; the last-package flag makes a piece cut
+/// short at a package boundary, or extended, fail as a reordered one does.
+fn nonce(index: u64, last: bool) -> Nonce {
     let mut n = [0; 12];
+    n[0] = u8::from(last);
     n[4..].copy_from_slice(&index.to_be_bytes());
     Nonce::assume_unique_for_key(n)
 }
@@ -294,32 +315,33 @@ impl Packager {
         }
     }
 
-    /// The packages `data` completes.
+    /// The packages `data` completes. A full package is held until more data comes: only
+    /// then is it known not to be the last.
     pub(crate) fn push(&mut self, mut data: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         while !data.is_empty() {
+            if self.buf.len() == PACKAGE as usize {
+                out.push(self.seal(false));
+            }
             if self.buf.is_empty() {
                 self.buf.reserve((PACKAGE + TAG_LEN) as usize);
             }
             let n = data.len().min(PACKAGE as usize - self.buf.len());
             self.buf.extend_from_slice(&data[..n]);
             data = &data[n..];
-            if self.buf.len() == PACKAGE as usize {
-                out.push(self.seal());
-            }
         }
         out
     }
 
-    /// The last, shorter package, if any.
+    /// The last package, if there was any data.
     pub(crate) fn finish(mut self) -> Option<Bytes> {
-        (!self.buf.is_empty()).then(|| self.seal())
+        (!self.buf.is_empty()).then(|| self.seal(true))
     }
 
-    fn seal(&mut self) -> Bytes {
+    fn seal(&mut self, last: bool) -> Bytes {
         let tag = self
             .cipher
-            .seal_in_place_separate_tag(nonce(self.index), Aad::empty(), self.buf.as_mut())
+            .seal_in_place_separate_tag(nonce(self.index, last), Aad::empty(), self.buf.as_mut())
             .expect("a package always seals");
         self.index += 1;
         self.buf.extend_from_slice(tag.as_ref());
@@ -397,9 +419,10 @@ pub(crate) fn open_stream(
             pkg.extend_from_slice(&st.pending.split_to(n));
         }
         let tag = Tag::try_from(&pkg[plain..]).expect("16 bytes");
+        let last = (st.index + 1) * PACKAGE >= st.total;
         let opened = st
             .cipher
-            .open_in_place_separate_tag(nonce(st.index), Aad::empty(), tag, &mut pkg[..plain], 0..)
+            .open_in_place_separate_tag(nonce(st.index, last), Aad::empty(), tag, &mut pkg[..plain], 0..)
             .is_ok();
         if !opened {
             tracing::error!("an encrypted package failed its authentication tag; refusing to complete the read");
@@ -448,13 +471,13 @@ pub fn valid_kms_name(name: &str) -> bool {
 pub const DEFAULT_KMS_KEY: &str = "aws/s3";
 
 pub(crate) fn master_kek(master: &MasterKey) -> Kek {
-    Kek::new(&master.0, b"coffer sse-s3".to_vec())
+    Kek::new(&derive(&master.0, b"coffer sse-s3 kek"), b"coffer sse-s3".to_vec())
 }
 
 fn kms_material_kek(master: &MasterKey, name: &str) -> Kek {
     let mut aad = b"coffer kms key\0".to_vec();
     aad.extend_from_slice(name.as_bytes());
-    Kek::new(&master.0, aad)
+    Kek::new(&derive(&master.0, b"coffer kms material kek"), aad)
 }
 
 pub(crate) fn new_kms_key(master: &MasterKey, name: &str) -> KmsKeyRecord {
@@ -479,15 +502,15 @@ pub(crate) fn kms_kek(
     aad.extend_from_slice(name.as_bytes());
     aad.push(0);
     aad.extend_from_slice(context.as_bytes());
-    Ok((Kek::new(&material, aad), derive(&material, b"coffer etag")))
+    let kek = Kek::new(&derive(&material, b"coffer sse-kms kek"), aad);
+    Ok((kek, derive(&material, b"coffer etag")))
 }
 
 /// The KEK of SSE-C data, and the key of such data's ETags.
 pub(crate) fn customer_kek(key: &CustomerKey) -> (Kek, [u8; 32]) {
-    (
-        Kek::new(&key.0, b"coffer sse-c".to_vec()),
-        derive(&key.0, b"coffer etag"),
-    )
+    let mut kek = Kek::new(&derive(&key.0, b"coffer sse-c kek"), b"coffer sse-c".to_vec());
+    kek.customer = true;
+    (kek, derive(&key.0, b"coffer etag"))
 }
 
 /// Re-seals a KMS key's material under a new master key.
@@ -587,6 +610,14 @@ mod tests {
         let r = futures::executor::block_on(collect(open_stream(s, aes_gcm(&key), 0, total, 0, total)));
         assert!(r.is_err());
         assert!(read(&stored, [0; 32], total, 0, 1).is_err());
+        // Cut at a package boundary (the record's size edited to match): the new last
+        // package was not sealed as the last.
+        assert!(read(&stored[..p], key, PACKAGE, 0, PACKAGE).is_err());
+        // A piece of whole packages ends in a last one that opens.
+        assert_eq!(
+            read(&stored, key, total, total - 5, 5).unwrap(),
+            &plain[plain.len() - 5..]
+        );
     }
 
     #[test]
@@ -606,7 +637,10 @@ mod tests {
         assert_eq!(etag_a, etag_b);
         assert!(kms_kek(&master, "other", &kms, "ctx-a").is_err());
         let c = CustomerKey::new([1; 32]);
-        assert_ne!(c.mac(), CustomerKey::new([2; 32]).mac());
+        let salt = [9; 16];
+        assert!(c.matches(&salt, &c.mac(&salt)));
+        assert!(!CustomerKey::new([2; 32]).matches(&salt, &c.mac(&salt)));
+        assert_ne!(c.mac(&salt), c.mac(&[8; 16]), "salted");
         assert!(
             customer_kek(&CustomerKey::new([2; 32]))
                 .0

@@ -108,7 +108,10 @@ fn upload() -> UploadRecord {
         }]),
         tags: vec![],
         website_redirect: None,
-        sse: Some(SseMode::Customer { key_mac: [4; 32] }),
+        sse: Some(SseMode::Customer {
+            salt: [5; 16],
+            key_mac: [4; 32],
+        }),
     }
 }
 
@@ -167,11 +170,12 @@ fn format_3_bytes_are_pinned() {
     ));
     assert_eq!(record::encode(&object()), bytes, "object");
     assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
-    // to uploads, the mode alone: Some(Customer with its key MAC);
+    // to uploads, the mode alone: Some(Customer with its salt and key MAC);
     let bytes = golden(&format!(
-        "03{}{AB}{UPLOAD_1_REST}{}0102{}",
+        "03{}{AB}{UPLOAD_1_REST}{}0102{}{}",
         &UPLOAD_1[2..],
         UPLOAD_2_REST.replace("ABAB", AB),
+        "05".repeat(16),
         "04".repeat(32)
     ));
     assert_eq!(record::encode(&upload()), bytes, "upload");

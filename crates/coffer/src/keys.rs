@@ -39,6 +39,10 @@ pub async fn run(action: KeyAction) -> anyhow_like::Result<()> {
     let store = Store::open(&data, root_id(&root)?, current)
         .await
         .map_err(|e| format!("cannot open {} (is a server running on it?): {e}", data.display()))?;
+    if !external && new_key_file.is_some() {
+        // The server would go on loading master.key, which no longer opens anything.
+        return Err("--new-key-file is for a key kept outside the data directory (--master-key-file); without it, the new key replaces master.key".into());
+    }
     let (n, path) = match (external, new_key_file) {
         (false, None) => (
             store.rotate_default_master_key(&data).await?,

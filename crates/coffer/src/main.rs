@@ -176,10 +176,11 @@ enum PolicyAction {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,s3s=off")),
-        )
+        .with_env_filter(match tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG") {
+            // s3s logs whole requests at debug, SSE-C keys included: never that.
+            Ok(f) => f.add_directive("s3s=warn".parse().expect("a valid directive")),
+            Err(_) => tracing_subscriber::EnvFilter::new("warn,s3s=off"),
+        })
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -450,6 +450,9 @@ async fn kms_keys_are_checked_and_a_disabled_key_stops_reads_and_writes() {
         "KMS.DisabledException",
         &res,
     );
+    // Metadata needs no key: HEAD still answers, as on AWS.
+    let h = c.head_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(h.server_side_encryption, Some(ServerSideEncryption::AwsKms));
     kms(&s, &["enable", "app-key"]);
     assert_eq!(get_body(&c, &b, "k").await, b"data");
     let listed = cli(&s, &["kms", "list"]);
@@ -602,6 +605,54 @@ async fn copies_and_multipart_uploads_work_between_every_pair_of_modes() {
         "InvalidRequest",
         &format!("/{b}/mp"),
     );
+    // The parts' checksums are of their plaintext: ListParts shows them only with the key.
+    let up2 = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("mp-sums")
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .unwrap();
+    let id2 = up2.upload_id.unwrap();
+    c.upload_part()
+        .bucket(&b)
+        .key("mp-sums")
+        .upload_id(&id2)
+        .part_number(1)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .body(ByteStream::from(part2.clone()))
+        .send()
+        .await
+        .unwrap();
+    let listed = c
+        .list_parts()
+        .bucket(&b)
+        .key("mp-sums")
+        .upload_id(&id2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.parts()[0].checksum_crc32, None);
+    let listed = c
+        .list_parts()
+        .bucket(&b)
+        .key("mp-sums")
+        .upload_id(&id2)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.parts()[0].checksum_crc32.is_some());
+
     let mut done = Vec::new();
     for (n, p) in [(1, &part1), (2, &part2)] {
         let r = c
@@ -845,6 +896,38 @@ async fn the_master_key_rotates_without_rewriting_data_and_a_wrong_one_is_refuse
     let after: Vec<Vec<u8>> = after.iter().map(|p| std::fs::read(p).unwrap()).collect();
     assert_eq!(after, blobs_before, "rotation rewrote object data");
     s.terminate();
+
+    // --new-key-file is for an external key: with the directory's own, it is refused, and
+    // nothing changes.
+    let stray = tmp.path().join("stray.key");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["key", "rotate", "--data"])
+        .arg(&dir)
+        .arg("--new-key-file")
+        .arg(&stray)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!stray.exists());
+
+    // A directory whose master.key is gone does not make itself a new one.
+    let kept = std::fs::read(dir.join("master.key")).unwrap();
+    std::fs::remove_file(dir.join("master.key")).unwrap();
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&dir)
+        .env("COFFER_ACCESS_KEY_ID", ROOT_KEY)
+        .env("COFFER_SECRET_ACCESS_KEY", ROOT_SECRET)
+        .output()
+        .unwrap();
+    assert!(!st.status.success());
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("missing"),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(!dir.join("master.key").exists());
+    std::fs::write(dir.join("master.key"), kept).unwrap();
 
     // The old key no longer opens the directory: the server refuses to start.
     let old = tmp.path().join("old.key");

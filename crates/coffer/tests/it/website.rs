@@ -310,3 +310,40 @@ fn a_website_domain_cannot_also_be_an_s3_domain() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A site serves SSE-S3 pages; SSE-KMS and SSE-C ones are refused, as on AWS (no browser
+/// brings a customer key, and AWS's website endpoints do not decrypt with KMS).
+#[tokio::test]
+async fn encrypted_pages_are_served_only_under_sse_s3() {
+    let (_tmp, s) = start();
+    let c = s.client();
+    let b = bucket("site-sse");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+    );
+    c.put_bucket_policy().bucket(&b).policy(policy).send().await.unwrap();
+    c.put_bucket_website()
+        .bucket(&b)
+        .website_configuration(site(vec![]))
+        .send()
+        .await
+        .unwrap();
+    for (k, sse) in [
+        ("s3.html", aws_sdk_s3::types::ServerSideEncryption::Aes256),
+        ("kms.html", aws_sdk_s3::types::ServerSideEncryption::AwsKms),
+    ] {
+        c.put_object()
+            .bucket(&b)
+            .key(k)
+            .content_type("text/html")
+            .server_side_encryption(sse)
+            .body(ByteStream::from_static(b"<h1>page</h1>"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = visit(&s, "GET", &b, "/s3.html").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"<h1>page</h1>"[..]));
+    assert_eq!(visit(&s, "GET", &b, "/kms.html").await.status, 403);
+}
