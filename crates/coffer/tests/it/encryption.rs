@@ -948,3 +948,51 @@ async fn the_master_key_rotates_without_rewriting_data_and_a_wrong_one_is_refuse
         String::from_utf8_lossy(&st.stderr)
     );
 }
+
+/// Each version keeps its own encryption and key; checksums are of the plaintext.
+#[tokio::test]
+async fn versions_keep_their_own_encryption() {
+    let s = start();
+    let c = s.client();
+    let b = bucket("sse-versions");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    enable_versioning(&c, &b).await;
+    let one = secret(100_000, "v1");
+    let two = secret(200_000, "v2");
+    let v1 = put_as(&c, &b, "k", &one, Mode::C).await.version_id.unwrap();
+    let v2 = c
+        .put_object()
+        .bucket(&b)
+        .key("k")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .body(ByteStream::from(two.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        v2.checksum_sha256,
+        Some(b64(&sha2::Sha256::digest(&two))),
+        "the checksum of the plaintext"
+    );
+    let (key, md5) = sse_c(KEY);
+    let got = c
+        .get_object()
+        .bucket(&b)
+        .key("k")
+        .version_id(&v1)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.body.collect().await.unwrap().to_vec(), one);
+    assert_eq!(get_body(&c, &b, "k").await, two);
+    check_sdk_error(
+        c.get_object().bucket(&b).key("k").version_id(&v1).send().await,
+        400,
+        "InvalidRequest",
+        &format!("/{b}/k"),
+    );
+}
