@@ -155,18 +155,9 @@ impl ObjectHandle {
         let (size, crc, sse, kek) = (self.record.size, self.record.crc32c, self.record.sse, self.kek);
         match self.body {
             ObjectBody::Empty => Box::pin(stream::empty()),
-            ObjectBody::Inline(b) => piece_stream(
-                move |from, n| {
-                    let piece = b.slice(from as usize..(from + n) as usize);
-                    Box::pin(stream::once(async move { Ok(piece) }))
-                },
-                size,
-                offset,
-                len,
-                None,
-                sse.as_ref(),
-                kek.as_deref(),
-            ),
+            ObjectBody::Inline(b) => {
+                piece_stream(inline_reader(b), size, offset, len, None, sse.as_ref(), kek.as_deref())
+            }
             ObjectBody::Blob { reader, pin } => {
                 let s = piece_stream(
                     move |from, n| reader.stream(from, n),
@@ -237,6 +228,14 @@ fn piece_stream(
     crate::sse::open_stream(s, cipher, first, size, skip, len)
 }
 
+/// Reads stored bytes held in memory, as `piece_stream` reads a blob.
+fn inline_reader(b: Bytes) -> impl FnOnce(u64, u64) -> ByteStream {
+    move |from, n| {
+        let piece = b.slice(from as usize..(from + n) as usize);
+        Box::pin(stream::once(async move { Ok(piece) }))
+    }
+}
+
 fn failed(msg: String) -> ByteStream {
     Box::pin(stream::once(async move { Err(std::io::Error::other(msg)) }))
 }
@@ -267,18 +266,9 @@ fn parts_stream(
             let (blobs, kek) = (blobs.clone(), kek.clone());
             async move {
                 match src {
-                    SegmentSrc::Inline(b) => piece_stream(
-                        move |from, n| {
-                            let piece = b.slice(from as usize..(from + n) as usize);
-                            Box::pin(stream::once(async move { Ok(piece) }))
-                        },
-                        size,
-                        from,
-                        n,
-                        None,
-                        sse.as_ref(),
-                        kek.as_deref(),
-                    ),
+                    SegmentSrc::Inline(b) => {
+                        piece_stream(inline_reader(b), size, from, n, None, sse.as_ref(), kek.as_deref())
+                    }
                     SegmentSrc::Blob(id) => match blobs.open(id).await {
                         Ok(r) => piece_stream(
                             move |from, n| r.stream(from, n),

@@ -97,36 +97,34 @@ enum Command {
     Kms {
         #[command(subcommand)]
         action: KmsAction,
-        #[arg(
-            long,
-            global = true,
-            default_value = "http://127.0.0.1:9000",
-            env = "COFFER_ENDPOINT"
-        )]
-        endpoint: String,
-        #[arg(long, global = true, default_value = "./coffer-data", env = "COFFER_DATA")]
-        data: PathBuf,
-        #[arg(long, global = true, default_value = "us-east-1", env = "COFFER_REGION")]
-        region: String,
+        #[command(flatten)]
+        server: AdminServer,
     },
     /// Manage users of a running server (authenticated with the root credentials).
     User {
         #[command(subcommand)]
         action: UserAction,
-        /// The server's URL.
-        #[arg(
-            long,
-            global = true,
-            default_value = "http://127.0.0.1:9000",
-            env = "COFFER_ENDPOINT"
-        )]
-        endpoint: String,
-        /// Where to find root credentials when COFFER_ACCESS_KEY_ID is not set.
-        #[arg(long, global = true, default_value = "./coffer-data", env = "COFFER_DATA")]
-        data: PathBuf,
-        #[arg(long, global = true, default_value = "us-east-1", env = "COFFER_REGION")]
-        region: String,
+        #[command(flatten)]
+        server: AdminServer,
     },
+}
+
+/// The running server an admin command talks to, and how it signs in.
+#[derive(clap::Args)]
+struct AdminServer {
+    /// The server's URL.
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:9000",
+        env = "COFFER_ENDPOINT"
+    )]
+    endpoint: String,
+    /// Where to find root credentials when COFFER_ACCESS_KEY_ID is not set.
+    #[arg(long, global = true, default_value = "./coffer-data", env = "COFFER_DATA")]
+    data: PathBuf,
+    #[arg(long, global = true, default_value = "us-east-1", env = "COFFER_REGION")]
+    region: String,
 }
 
 #[derive(Subcommand)]
@@ -229,23 +227,13 @@ fn main() -> ExitCode {
             }
             Command::Bench(args) => bench::run(args).await,
             Command::Key { action } => keys::run(action).await,
-            Command::Kms {
-                action,
-                endpoint,
-                data,
-                region,
-            } => kms_command(action, &endpoint, &data, &region).await,
+            Command::Kms { action, server } => kms_command(action, &server).await,
             Command::Scrub { data, master_key_file } => match scrub::run(&data, master_key_file.as_deref()).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err("corrupted objects found".into()),
                 Err(e) => Err(e),
             },
-            Command::User {
-                action,
-                endpoint,
-                data,
-                region,
-            } => user_command(action, &endpoint, &data, &region).await,
+            Command::User { action, server } => user_command(action, &server).await,
         }
     });
     match result {
@@ -257,12 +245,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn kms_command(
-    action: KmsAction,
-    endpoint: &str,
-    data: &std::path::Path,
-    region: &str,
-) -> server::anyhow_like::Result<()> {
+async fn kms_command(action: KmsAction, server: &AdminServer) -> server::anyhow_like::Result<()> {
     let named = |name: &String| vec![("name".to_owned(), name.clone())];
     let (method, query, body) = match &action {
         KmsAction::Create { name } => ("POST", named(name), vec![]),
@@ -278,7 +261,7 @@ async fn kms_command(
             vec![],
         ),
     };
-    let body = admin_request(endpoint, data, region, method, "kms-keys", query, body).await?;
+    let body = admin_request(server, method, "kms-keys", query, body).await?;
     let v: serde_json::Value = serde_json::from_slice(&body)?;
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
@@ -287,14 +270,13 @@ async fn kms_command(
 /// Sends one signed request to the admin API with the root credentials; returns the body
 /// of a 2xx answer.
 async fn admin_request(
-    endpoint: &str,
-    data: &std::path::Path,
-    region: &str,
+    server: &AdminServer,
     method: &'static str,
     resource: &str,
     query: Vec<(String, String)>,
     body: Vec<u8>,
 ) -> server::anyhow_like::Result<Vec<u8>> {
+    let AdminServer { endpoint, data, region } = server;
     let env = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
     let (id, secret) = match (env("COFFER_ACCESS_KEY_ID"), env("COFFER_SECRET_ACCESS_KEY")) {
         (Some(i), Some(s)) => (i, s),
@@ -333,12 +315,7 @@ async fn admin_request(
     Ok(body)
 }
 
-async fn user_command(
-    action: UserAction,
-    endpoint: &str,
-    data: &std::path::Path,
-    region: &str,
-) -> server::anyhow_like::Result<()> {
+async fn user_command(action: UserAction, server: &AdminServer) -> server::anyhow_like::Result<()> {
     let mut resource = "users";
     let (method, query, body) = match &action {
         UserAction::Add {
@@ -389,7 +366,7 @@ async fn user_command(
             }
         }
     };
-    let body = admin_request(endpoint, data, region, method, resource, query, body).await?;
+    let body = admin_request(server, method, resource, query, body).await?;
     match action {
         UserAction::List | UserAction::Add { .. } | UserAction::Policy { .. } => {
             let v: serde_json::Value = serde_json::from_slice(&body)?;
