@@ -62,7 +62,9 @@ pub struct Staged {
     /// What its ETag is made of: the MD5, or for SSE-KMS and SSE-C a MAC of it
     /// ([`crate::sse::Sealing::etag`]).
     etag: [u8; 16],
-    /// MD5 and CRC32C of the bytes as stored: the body's own unless it was encrypted.
+    /// MD5 of the body when stored as it came; none (zeros) when encrypted: an MD5 of the
+    /// ciphertext would cost a pass for nothing the CRC32C does not catch, and one of the
+    /// plaintext would say something about it. CRC32C of the bytes as stored.
     pub(crate) stored_md5: [u8; 16],
     pub(crate) crc32c: u32,
     /// The encryption and sealed data key of an encrypted body.
@@ -409,8 +411,6 @@ pub(crate) fn release(txn: &dyn ReadTxn, data: DataRef, ops: &mut Vec<Op>, out: 
 
 /// Where staged bytes go as stored: memory while they fit inline, then a blob.
 struct Sink {
-    /// MD5 of the stored bytes, when they are not the body's.
-    md5: Option<Md5>,
     crc: crc_fast::Digest,
     size: u64,
     buf: BytesMut,
@@ -421,9 +421,6 @@ struct Sink {
 
 impl Sink {
     async fn write(&mut self, chunk: Bytes) -> StoreResult<()> {
-        if let Some(m) = self.md5.as_mut() {
-            m.update(&chunk);
-        }
         self.crc.update(&chunk);
         self.size += chunk.len() as u64;
         if let Some(w) = self.writer.as_mut() {
@@ -481,8 +478,6 @@ impl Store {
             None => (None, None),
         };
         let mut sink = Sink {
-            // Unencrypted, the stored bytes are the body: its MD5 is theirs.
-            md5: sealing.map(|_| Md5::new()),
             crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi),
             size: 0,
             buf: BytesMut::new(),
@@ -520,7 +515,7 @@ impl Store {
             size,
             md5,
             etag: sealing.map_or(md5, |s| s.etag(md5)),
-            stored_md5: sink.md5.map_or(md5, |m| m.finalize().into()),
+            stored_md5: if sealing.is_some() { [0; 16] } else { md5 },
             crc32c: sink.crc.finalize() as u32,
             sse,
             data,

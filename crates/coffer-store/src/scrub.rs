@@ -1,11 +1,11 @@
 //! Scrub: re-reads every stored byte and checks it against the MD5 recorded when it was
-//! written, to find bit rot before a client does. An encrypted object's MD5 is that of its
-//! stored bytes, so scrubbing needs no key.
+//! written (for encrypted data, the CRC32C of its stored bytes), to find bit rot before a
+//! client does. Scrubbing needs no key.
 
 use std::ops::Bound;
 
 use futures::StreamExt;
-use md5::{Digest, Md5};
+use md5::{Digest as _, Md5};
 
 use crate::Store;
 use crate::blob::BlobId;
@@ -31,12 +31,70 @@ pub struct ScrubReport {
     pub corrupt: Vec<Corruption>,
 }
 
-/// Where a piece of an object lives and the MD5 it must have.
+/// Where a piece of an object lives and the digest it must have.
 struct Piece {
     data: DataRef,
     size: u64,
-    md5: [u8; 16],
+    digest: Digest,
     label: String,
+}
+
+/// What a piece's stored bytes are checked against.
+#[derive(Clone, Copy)]
+enum Digest {
+    Md5([u8; 16]),
+    /// Encrypted data keeps no MD5; the CRC32C of its stored bytes.
+    Crc32c(u32),
+}
+
+impl Digest {
+    fn of(md5: [u8; 16], crc32c: Option<u32>, encrypted: bool) -> Self {
+        match (encrypted, crc32c) {
+            (true, Some(crc)) => Digest::Crc32c(crc),
+            _ => Digest::Md5(md5),
+        }
+    }
+}
+
+/// Hashes the stored bytes a piece's digest needs.
+enum Hasher {
+    Md5(Md5),
+    Crc32c(Box<crc_fast::Digest>),
+}
+
+impl Hasher {
+    fn new(d: Digest) -> Self {
+        match d {
+            Digest::Md5(_) => Hasher::Md5(Md5::new()),
+            Digest::Crc32c(_) => Hasher::Crc32c(Box::new(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi))),
+        }
+    }
+
+    fn update(&mut self, b: &[u8]) {
+        match self {
+            Hasher::Md5(m) => m.update(b),
+            Hasher::Crc32c(c) => c.update(b),
+        }
+    }
+
+    /// `Err` says how the result differs from `want`.
+    fn check(self, want: Digest) -> Result<(), String> {
+        match (self, want) {
+            (Hasher::Md5(m), Digest::Md5(want)) => {
+                let got: [u8; 16] = m.finalize().into();
+                (got == want)
+                    .then_some(())
+                    .ok_or_else(|| format!("MD5 {} does not match {}", hex::encode(got), hex::encode(want)))
+            }
+            (Hasher::Crc32c(c), Digest::Crc32c(want)) => {
+                let got = c.finalize() as u32;
+                (got == want)
+                    .then_some(())
+                    .ok_or_else(|| format!("CRC32C {got:08x} does not match {want:08x}"))
+            }
+            _ => Err("digest kinds differ".into()),
+        }
+    }
 }
 
 impl Store {
@@ -92,9 +150,9 @@ impl Store {
         Ok(report)
     }
 
-    /// Reads one piece and compares its size and MD5; `Err` says what is wrong.
+    /// Reads one piece and compares its size and digest; `Err` says what is wrong.
     async fn verify(&self, p: &Piece) -> Result<(), String> {
-        let mut md5 = Md5::new();
+        let mut md5 = Hasher::new(p.digest);
         let mut size = 0u64;
         match p.data {
             DataRef::Empty => {}
@@ -113,18 +171,10 @@ impl Store {
         if size != p.size {
             return Err(format!("{size} bytes stored, {} recorded", p.size));
         }
-        let got: [u8; 16] = md5.finalize().into();
-        if got != p.md5 {
-            return Err(format!(
-                "MD5 {} does not match {}",
-                hex::encode(got),
-                hex::encode(p.md5)
-            ));
-        }
-        Ok(())
+        md5.check(p.digest)
     }
 
-    async fn hash_blob(&self, id: BlobId, len: u64, md5: &mut Md5, size: &mut u64) -> Result<(), String> {
+    async fn hash_blob(&self, id: BlobId, len: u64, md5: &mut Hasher, size: &mut u64) -> Result<(), String> {
         let reader = self.blobs.open(id).await.map_err(|e| match e {
             StoreError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => "blob file missing".to_owned(),
             e => e.to_string(),
@@ -150,7 +200,7 @@ fn pieces(txn: &dyn ReadTxn, rec: &ObjectRecord) -> StoreResult<Result<Vec<Piece
         return Ok(Ok(vec![Piece {
             data: rec.data,
             size: stored_size(rec.size, rec.sse.is_some()),
-            md5: rec.md5,
+            digest: Digest::of(rec.md5, rec.crc32c, rec.sse.is_some()),
             label: "body".into(),
         }]));
     };
@@ -166,7 +216,7 @@ fn pieces(txn: &dyn ReadTxn, rec: &ObjectRecord) -> StoreResult<Result<Vec<Piece
             Ok(p) => out.push(Piece {
                 data: p.data,
                 size: stored_size(p.size, p.sse.is_some()),
-                md5: p.md5,
+                digest: Digest::of(p.md5, Some(p.crc32c), p.sse.is_some()),
                 label: format!("part {}", p.part_number),
             }),
             Err(e) => return Ok(Err(e.to_string())),

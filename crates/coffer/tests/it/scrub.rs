@@ -104,3 +104,50 @@ async fn scrub_reports_a_flipped_byte_in_a_blob_and_in_a_part() {
         "{text}"
     );
 }
+
+/// Encrypted objects are scrubbed without their keys (an SSE-C one too): by the CRC32C of
+/// their stored bytes.
+#[tokio::test]
+async fn scrub_checks_encrypted_objects_without_their_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut s = Server::start_with(&dir, &["--sse-c-over-http"]);
+    let c = s.client();
+    let b = bucket("scrub-sse");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    let key = [3u8; 32];
+    let b64 = |v: &[u8]| base64_simd::STANDARD.encode_to_string(v);
+    use md5::Digest;
+    c.put_object()
+        .bucket(&b)
+        .key("s3")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .body(ByteStream::from(vec![b's'; 300 << 10]))
+        .send()
+        .await
+        .unwrap();
+    c.put_object()
+        .bucket(&b)
+        .key("c")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(b64(&key))
+        .sse_customer_key_md5(b64(&md5::Md5::digest(key)))
+        .body(ByteStream::from(vec![b'c'; 400 << 10]))
+        .send()
+        .await
+        .unwrap();
+    s.terminate();
+    let out = scrub(&dir);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut blobs = s.blob_paths();
+    blobs.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
+    flip_byte(&blobs[0], 1000);
+    flip_byte(&blobs[1], 2000);
+    let out = scrub(&dir);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains(&format!("CORRUPT {b}/s3: body: CRC32C")), "{text}");
+    assert!(text.contains(&format!("CORRUPT {b}/c: body: CRC32C")), "{text}");
+}
