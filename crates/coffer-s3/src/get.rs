@@ -84,6 +84,11 @@ fn resolve_span(
     parts: &[(u64, u64)],
 ) -> S3Result<(Option<std::ops::Range<u64>>, Option<i32>)> {
     let Some(n) = part_number else {
+        // A suffix range of an empty object is the whole (empty) object, as AWS serves it;
+        // as a range it would be 0..0, whose last byte does not exist.
+        if size == 0 && matches!(range, Some(Range::Suffix { .. })) {
+            return Ok((None, None));
+        }
         let r = range
             .map(|r| r.check(size).map_err(|_| s3_error!(InvalidRange)))
             .transpose()?;

@@ -61,7 +61,7 @@ async fn head_with_a_range_is_206_with_content_range() {
 
 #[tokio::test]
 async fn unsatisfiable_ranges_are_invalid_range() {
-    let (_s, c, b) = with_bucket("badrange").await;
+    let (s, c, b) = with_bucket("badrange").await;
     put(&c, &b, "ten", b"0123456789").await;
     for range in ["bytes=10-", "bytes=10-20", "bytes=50-60", "bytes=-0"] {
         check_sdk_error(
@@ -79,6 +79,16 @@ async fn unsatisfiable_ranges_are_invalid_range() {
         "InvalidRange",
         &format!("/{b}/empty"),
     );
+    // A suffix range of it is the whole (empty) object, as AWS serves it: no Content-Range
+    // whose last byte underflows.
+    for method in ["GET", "HEAD"] {
+        let r = s
+            .raw(method, &format!("/{b}/empty"), &[], &[("range", "bytes=-1")], b"")
+            .await;
+        assert_eq!(r.status, 200, "{method}");
+        assert_eq!(r.header("content-range"), None, "{method}");
+        assert_eq!(r.header("content-length"), Some("0"), "{method}");
+    }
 }
 
 /// AWS ignores a Range it cannot parse (RFC 9110 14.2) and serves the whole object; coffer
