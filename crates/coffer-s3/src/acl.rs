@@ -167,7 +167,7 @@ impl Requested {
     }
 
     /// Whether it is `bucket-owner-full-control` or its equivalent in grants: the only ACL a
-    /// PUT may carry where ACLs are disabled (AWS refuses even `private` there).
+    /// PUT may carry where ACLs are disabled, but for the owner's own `private`.
     fn bucket_owner_full_control(&self, bucket_owner: CanonicalId) -> bool {
         match self {
             Requested::Canned(CannedAcl(c)) => *c == Canned::BucketOwnerFullControl,
@@ -452,8 +452,15 @@ pub fn for_write(
         return Err(s3_error!(NoSuchBucket));
     };
     if !rules.ownership.acls_enabled() {
+        // The bucket owner writing `private` asks for what it gets anyway: its own FULL_CONTROL
+        // alone. AWS takes that from the owning account (rclone sends it on every upload);
+        // from anyone else only `bucket-owner-full-control`.
+        let owner_writes_private = |r: &Requested| {
+            matches!(&ctx.principal, Principal::User(c) if c.canonical_user_id == bucket.owner)
+                && r.grants(bucket.owner, bucket.owner) == [grant(Grantee::User(bucket.owner), Permission::FullControl)]
+        };
         return match asked {
-            Some(r) if !r.bucket_owner_full_control(bucket.owner) => Err(not_supported()),
+            Some(r) if !r.bucket_owner_full_control(bucket.owner) && !owner_writes_private(r) => Err(not_supported()),
             _ => Ok((None, None)),
         };
     }

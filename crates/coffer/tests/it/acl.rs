@@ -58,12 +58,38 @@ async fn only_bucket_owner_full_control_is_accepted() {
         .send()
         .await
         .unwrap();
-    // As on AWS, even `private` is an ACL a bucket with ACLs disabled refuses.
-    for acl in [
-        ObjectCannedAcl::Private,
-        ObjectCannedAcl::PublicRead,
-        ObjectCannedAcl::AuthenticatedRead,
-    ] {
+    // The owner's `private` is what it gets anyway, and AWS takes it from the owning
+    // account (rclone sends it on every upload); any ACL granting more is refused.
+    c.put_object()
+        .bucket(&b)
+        .key("private")
+        .acl(ObjectCannedAcl::Private)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    // From a writer other than the owner, `private` would be its own control: refused.
+    let (k, secret) = s.add_user("acl-writer").await;
+    let writer = s.client_as(&k, &secret);
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:user/acl-writer"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+    );
+    c.put_bucket_policy().bucket(&b).policy(policy).send().await.unwrap();
+    check_sdk_error(
+        writer
+            .put_object()
+            .bucket(&b)
+            .key("theirs")
+            .acl(ObjectCannedAcl::Private)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        400,
+        "AccessControlListNotSupported",
+        &format!("/{b}/theirs"),
+    );
+    c.delete_bucket_policy().bucket(&b).send().await.unwrap();
+    for acl in [ObjectCannedAcl::PublicRead, ObjectCannedAcl::AuthenticatedRead] {
         check_sdk_error(
             c.put_object()
                 .bucket(&b)
@@ -123,7 +149,7 @@ async fn only_bucket_owner_full_control_is_accepted() {
         .iter()
         .filter_map(|o| o.key().map(str::to_owned))
         .collect();
-    assert_eq!(keys, ["ok"]);
+    assert_eq!(keys, ["ok", "private"]);
     // PutBucketAcl and PutObjectAcl: the bucket owner's full control spelled out is a
     // no-op; anything else, `private` included, is refused.
     for acl in [BucketCannedAcl::Private, BucketCannedAcl::PublicRead] {
