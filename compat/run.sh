@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Client compatibility lanes: boto3, AWS CLI, @aws-sdk/client-s3, minio-py, s3cmd, a
-# Chromium browser, rclone and restic against a real coffer server.
+# Chromium browser, rclone, restic, pyarrow, DuckDB, AWS CLI v2 and s3fs against a real
+# coffer server.
 #
 #   compat/run.sh [PATH_TO_COFFER]
 #
@@ -9,9 +10,10 @@
 #
 # Setup is cached: a Python venv in compat/.venv (COMPAT_VENV overrides) and
 # compat/js/node_modules, each reinstalled only when its pins change.
-# Select lanes with COMPAT_LANES="boto3 awscli js minio s3cmd browser rclone restic"
-# (default: all eight). The browser, rclone and restic lanes drive Debian's chromium,
-# rclone and restic, each installed with apt-get when missing.
+# Select lanes with COMPAT_LANES="boto3 awscli js minio s3cmd browser rclone restic pyarrow duckdb awscli2 s3fs"
+# (default: all of them). The browser, rclone, restic, awscli2 and s3fs lanes drive
+# Debian's chromium, rclone, restic, awscli (v2) and s3fs, each installed with apt-get
+# when missing.
 #
 # Every check prints a `PASS lane: ...` or `FAIL lane: ... -- detail` line; the
 # last line is `N passed, N failed` over all lanes. Exit status is 0 only if
@@ -22,7 +24,7 @@ set -euo pipefail
 COMPAT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$COMPAT_DIR/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-LANES="${COMPAT_LANES:-boto3 awscli js minio s3cmd browser rclone restic}"
+LANES="${COMPAT_LANES:-boto3 awscli js minio s3cmd browser rclone restic pyarrow duckdb awscli2 s3fs}"
 
 log() { printf '[compat] %s\n' "$*" >&2; }
 
@@ -87,6 +89,12 @@ if [[ " $LANES " == *" rclone "* ]] && ! command -v "${RCLONE:-rclone}" >/dev/nu
 fi
 if [[ " $LANES " == *" restic "* ]] && ! command -v "${RESTIC:-restic}" >/dev/null; then
   apt_install restic restic
+fi
+if [[ " $LANES " == *" awscli2 "* && ! -x "${AWSCLI2:-/usr/bin/aws}" ]]; then
+  apt_install awscli awscli2   # AWS CLI v2 (bookworm: 2.9.19), not the venv's v1
+fi
+if [[ " $LANES " == *" s3fs "* ]] && ! command -v "${S3FS:-s3fs}" >/dev/null; then
+  apt_install s3fs s3fs
 fi
 
 if [[ " $LANES " == *" js "* || " $LANES " == *" browser "* ]]; then
@@ -231,6 +239,10 @@ for lane in $LANES; do
                node "$COMPAT_DIR/js/browser.mjs" ;;
     rclone) run_lane rclone env RCLONE="${RCLONE:-rclone}" "$VENV/bin/python" "$COMPAT_DIR/rclone_lane.py" ;;
     restic) run_lane restic env RESTIC="${RESTIC:-restic}" "$VENV/bin/python" "$COMPAT_DIR/restic_lane.py" ;;
+    pyarrow) run_lane pyarrow "$VENV/bin/python" "$COMPAT_DIR/pyarrow_lane.py" ;;
+    duckdb) run_lane duckdb "$VENV/bin/python" "$COMPAT_DIR/duckdb_lane.py" ;;
+    awscli2) run_lane awscli2 env AWSCLI2="${AWSCLI2:-/usr/bin/aws}" "$VENV/bin/python" "$COMPAT_DIR/awscli2_lane.py" ;;
+    s3fs)   run_lane s3fs env S3FS="${S3FS:-s3fs}" "$VENV/bin/python" "$COMPAT_DIR/s3fs_lane.py" ;;
     *)      echo "FAIL harness: unknown lane $lane"; FAILED=$((FAILED + 1)) ;;
   esac
 done

@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""s3fs-fuse lane for coffer: a bucket mounted as a file system.
+
+Drives Debian's s3fs (bookworm: 1.90) in the foreground (`-f`) with path-style
+requests, a 0600 password file and SigV4 for us-east-1. Mounts a bucket, writes a
+small file, a 30 MiB file (multipart: s3fs's parts are 10 MiB), a nested
+directory and a chmod, syncs and unmounts, then checks with boto3 that the objects
+exist with the right bytes (sha256); puts an object with boto3 under a prefix that
+has no directory object, remounts, reads everything back and compares sha256 and
+the mode, renames a small and the large file (CopyObject, then DeleteObject),
+deletes a file, unmounts and checks the bucket with boto3 again.
+
+Needs /dev/fuse and the right to mount (root, or fusermount for the user); without
+them the lane fails with the reason. Every file-system step runs with a timeout
+(a hung mount is torn down: s3fs killed, `fusermount -uz`), and the mount is always
+unmounted before the lane ends.
+
+Environment as for boto3_lane.py (only the endpoint and the root credentials are
+used); S3FS (optional) names the s3fs executable, default `s3fs` on PATH.
+"""
+
+import hashlib
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lanelib import Lane, env  # noqa: E402
+
+ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
+ROOT_AK = env("COFFER_ACCESS_KEY_ID")
+ROOT_SK = env("COFFER_SECRET_ACCESS_KEY")
+RUN_ID = env("COFFER_COMPAT_RUN_ID", required=False) or secrets.token_hex(3)
+
+L = Lane("s3fs")
+BUCKET = f"compat-s3fs-{RUN_ID}"
+MiB = 1024 * 1024
+FS_TIMEOUT = 60     # per file-system step
+MOUNT_TIMEOUT = 20  # for the mount to appear, and for an unmount
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def run(cmd, timeout=MOUNT_TIMEOUT):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(cmd, -9, "", f"[timed out after {timeout} s]")
+    except OSError as e:
+        return subprocess.CompletedProcess(cmd, -1, "", f"[could not run: {e}]")
+
+
+def mounted(path):
+    """In the mount table, or `mountpoint -q` says so. A dead FUSE mount (its daemon
+    gone) fails `mountpoint`'s stat with ENOTCONN, so the table is read as well."""
+    try:
+        with open("/proc/self/mounts") as f:
+            points = {line.split()[1].replace("\\040", " ") for line in f if len(line.split()) > 1}
+        if os.path.realpath(path) in points:
+            return True
+    except OSError:
+        pass
+    return run(["mountpoint", "-q", path], timeout=10).returncode == 0
+
+
+class Mount:
+    def __init__(self, exe, work):
+        self.exe = exe
+        self.point = os.path.join(work, "mnt")
+        os.makedirs(self.point)
+        self.passwd = os.path.join(work, "passwd-s3fs")
+        fd = os.open(self.passwd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{ROOT_AK}:{ROOT_SK}\n")
+        self.log = os.path.join(work, "s3fs.log")
+        self.proc = None
+        um = shutil.which("fusermount3") or shutil.which("fusermount")
+        self.umount = [um, "-u"] if um else ["umount"]
+        self.lazy_umount = [um, "-u", "-z"] if um else ["umount", "-l"]
+
+    def log_tail(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return " | ".join(f.read().strip().splitlines()[-6:])[-400:]
+        except OSError:
+            return ""
+
+    def mount(self, check):
+        cmd = [self.exe, BUCKET, self.point, "-f",
+               "-o", f"url={ENDPOINT}", "-o", "use_path_request_style",
+               "-o", f"passwd_file={self.passwd}", "-o", "endpoint=us-east-1",
+               "-o", "dbglevel=warn", "-o", "retries=1", "-o", "connect_timeout=10",
+               "-o", "readwrite_timeout=60"]
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         start_new_session=True)
+        deadline = time.monotonic() + MOUNT_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return L.fail(check, f"s3fs exited {self.proc.returncode} before mounting; log: {self.log_tail()}")
+            if mounted(self.point):
+                return L.ok(check, True)
+            time.sleep(0.1)
+        self.teardown()
+        return L.fail(check, f"not mounted after {MOUNT_TIMEOUT} s; log: {self.log_tail()}")
+
+    def unmount(self, check):
+        """A clean unmount: the mount gone and s3fs exited 0."""
+        p = run(self.umount + [self.point])
+        rc = None
+        if self.proc is not None:
+            try:
+                rc = self.proc.wait(timeout=MOUNT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                rc = "still running"
+        ok = p.returncode == 0 and rc == 0 and not mounted(self.point)
+        L.ok(check, ok, f"{' '.join(self.umount)} exit {p.returncode} {p.stderr.strip()[-200:]!r}; "
+                        f"s3fs exit {rc}; log: {self.log_tail()}")
+        if not ok:
+            self.teardown()
+        self.proc = None
+        return ok
+
+    def teardown(self, hung=False):
+        """Never leave a mount or an s3fs process behind. hung: s3fs stopped answering,
+        so kill it first (its mount then fails every call) and detach the mount."""
+        if self.proc is not None and self.proc.poll() is None:
+            if not hung and mounted(self.point):
+                run(self.umount + [self.point])
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self.proc.poll() is None:
+                self.proc.kill()
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        if mounted(self.point):
+            run(self.lazy_umount + [self.point])
+        self.proc = None
+
+
+def fs(mnt, check, fn):
+    """Run fn (file-system work on the mount) in a thread with a timeout: its result,
+    or None after recording a failure. A hung step tears the mount down (which makes
+    the stuck calls fail) so nothing is left waiting."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - recorded as the step's failure
+            box["error"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(FS_TIMEOUT)
+    if t.is_alive():
+        L.fail(check, f"timed out after {FS_TIMEOUT} s; s3fs log: {mnt.log_tail()}")
+        mnt.teardown(hung=True)
+        t.join(5)
+        return None
+    if "error" in box:
+        e = box["error"]
+        L.fail(check, f"{type(e).__name__}: {e}; s3fs log: {mnt.log_tail()}")
+        return None
+    L.ok(check, True)
+    return box.get("value", True)
+
+
+def write_file(path, data, chunk=MiB):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        for i in range(0, len(data), chunk):
+            f.write(data[i:i + chunk])
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_tree(root):
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            with open(full, "rb") as f:
+                out[os.path.relpath(full, root).replace(os.sep, "/")] = sha(f.read())
+    return out
+
+
+def fuse_usable():
+    """None, or why this machine can't mount FUSE file systems."""
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse does not exist (a container needs --device /dev/fuse and CAP_SYS_ADMIN)"
+    try:
+        os.close(os.open("/dev/fuse", os.O_RDWR))
+    except OSError as e:
+        return f"cannot open /dev/fuse read-write: {e} (needs root or the fuse group)"
+    if os.geteuid() != 0 and not (shutil.which("fusermount3") or shutil.which("fusermount")):
+        return "not root and no fusermount to mount as a user"
+    return None
+
+
+def main():
+    exe = os.environ.get("S3FS") or "s3fs"
+    if not shutil.which(exe):
+        L.fail("s3fs installed", f"{exe!r} not found on PATH (compat/run.sh installs Debian's s3fs)")
+        return L.finish()
+    reason = fuse_usable()
+    if reason:
+        L.fail("FUSE available for s3fs", reason)
+        return L.finish()
+    L.ok("FUSE available for s3fs (/dev/fuse opens read-write)", True)
+    work = tempfile.mkdtemp(prefix="coffer-s3fs-lane-")
+    s3 = boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id=ROOT_AK, aws_secret_access_key=ROOT_SK,
+                      region_name="us-east-1",
+                      config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                                    connect_timeout=10, read_timeout=60))
+    mnt = Mount(exe, work)
+    try:
+        with L.step("s3fs job"):
+            job(s3, mnt, exe)
+    finally:
+        mnt.teardown()
+        still = mounted(mnt.point)
+        L.ok("no mount left behind", not still, f"{mnt.point} is still a mount point")
+        try:  # the bucket is left behind only when the job stopped early
+            s3.head_bucket(Bucket=BUCKET)
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+                for o in page.get("Contents", []):
+                    s3.delete_object(Bucket=BUCKET, Key=o["Key"])
+            s3.delete_bucket(Bucket=BUCKET)
+        except ClientError:
+            pass
+        if not still:  # never walk into a live mount: rmtree would delete through it
+            shutil.rmtree(work, ignore_errors=True)
+    return L.finish()
+
+
+def bucket_keys(s3):
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return sorted(keys)
+
+
+def check_objects(s3, check, want):
+    """Every file of want ({key: bytes}) is an object with those bytes; the listing has
+    nothing else but directory objects (`dir/`)."""
+    keys = bucket_keys(s3)
+    L.eq(f"{check}: file objects listed", sorted(k for k in keys if not k.endswith("/")), sorted(want))
+    for key, data in sorted(want.items()):
+        try:
+            body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        except ClientError as e:
+            L.fail(f"{check}: {key} bytes (sha256)", str(e))
+            continue
+        L.eq(f"{check}: {key} bytes (sha256)", sha(body), sha(data))
+    return keys
+
+
+def job(s3, mnt, exe):
+    p = run([exe, "--version"], timeout=10)
+    version = (p.stdout or p.stderr).strip().splitlines()[:1]
+    L.ok("s3fs --version", p.returncode == 0 and version, f"exit {p.returncode}; {p.stderr.strip()[-200:]}")
+    print(f"[s3fs] {version[0] if version else '?'}", flush=True)
+
+    s3.create_bucket(Bucket=BUCKET)
+    L.ok("create the bucket (boto3)", True)
+
+    files = {
+        "small.txt": b"written through s3fs\n" * 50,
+        "big.bin": os.urandom(30 * MiB + 5),
+        "dir/sub/deep.txt": b"a nested file\n",
+        "dir/other.bin": os.urandom(100_003),
+    }
+
+    # ---- first mount: write
+    if not mnt.mount("mount the bucket (s3fs -f, path style, passwd_file)"):
+        return
+    point = mnt.point
+
+    def write_all():
+        for rel, data in files.items():
+            write_file(os.path.join(point, rel), data)
+        os.chmod(os.path.join(point, "small.txt"), 0o640)
+        r = run(["sync"], timeout=FS_TIMEOUT)
+        if r.returncode != 0:
+            raise RuntimeError(f"sync exit {r.returncode} {r.stderr}")
+
+    fs(mnt, "write a small file, 30 MiB, a nested directory, chmod 0640; sync", write_all)
+    names = fs(mnt, "list the mount", lambda: (sorted(os.listdir(point)), sorted(os.listdir(os.path.join(point, "dir")))))
+    if names is not None:
+        L.eq("list the mount: top level and dir/", names, (["big.bin", "dir", "small.txt"], ["other.bin", "sub"]))
+    if not mnt.unmount("unmount after writing (s3fs exits 0)"):
+        return
+
+    # ---- the objects, seen with boto3
+    keys = check_objects(s3, "after the first unmount", files)
+    L.ok("after the first unmount: directory objects for dir/ and dir/sub/",
+         "dir/" in keys and "dir/sub/" in keys, f"keys {keys}")
+    try:
+        h = s3.head_object(Bucket=BUCKET, Key="big.bin")
+        etag = h["ETag"].strip('"')
+        L.ok("big.bin: uploaded in parts (multipart ETag -N)", "-" in etag, f"ETag {etag!r}")
+        h = s3.head_object(Bucket=BUCKET, Key="small.txt")
+        mode = h.get("Metadata", {}).get("mode")
+        L.eq("small.txt: mode in x-amz-meta-mode (the chmod, a copy onto itself)",
+             stat.S_IMODE(int(mode)) if (mode or "").isdigit() else mode, 0o640)
+    except ClientError as e:
+        L.fail("head-object after the first unmount", str(e))
+    # an object under a prefix with no directory object, as other clients write them
+    ext = b"put with boto3, no directory object\n"
+    s3.put_object(Bucket=BUCKET, Key="from-boto3/ext.txt", Body=ext)
+
+    # ---- second mount: read back, rename, delete
+    if not mnt.mount("mount again"):
+        return
+    got = fs(mnt, "read every file back through the mount", lambda: read_tree(point))
+    if got is not None:
+        want = {k: sha(v) for k, v in files.items()}
+        want["from-boto3/ext.txt"] = sha(ext)
+        L.eq("read back: files and sha256", got, want)
+    mode = fs(mnt, "stat small.txt", lambda: stat.S_IMODE(os.stat(os.path.join(point, "small.txt")).st_mode))
+    if mode is not None:
+        L.eq("stat small.txt: mode 0640 kept", oct(mode), oct(0o640))
+
+    def change():
+        os.rename(os.path.join(point, "small.txt"), os.path.join(point, "renamed.txt"))
+        os.rename(os.path.join(point, "big.bin"), os.path.join(point, "dir", "big-renamed.bin"))
+        os.remove(os.path.join(point, "dir", "other.bin"))
+        r = run(["sync"], timeout=FS_TIMEOUT)
+        if r.returncode != 0:
+            raise RuntimeError(f"sync exit {r.returncode} {r.stderr}")
+
+    fs(mnt, "rename a small file and the 30 MiB file, delete a file", change)
+    names = fs(mnt, "list the mount after the changes",
+               lambda: (sorted(os.listdir(point)), sorted(os.listdir(os.path.join(point, "dir")))))
+    if names is not None:
+        L.eq("list after the changes: top level and dir/", names,
+             (["dir", "from-boto3", "renamed.txt"], ["big-renamed.bin", "sub"]))
+    got = fs(mnt, "read the renamed files through the mount",
+             lambda: {k: sha(open(os.path.join(point, k), "rb").read())
+                      for k in ("renamed.txt", "dir/big-renamed.bin")})
+    if got is not None:
+        L.eq("renamed files: sha256 through the mount", got,
+             {"renamed.txt": sha(files["small.txt"]), "dir/big-renamed.bin": sha(files["big.bin"])})
+    if not mnt.unmount("unmount after the changes (s3fs exits 0)"):
+        return
+
+    # ---- the bucket after the changes, seen with boto3
+    want = {"renamed.txt": files["small.txt"], "dir/big-renamed.bin": files["big.bin"],
+            "dir/sub/deep.txt": files["dir/sub/deep.txt"], "from-boto3/ext.txt": ext}
+    check_objects(s3, "after the changes", want)
+    try:
+        h = s3.head_object(Bucket=BUCKET, Key="renamed.txt")
+        mode = h.get("Metadata", {}).get("mode")
+        L.eq("renamed.txt: mode kept by the rename's copy",
+             stat.S_IMODE(int(mode)) if (mode or "").isdigit() else mode, 0o640)
+    except ClientError as e:
+        L.fail("head-object renamed.txt", str(e))
+
+    # ---- clean up with boto3
+    for key in bucket_keys(s3):
+        s3.delete_object(Bucket=BUCKET, Key=key)
+    s3.delete_bucket(Bucket=BUCKET)
+    names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+    L.ok("bucket emptied and deleted (boto3)", BUCKET not in names, f"buckets {names}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
