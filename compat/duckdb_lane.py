@@ -21,12 +21,11 @@ import io
 import os
 import secrets
 import sys
-import threading
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lanelib import Lane, env  # noqa: E402
+from lanelib import Lane, env, watchdog  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -37,20 +36,6 @@ L = Lane("duckdb")
 BUCKET = f"compat-duckdb-{RUN_ID}"
 S3 = f"s3://{BUCKET}"
 DEADLINE = int(os.environ.get("COMPAT_LANE_DEADLINE", "240"))  # the harness gives the whole lane 300 s
-
-
-def watchdog(state):
-    """Interrupt a query still running after DEADLINE seconds (http_timeout bounds each
-    request; this bounds the lane); exit if even that doesn't end it."""
-    def fire():
-        L.fail("lane finished in time", f"still running after {DEADLINE} s (a request hung?)")
-        con = state.get("con")
-        if con is not None:
-            con.interrupt()
-        threading.Timer(20, lambda: (L.finish(), os._exit(1))).start()
-    t = threading.Timer(DEADLINE, fire)
-    t.daemon = True
-    t.start()
 
 
 def boto3_client():
@@ -77,7 +62,9 @@ def httpfs_path(duckdb):
 
 def main():
     state = {}
-    watchdog(state)
+    # http_timeout bounds each request; this bounds the lane: a running query is
+    # interrupted, and the lane exits if even that does not end it.
+    watchdog(L, DEADLINE, lambda: state.get("con") and state["con"].interrupt())
     try:
         import duckdb
     except ImportError as e:

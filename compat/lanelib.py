@@ -94,3 +94,26 @@ class Lane:
             flush=True,
         )
         return 1 if self.failed else 0
+
+
+def watchdog(lane, deadline, interrupt=None, grace=20):
+    """Bounds a lane whose client can hang in native code: after `deadline` seconds, one
+    failed check, then `interrupt()` (if given) and `grace` more seconds before exiting;
+    without `interrupt`, exit at once."""
+    import os
+    import threading
+
+    def bail():
+        lane.finish()
+        os._exit(1)
+
+    def fire():
+        lane.fail("lane finished in time", f"still running after {deadline} s (a request hung?)")
+        if interrupt is None:
+            bail()
+        interrupt()
+        threading.Timer(grace, bail).start()
+
+    t = threading.Timer(deadline, fire)
+    t.daemon = True
+    t.start()

@@ -19,13 +19,12 @@ import os
 import random
 import secrets
 import sys
-import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lanelib import Lane, env  # noqa: E402
+from lanelib import Lane, env, watchdog  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -40,18 +39,6 @@ MiB = 1024 * 1024
 DEADLINE = int(os.environ.get("COMPAT_LANE_DEADLINE", "240"))  # the harness gives the whole lane 300 s
 
 
-def watchdog():
-    """A request that hangs inside the C++ client can't be interrupted from Python:
-    after DEADLINE seconds, record one failed check and exit."""
-    def fire():
-        L.fail("lane finished in time", f"still running after {DEADLINE} s (a request hung?)")
-        L.finish()
-        os._exit(1)
-    t = threading.Timer(DEADLINE, fire)
-    t.daemon = True
-    t.start()
-
-
 def boto3_client():
     import boto3
     from botocore.config import Config
@@ -63,7 +50,8 @@ def boto3_client():
 
 
 def main():
-    watchdog()
+    # A request hanging inside the C++ client cannot be interrupted from Python.
+    watchdog(L, DEADLINE)
     try:
         import pyarrow as pa
         import pyarrow.dataset as ds
