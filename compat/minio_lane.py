@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""minio-py lane for coffer: objects, and bucket policies set and read the way MinIO's
-own SDK does (set_bucket_policy / get_bucket_policy / delete_bucket_policy), checked
-with unsigned requests as a browser or curl would send them.
+"""minio-py lane for coffer: objects; bucket policies set and read the way MinIO's own
+SDK does (set_bucket_policy / get_bucket_policy / delete_bucket_policy), checked with
+unsigned requests as a browser or curl would send them; object and bucket tags.
 
 Environment as for boto3_lane.py.
 """
@@ -100,6 +100,23 @@ def main():
     with L.step("delete_bucket_policy"):
         root.delete_bucket_policy(BUCKET)
         L.eq("anonymous GET after delete_bucket_policy: 403", anonymous_get("public/hello.txt")[0], 403)
+
+    with L.step("object and bucket tags"):
+        from minio.commonconfig import Tags
+        tags = Tags.new_object_tags()
+        tags["team"] = "a"
+        tags["stage"] = "prod"
+        root.set_object_tags(BUCKET, "public/hello.txt", tags)
+        got = root.get_object_tags(BUCKET, "public/hello.txt")
+        L.eq("get_object_tags: the tags set", dict(got or {}), {"team": "a", "stage": "prod"})
+        root.delete_object_tags(BUCKET, "public/hello.txt")
+        L.eq("delete_object_tags: none left", dict(root.get_object_tags(BUCKET, "public/hello.txt") or {}), {})
+        btags = Tags.new_bucket_tags()
+        btags["owner"] = "compat"
+        root.set_bucket_tags(BUCKET, btags)
+        L.eq("get_bucket_tags: the tags set", dict(root.get_bucket_tags(BUCKET) or {}), {"owner": "compat"})
+        root.delete_bucket_tags(BUCKET)
+        L.eq("delete_bucket_tags: none left", dict(root.get_bucket_tags(BUCKET) or {}), {})
 
     with L.step("cleanup"):
         for o in root.list_objects(BUCKET, recursive=True):
