@@ -49,13 +49,9 @@ fn invalid(message: &'static str) -> s3s::S3Error {
     s3_error!(InvalidArgument, "{message}")
 }
 
+/// What the key service answers for a key it does not have, through the one mapping.
 fn kms_not_found(id: &str) -> s3s::S3Error {
-    let mut e = s3s::S3Error::with_message(
-        s3s::S3ErrorCode::Custom("KMS.NotFoundException".into()),
-        format!("Invalid keyId '{id}'"),
-    );
-    e.set_status_code(StatusCode::BAD_REQUEST);
-    e
+    crate::error::store_error(coffer_store::StoreError::KmsKeyNotFound(id.to_owned()))
 }
 
 /// Checks the encryption headers of `operation` and returns what they ask for; operations

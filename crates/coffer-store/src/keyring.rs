@@ -110,17 +110,16 @@ impl Store {
                 context,
                 bucket_key,
             } => {
-                if key_id == sse::DEFAULT_KMS_KEY && self.kms_key(key_id).is_err() {
-                    match self.create_kms_key(key_id).await {
-                        Ok(()) | Err(StoreError::KmsKeyExists(_)) => {}
-                        Err(e) => return Err(e),
+                let (kek, etag_key) = match self.kms_kek(key_id, context) {
+                    Err(StoreError::KmsKeyNotFound(_)) if key_id == sse::DEFAULT_KMS_KEY => {
+                        match self.create_kms_key(key_id).await {
+                            Ok(()) | Err(StoreError::KmsKeyExists(_)) => {}
+                            Err(e) => return Err(e),
+                        }
+                        self.kms_kek(key_id, context)?
                     }
-                }
-                let rec = self.kms_key(key_id)?;
-                if !rec.enabled {
-                    return Err(StoreError::KmsKeyDisabled(key_id.clone()));
-                }
-                let (kek, etag_key) = sse::kms_kek(&self.master, key_id, &rec, context)?;
+                    r => r?,
+                };
                 Sealing {
                     mode: SseMode::Kms {
                         key_id: key_id.clone(),
@@ -158,14 +157,18 @@ impl Store {
             (Some(SseMode::Customer { .. }), Some(_)) => Err(StoreError::SseWrongKey),
             (_, Some(_)) => Err(StoreError::SseNotCustomer),
             (Some(SseMode::S3), None) => Ok(Some(sse::master_kek(&self.master))),
-            (Some(SseMode::Kms { key_id, context, .. }), None) => {
-                let rec = self.kms_key(key_id)?;
-                if !rec.enabled {
-                    return Err(StoreError::KmsKeyDisabled(key_id.clone()));
-                }
-                Ok(Some(sse::kms_kek(&self.master, key_id, &rec, context)?.0))
-            }
+            (Some(SseMode::Kms { key_id, context, .. }), None) => Ok(Some(self.kms_kek(key_id, context)?.0)),
         }
+    }
+
+    /// The KEK of data under an enabled key of the key service and `context`, and the
+    /// key of such data's ETags.
+    fn kms_kek(&self, key_id: &str, context: &str) -> StoreResult<(Kek, [u8; 32])> {
+        let rec = self.kms_key(key_id)?;
+        if !rec.enabled {
+            return Err(StoreError::KmsKeyDisabled(key_id.to_owned()));
+        }
+        sse::kms_kek(&self.master, key_id, &rec, context)
     }
 
     fn kms_key(&self, name: &str) -> StoreResult<KmsKeyRecord> {
