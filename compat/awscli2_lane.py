@@ -27,13 +27,11 @@ import subprocess
 import sys
 import tempfile
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lanelib import Lane, env  # noqa: E402
+from lanelib import Lane, env, root_s3  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -118,9 +116,7 @@ def job(aws, work):
     L.ok("aws --version: aws-cli/2", version.startswith("aws-cli/2."), f"got {version!r}")
     print(f"[awscli2] {version}", flush=True)
     # the CLI is what is tested; the results are read back with boto3 (each `aws` run costs ~0.6 s)
-    s3 = boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id=ROOT_AK, aws_secret_access_key=ROOT_SK,
-                      region_name="us-east-1",
-                      config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    s3 = root_s3(ENDPOINT, ROOT_AK, ROOT_SK)
 
     for b in (A, B):
         ran_ok(f"s3 mb {b}", aws.run("s3", "mb", f"s3://{b}"))

@@ -25,7 +25,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lanelib import Lane, env, watchdog  # noqa: E402
+from lanelib import Lane, env, root_s3, watchdog  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -36,16 +36,6 @@ L = Lane("duckdb")
 BUCKET = f"compat-duckdb-{RUN_ID}"
 S3 = f"s3://{BUCKET}"
 DEADLINE = int(os.environ.get("COMPAT_LANE_DEADLINE", "240"))  # the harness gives the whole lane 300 s
-
-
-def boto3_client():
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id=ROOT_AK,
-                        aws_secret_access_key=ROOT_SK, region_name="us-east-1",
-                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                                      connect_timeout=10, read_timeout=60))
 
 
 def httpfs_path(duckdb):
@@ -96,7 +86,7 @@ def main():
             f"USE_SSL {'false' if url.scheme == 'http' else 'true'})")
         L.ok("CREATE SECRET (TYPE s3, ENDPOINT, URL_STYLE 'path', USE_SSL false)", True)
 
-    s3 = boto3_client()
+    s3 = root_s3(ENDPOINT, ROOT_AK, ROOT_SK)
     with L.step("create the lane's bucket (boto3)"):
         s3.create_bucket(Bucket=BUCKET)
         L.ok("create the lane's bucket (boto3)", True)

@@ -117,3 +117,15 @@ def watchdog(lane, deadline, interrupt=None, grace=20):
     t = threading.Timer(deadline, fire)
     t.daemon = True
     t.start()
+
+
+def root_s3(endpoint, ak, sk):
+    """A boto3 client for a lane's own setup and checks beside the tool it tests:
+    path-style, one attempt (a retry must not hide a failed request), bounded waits."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
+                        region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                                      connect_timeout=10, read_timeout=60))

@@ -27,7 +27,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lanelib import Lane, env  # noqa: E402
+from lanelib import Lane, env, root_s3  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -247,12 +247,7 @@ def job(rs, work):
 def cleanup():
     """restic never removes a repository: empty the bucket and remove it with boto3."""
     with L.step("remove the repository's bucket"):
-        import boto3
-        from botocore.config import Config
-
-        s3 = boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id=ROOT_AK,
-                          aws_secret_access_key=ROOT_SK, region_name="us-east-1",
-                          config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        s3 = root_s3(ENDPOINT, ROOT_AK, ROOT_SK)
         names = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
             names += [o["Key"] for o in page.get("Contents", [])]

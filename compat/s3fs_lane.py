@@ -30,13 +30,11 @@ import tempfile
 import threading
 import time
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lanelib import Lane, env  # noqa: E402
+from lanelib import Lane, env, root_s3  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -226,10 +224,7 @@ def main():
         return L.finish()
     L.ok("FUSE available for s3fs (/dev/fuse opens read-write)", True)
     work = tempfile.mkdtemp(prefix="coffer-s3fs-lane-")
-    s3 = boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id=ROOT_AK, aws_secret_access_key=ROOT_SK,
-                      region_name="us-east-1",
-                      config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                                    connect_timeout=10, read_timeout=60))
+    s3 = root_s3(ENDPOINT, ROOT_AK, ROOT_SK)
     mnt = Mount(exe, work)
     try:
         with L.step("s3fs job"):
