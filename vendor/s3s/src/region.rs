@@ -1,7 +1,7 @@
 //! S3 region handling
 //!
 //! This module provides a strongly-typed [`Region`] type that ensures the
-//! region string conforms to the pattern `[a-z0-9-]+`.
+//! region string is one a client can sign with (patched by coffer: visible ASCII, no `/`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,9 +13,7 @@ pub struct InvalidRegion(Box<str>);
 
 /// A validated S3 region name.
 ///
-/// The inner string is guaranteed to match the pattern `[a-z0-9-]+`:
-/// it is non-empty and contains only lowercase ASCII letters, digits,
-/// and hyphens.
+/// The inner string is non-empty visible ASCII without `/`.
 ///
 /// # Examples
 ///
@@ -25,7 +23,7 @@ pub struct InvalidRegion(Box<str>);
 /// let region: Region = "us-east-1".parse().unwrap();
 /// assert_eq!(region.as_str(), "us-east-1");
 ///
-/// let err = "US-EAST-1".parse::<Region>();
+/// let err = "us/east".parse::<Region>();
 /// assert!(err.is_err());
 ///
 /// let err = "".parse::<Region>();
@@ -37,21 +35,21 @@ pub struct Region(Box<str>);
 impl Region {
     /// Validates a region string.
     ///
-    /// Returns `true` if every byte matches `[a-z0-9-]` and the string
-    /// is non-empty.
+    /// Returns `true` if the string is non-empty visible ASCII without `/`.
     fn is_valid(s: &str) -> bool {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        // coffer: any name a client can sign with is a region (visible ASCII, no `/`, which
+        // would split the credential scope); coffer never routes on it.
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
     }
 
     /// Creates a new `Region`, returning an error if the format is invalid.
     ///
-    /// A valid region name must be non-empty and contain only characters
-    /// matching `[a-z0-9-]`.
+    /// A valid region name is non-empty visible ASCII without `/`.
     ///
     /// # Errors
     ///
     /// Returns [`InvalidRegion`] if the string is empty or contains
-    /// characters outside `[a-z0-9-]`.
+    /// other characters.
     pub fn new(s: Box<str>) -> Result<Self, InvalidRegion> {
         if Self::is_valid(&s) {
             Ok(Self(s))
@@ -111,6 +109,10 @@ mod tests {
             "a",
             "123",
             "a-b-c-0",
+            "US-EAST-1",
+            "us_east_1",
+            "us.east.1",
+            "usEast1",
         ];
         for s in cases {
             let r = Region::new(s.into());
@@ -121,15 +123,7 @@ mod tests {
 
     #[test]
     fn invalid_regions() {
-        let cases = [
-            "",
-            "US-EAST-1",
-            "us_east_1",
-            "us east 1",
-            "us.east.1",
-            "us-east-1!",
-            "usEast1",
-        ];
+        let cases = ["", "us east 1", "us/east", "us-east-1\n"];
         for s in cases {
             let r = Region::new(s.into());
             assert!(r.is_err(), "expected invalid: {s:?}");

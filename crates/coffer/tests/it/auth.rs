@@ -159,6 +159,29 @@ fn presign_v4(s: &Server, path: &str, expires: impl std::fmt::Display) -> String
     format!("{path}?{query}&X-Amz-Signature={}", hex::encode(mac(&key, &to_sign)))
 }
 
+/// coffer serves one region and never routes on the credential's, so a client may sign with
+/// any region name: dotted, upper-case or underscored ones (the names other S3 services
+/// use) as well as AWS's. A wrong signature is still refused whatever the region.
+#[tokio::test]
+async fn any_credential_region_is_accepted() {
+    let (s, _c, b) = setup().await;
+    for region in ["us-east-1", "garage", "eu.west.1", "EU_CENTRAL", "de-fra.2"] {
+        let cred = sigv4::Credentials { region, ..ROOT_CREDS };
+        let key = format!("/{b}/{region}");
+        let put = s.raw_signed(&cred, "PUT", &key, &[], &[], region.as_bytes()).await;
+        assert_eq!(put.status, 200, "{region}: {}", put.text());
+        let got = s.raw_signed(&cred, "GET", &key, &[], &[], b"").await;
+        assert_eq!((got.status, &got.body[..]), (200, region.as_bytes()), "{region}");
+        let wrong = sigv4::Credentials {
+            region,
+            secret_access_key: "not-the-secret",
+            ..ROOT_CREDS
+        };
+        let r = s.raw_signed(&wrong, "GET", &key, &[], &[], b"").await;
+        r.check_error(403, "SignatureDoesNotMatch", &key);
+    }
+}
+
 #[tokio::test]
 async fn presigned_urls_live_at_most_seven_days() {
     let (s, _c, b) = setup().await;

@@ -171,6 +171,24 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Raw {
+        let cred = sigv4::Credentials {
+            access_key_id: key,
+            secret_access_key: secret,
+            region: "us-east-1",
+        };
+        self.raw_signed(&cred, method, path, query, headers, body).await
+    }
+
+    /// A request signed with `cred`, whatever its region.
+    pub async fn raw_signed(
+        &self,
+        cred: &sigv4::Credentials<'_>,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Raw {
         let addr = self.addr();
         let mut req = sigv4::Request {
             method,
@@ -183,14 +201,7 @@ impl Server {
                 .collect(),
             body: body.to_vec(),
         };
-        req.sign(
-            &sigv4::Credentials {
-                access_key_id: key,
-                secret_access_key: secret,
-                region: "us-east-1",
-            },
-            time::OffsetDateTime::now_utc(),
-        );
+        req.sign(cred, time::OffsetDateTime::now_utc());
         raw_send(&addr, req.method, &req.target(), &req.headers, Some(&req.body)).await
     }
 }

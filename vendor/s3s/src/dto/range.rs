@@ -158,7 +158,8 @@ impl http::TryFromHeaderValue for Range {
 
 fn parse_u64_full(s: &[u8]) -> Option<u64> {
     match u64::from_radix_10_checked(s) {
-        (Some(x), pos) if pos == s.len() => Some(x),
+        // coffer: at least one digit, so `bytes=-` is not a zero-length suffix (RFC 9110 1*DIGIT).
+        (Some(x), pos) if pos == s.len() && pos > 0 => Some(x),
         _ => None,
     }
 }
