@@ -34,6 +34,8 @@ pub fn of(operation: &str, has_key: bool) -> Action {
         "DeleteBucket" => on("s3:DeleteBucket", Bucket),
         "HeadBucket" | "ListObjects" | "ListObjectsV2" => on("s3:ListBucket", Bucket),
         "GetBucketLocation" => on("s3:GetBucketLocation", Bucket),
+        "GetBucketRequestPayment" => on("s3:GetBucketRequestPayment", Bucket),
+        "PutBucketRequestPayment" => on("s3:PutBucketRequestPayment", Bucket),
         "ListObjectVersions" => on("s3:ListBucketVersions", Bucket),
         "ListMultipartUploads" => on("s3:ListBucketMultipartUploads", Bucket),
         "PutBucketVersioning" => on("s3:PutBucketVersioning", Bucket),

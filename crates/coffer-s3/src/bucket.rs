@@ -1,4 +1,5 @@
-//! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+//! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, and request
+//! payment (every bucket's owner pays: Requester Pays is refused).
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -109,6 +110,37 @@ pub async fn get_bucket_location(
     let location_constraint =
         (c.config.region != "us-east-1").then(|| BucketLocationConstraint::from(c.config.region.clone()));
     Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+}
+
+/// The bucket a request's context resolved, or NoSuchBucket.
+fn resolved<T>(req: &S3Request<T>) -> S3Result<&coffer_store::BucketRecord> {
+    let ctx = crate::ctx::RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
+    ctx.bucket.as_ref().ok_or_else(|| s3_error!(NoSuchBucket))
+}
+
+pub async fn get_bucket_request_payment(
+    _c: &Coffer,
+    req: S3Request<GetBucketRequestPaymentInput>,
+) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+    resolved(&req)?;
+    Ok(S3Response::new(GetBucketRequestPaymentOutput {
+        payer: Some(Payer::from_static(Payer::BUCKET_OWNER)),
+    }))
+}
+
+/// `BucketOwner` is what every bucket already has. `Requester` would have to refuse
+/// anonymous requests and those without `x-amz-request-payer`; coffer has no one to bill,
+/// so it is refused rather than stored and ignored.
+pub async fn put_bucket_request_payment(
+    _c: &Coffer,
+    req: S3Request<PutBucketRequestPaymentInput>,
+) -> S3Result<S3Response<PutBucketRequestPaymentOutput>> {
+    resolved(&req)?;
+    match req.input.request_payment_configuration.payer.as_str() {
+        Payer::BUCKET_OWNER => Ok(S3Response::new(PutBucketRequestPaymentOutput {})),
+        Payer::REQUESTER => Err(s3_error!(NotImplemented, "Requester Pays buckets are not supported.")),
+        _ => Err(s3_error!(MalformedXML)),
+    }
 }
 
 /// Names AWS keeps for its own features (access point aliases, Object Lambda, multi-region

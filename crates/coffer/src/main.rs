@@ -31,7 +31,7 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9000", env = "COFFER_LISTEN")]
         listen: SocketAddr,
-        /// Region reported to clients and expected in signatures.
+        /// Region reported to clients (bucket locations, KMS key ARNs); requests may be signed for any region.
         #[arg(long, default_value = "us-east-1", env = "COFFER_REGION")]
         region: String,
         /// Domain for virtual-hosted-style requests (`bucket.DOMAIN`); repeatable.

@@ -659,6 +659,54 @@ async fn get_bucket_location_is_empty_for_us_east_1() {
     );
 }
 
+/// Every bucket's owner pays (s3cmd info reads it); Requester Pays is refused, not stored.
+#[tokio::test]
+async fn request_payment_is_the_bucket_owners() {
+    use aws_sdk_s3::types::{Payer, RequestPaymentConfiguration};
+    let s = Server::start();
+    let c = s.client();
+    let b = bucket("payer");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    let payer = |p: Payer| RequestPaymentConfiguration::builder().payer(p).build().unwrap();
+    let out = c.get_bucket_request_payment().bucket(&b).send().await.unwrap();
+    assert_eq!(out.payer(), Some(&Payer::BucketOwner));
+    c.put_bucket_request_payment()
+        .bucket(&b)
+        .request_payment_configuration(payer(Payer::BucketOwner))
+        .send()
+        .await
+        .unwrap();
+    check_sdk_error(
+        c.put_bucket_request_payment()
+            .bucket(&b)
+            .request_payment_configuration(payer(Payer::Requester))
+            .send()
+            .await,
+        501,
+        "NotImplemented",
+        &format!("/{b}"),
+    );
+    let out = c.get_bucket_request_payment().bucket(&b).send().await.unwrap();
+    assert_eq!(out.payer(), Some(&Payer::BucketOwner));
+    check_sdk_error(
+        c.get_bucket_request_payment().bucket("bkt-missing").send().await,
+        404,
+        "NoSuchBucket",
+        "/bkt-missing",
+    );
+    let (ak, sk) = s.add_user("paul").await;
+    check_sdk_error(
+        s.client_as(&ak, &sk)
+            .get_bucket_request_payment()
+            .bucket(&b)
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+        &format!("/{b}"),
+    );
+}
+
 #[tokio::test]
 async fn head_bucket() {
     let s = Server::start();
