@@ -8,7 +8,12 @@ nothing of the calling user's is read or written. The job: mkdir, sync a tree
 and one multipart upload above a 5 MiB cutoff), check, ls/lsjson, a ranged cat, a
 server-side copy into a second bucket (multipart copy above a 5 MiB copy cutoff),
 local changes and deletions synced again, copies back compared byte for byte with
-sha256, and purge.
+sha256, and purge. Then `rclone mount` (FUSE, `--vfs-cache-mode writes`) of a third
+bucket: files written through the mount (one multipart), seen with boto3 by sha256; an
+object put with boto3; remounted, everything read back, a rename and a delete through the
+mount, seen with boto3 again. The mount needs /dev/fuse and fusermount (compat/run.sh
+installs Debian's `fuse` when missing); every file-system step has a timeout and the mount
+is always torn down.
 
 Environment as for boto3_lane.py (only the root credentials are used); RCLONE
 (optional) names the rclone executable, default `rclone` on PATH.
@@ -23,11 +28,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lanelib import Lane, env  # noqa: E402
+from fuselib import FuseMount, fuse_usable, mounted, read_tree, sha, write_file  # noqa: E402
+from lanelib import Lane, env, root_s3  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -37,6 +44,7 @@ RUN_ID = env("COFFER_COMPAT_RUN_ID", required=False) or secrets.token_hex(3)
 L = Lane("rclone")
 BUCKET = f"compat-rclone-{RUN_ID}"
 BUCKET2 = f"compat-rclone-copy-{RUN_ID}"
+BUCKET3 = f"compat-rclone-mount-{RUN_ID}"
 TIMEOUT = 120  # per command; the harness gives the whole lane 300 s
 MiB = 1024 * 1024
 BIG = "media/big 12MiB.bin"
@@ -161,15 +169,119 @@ def main():
         return L.finish()
     work = tempfile.mkdtemp(prefix="coffer-rclone-lane-")
     rc = Rclone(exe, work)
+    mnt = None
     try:
         with L.step("rclone job"):
             job(rc, work)
+        reason = fuse_usable()
+        if reason:
+            L.fail("FUSE available for rclone mount", reason)
+        else:
+            mnt = rclone_mount(rc, work)
+            with L.step("rclone mount job"):
+                mount_job(rc, mnt)
     finally:
-        for b in (BUCKET, BUCKET2):  # left behind only when the job stopped early
+        if mnt is not None:
+            mnt.teardown()
+            L.ok("no mount left behind", not mounted(mnt.point), f"{mnt.point} is still a mount point")
+        for b in (BUCKET, BUCKET2, BUCKET3):  # left behind only when a job stopped early
             if b in rc.run("lsd", "coffer:").stdout.split():
                 rc.run("purge", f"coffer:{b}")
-        shutil.rmtree(work, ignore_errors=True)
+        if mnt is None or not mounted(mnt.point):  # never walk into a live mount
+            shutil.rmtree(work, ignore_errors=True)
     return L.finish()
+
+
+def rclone_mount(rc, work):
+    """`rclone mount` in the foreground, with the write cache a file system needs for
+    files written in place, uploads started as soon as a file is closed, and no directory
+    cache hiding what another client wrote."""
+    point = os.path.join(work, "mnt")
+    cmd = [rc.exe, "mount", f"coffer:{BUCKET3}", point, "--vfs-cache-mode", "writes",
+           "--vfs-write-back", "0s", "--dir-cache-time", "1s", "--poll-interval", "0", *FLAGS]
+    return FuseMount(L, "rclone mount", point, os.path.join(work, "mount.log"), cmd, env=rc.env)
+
+
+def bucket_objects(s3):
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET3):
+        for o in page.get("Contents", []):
+            out[o["Key"]] = o
+    return out
+
+
+def settled(s3, want, timeout=60):
+    """The bucket's objects once they are exactly want's keys and sizes (the mount uploads
+    after close, in the background), or what it holds at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = bucket_objects(s3)
+        if {k: o["Size"] for k, o in got.items()} == {k: len(v) for k, v in want.items()} \
+                or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
+def check_bucket(s3, check, want):
+    got = settled(s3, want)
+    L.eq(f"{check}: keys and sizes", {k: o["Size"] for k, o in got.items()}, {k: len(v) for k, v in want.items()})
+    for key in sorted(set(got) & set(want)):
+        body = s3.get_object(Bucket=BUCKET3, Key=key)["Body"].read()
+        L.eq(f"{check}: {key} bytes (sha256)", sha(body), sha(want[key]))
+    return got
+
+
+def mount_job(rc, mnt):
+    s3 = root_s3(ENDPOINT, ROOT_AK, ROOT_SK)
+    ran_ok("mkdir coffer:bucket3 (for the mount)", rc.run("mkdir", f"coffer:{BUCKET3}"))
+    files = {
+        "notes.txt": b"written through rclone mount\n" * 40,
+        "media/big.bin": os.urandom(12 * MiB + 3),
+        "a/b/deep.txt": b"a nested file\n",
+        "empty.txt": b"",
+    }
+    point = mnt.point
+
+    # ---- first mount: write
+    if not mnt.mount("rclone mount (--vfs-cache-mode writes)"):
+        return
+    mnt.fs("write a small file, 12 MiB, a nested file and an empty one",
+           lambda: [write_file(os.path.join(point, k), v) for k, v in files.items()])
+    got = check_bucket(s3, "after writing through the mount", files)
+    etag = got.get("media/big.bin", {}).get("ETag", "").strip('"')
+    L.ok("media/big.bin: uploaded in parts (multipart ETag -N)", "-" in etag, f"ETag {etag!r}")
+    if not mnt.unmount("unmount after writing (rclone exits 0)"):
+        return
+
+    ext = b"put with boto3 while nothing was mounted\n"
+    s3.put_object(Bucket=BUCKET3, Key="a/from-boto3.txt", Body=ext)
+
+    # ---- second mount: read back, rename, delete
+    if not mnt.mount("rclone mount again"):
+        return
+    got = mnt.fs("read every file back through the mount", lambda: read_tree(point))
+    if got is not None:
+        want = {k: sha(v) for k, v in files.items()}
+        want["a/from-boto3.txt"] = sha(ext)
+        L.eq("read back through the mount: files and sha256", got, want)
+
+    def change():
+        os.rename(os.path.join(point, "notes.txt"), os.path.join(point, "a", "renamed.txt"))
+        os.rename(os.path.join(point, "media", "big.bin"), os.path.join(point, "big-renamed.bin"))
+        os.remove(os.path.join(point, "a", "b", "deep.txt"))
+
+    mnt.fs("rename a small file and the 12 MiB file, delete a file", change)
+    want = {"a/renamed.txt": files["notes.txt"], "big-renamed.bin": files["media/big.bin"],
+            "empty.txt": b"", "a/from-boto3.txt": ext}
+    check_bucket(s3, "after the changes through the mount", want)
+    got = mnt.fs("read the renamed files through the mount",
+                 lambda: {k: sha(open(os.path.join(point, k), "rb").read()) for k in ("a/renamed.txt", "big-renamed.bin")})
+    if got is not None:
+        L.eq("renamed files: sha256 through the mount", got,
+             {"a/renamed.txt": sha(files["notes.txt"]), "big-renamed.bin": sha(files["media/big.bin"])})
+    if not mnt.unmount("unmount after the changes (rclone exits 0)"):
+        return
+    ran_ok("purge bucket3", rc.run("purge", f"coffer:{BUCKET3}"))
 
 
 def default_acl(rc, work):

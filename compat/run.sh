@@ -87,6 +87,9 @@ fi
 if [[ " $LANES " == *" rclone "* ]] && ! command -v "${RCLONE:-rclone}" >/dev/null; then
   apt_install rclone rclone
 fi
+if [[ " $LANES " == *" rclone "* ]] && ! command -v fusermount >/dev/null && ! command -v fusermount3 >/dev/null; then
+  apt_install fuse rclone   # fusermount, for `rclone mount` (s3fs pulls in the same package)
+fi
 if [[ " $LANES " == *" restic "* ]] && ! command -v "${RESTIC:-restic}" >/dev/null; then
   apt_install restic restic
 fi

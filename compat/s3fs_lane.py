@@ -19,21 +19,18 @@ Environment as for boto3_lane.py (only the endpoint and the root credentials are
 used); S3FS (optional) names the s3fs executable, default `s3fs` on PATH.
 """
 
-import hashlib
 import os
 import secrets
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from fuselib import FS_TIMEOUT, MiB, FuseMount, fuse_usable, mounted, read_tree, run, sha, write_file  # noqa: E402
 from lanelib import Lane, env, root_s3  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
@@ -43,174 +40,20 @@ RUN_ID = env("COFFER_COMPAT_RUN_ID", required=False) or secrets.token_hex(3)
 
 L = Lane("s3fs")
 BUCKET = f"compat-s3fs-{RUN_ID}"
-MiB = 1024 * 1024
-FS_TIMEOUT = 60     # per file-system step
-MOUNT_TIMEOUT = 20  # for the mount to appear, and for an unmount
 
 
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def run(cmd, timeout=MOUNT_TIMEOUT):
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(cmd, -9, "", f"[timed out after {timeout} s]")
-    except OSError as e:
-        return subprocess.CompletedProcess(cmd, -1, "", f"[could not run: {e}]")
-
-
-def mounted(path):
-    """In the mount table, or `mountpoint -q` says so. A dead FUSE mount (its daemon
-    gone) fails `mountpoint`'s stat with ENOTCONN, so the table is read as well."""
-    try:
-        with open("/proc/self/mounts") as f:
-            points = {line.split()[1].replace("\\040", " ") for line in f if len(line.split()) > 1}
-        if os.path.realpath(path) in points:
-            return True
-    except OSError:
-        pass
-    return run(["mountpoint", "-q", path], timeout=10).returncode == 0
-
-
-class Mount:
-    def __init__(self, exe, work):
-        self.exe = exe
-        self.point = os.path.join(work, "mnt")
-        os.makedirs(self.point)
-        self.passwd = os.path.join(work, "passwd-s3fs")
-        fd = os.open(self.passwd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{ROOT_AK}:{ROOT_SK}\n")
-        self.log = os.path.join(work, "s3fs.log")
-        self.proc = None
-        um = shutil.which("fusermount3") or shutil.which("fusermount")
-        self.umount = [um, "-u"] if um else ["umount"]
-        self.lazy_umount = [um, "-u", "-z"] if um else ["umount", "-l"]
-
-    def log_tail(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return " | ".join(f.read().strip().splitlines()[-6:])[-400:]
-        except OSError:
-            return ""
-
-    def mount(self, check):
-        cmd = [self.exe, BUCKET, self.point, "-f",
-               "-o", f"url={ENDPOINT}", "-o", "use_path_request_style",
-               "-o", f"passwd_file={self.passwd}", "-o", "endpoint=us-east-1",
-               "-o", "dbglevel=warn", "-o", "retries=1", "-o", "connect_timeout=10",
-               "-o", "readwrite_timeout=60"]
-        with open(self.log, "a") as log:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True)
-        deadline = time.monotonic() + MOUNT_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return L.fail(check, f"s3fs exited {self.proc.returncode} before mounting; log: {self.log_tail()}")
-            if mounted(self.point):
-                return L.ok(check, True)
-            time.sleep(0.1)
-        self.teardown()
-        return L.fail(check, f"not mounted after {MOUNT_TIMEOUT} s; log: {self.log_tail()}")
-
-    def unmount(self, check):
-        """A clean unmount: the mount gone and s3fs exited 0."""
-        p = run(self.umount + [self.point])
-        rc = None
-        if self.proc is not None:
-            try:
-                rc = self.proc.wait(timeout=MOUNT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                rc = "still running"
-        ok = p.returncode == 0 and rc == 0 and not mounted(self.point)
-        L.ok(check, ok, f"{' '.join(self.umount)} exit {p.returncode} {p.stderr.strip()[-200:]!r}; "
-                        f"s3fs exit {rc}; log: {self.log_tail()}")
-        if not ok:
-            self.teardown()
-        self.proc = None
-        return ok
-
-    def teardown(self, hung=False):
-        """Never leave a mount or an s3fs process behind. hung: s3fs stopped answering,
-        so kill it first (its mount then fails every call) and detach the mount."""
-        if self.proc is not None and self.proc.poll() is None:
-            if not hung and mounted(self.point):
-                run(self.umount + [self.point])
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-            if self.proc.poll() is None:
-                self.proc.kill()
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-        if mounted(self.point):
-            run(self.lazy_umount + [self.point])
-        self.proc = None
-
-
-def fs(mnt, check, fn):
-    """Run fn (file-system work on the mount) in a thread with a timeout: its result,
-    or None after recording a failure. A hung step tears the mount down (which makes
-    the stuck calls fail) so nothing is left waiting."""
-    box = {}
-
-    def target():
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - recorded as the step's failure
-            box["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(FS_TIMEOUT)
-    if t.is_alive():
-        L.fail(check, f"timed out after {FS_TIMEOUT} s; s3fs log: {mnt.log_tail()}")
-        mnt.teardown(hung=True)
-        t.join(5)
-        return None
-    if "error" in box:
-        e = box["error"]
-        L.fail(check, f"{type(e).__name__}: {e}; s3fs log: {mnt.log_tail()}")
-        return None
-    L.ok(check, True)
-    return box.get("value", True)
-
-
-def write_file(path, data, chunk=MiB):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        for i in range(0, len(data), chunk):
-            f.write(data[i:i + chunk])
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def read_tree(root):
-    out = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, root).replace(os.sep, "/")] = sha(f.read())
-    return out
-
-
-def fuse_usable():
-    """None, or why this machine can't mount FUSE file systems."""
-    if not os.path.exists("/dev/fuse"):
-        return "/dev/fuse does not exist (a container needs --device /dev/fuse and CAP_SYS_ADMIN)"
-    try:
-        os.close(os.open("/dev/fuse", os.O_RDWR))
-    except OSError as e:
-        return f"cannot open /dev/fuse read-write: {e} (needs root or the fuse group)"
-    if os.geteuid() != 0 and not (shutil.which("fusermount3") or shutil.which("fusermount")):
-        return "not root and no fusermount to mount as a user"
-    return None
+def s3fs_mount(exe, work):
+    passwd = os.path.join(work, "passwd-s3fs")
+    fd = os.open(passwd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{ROOT_AK}:{ROOT_SK}\n")
+    point = os.path.join(work, "mnt")
+    cmd = [exe, BUCKET, point, "-f",
+           "-o", f"url={ENDPOINT}", "-o", "use_path_request_style",
+           "-o", f"passwd_file={passwd}", "-o", "endpoint=us-east-1",
+           "-o", "dbglevel=warn", "-o", "retries=1", "-o", "connect_timeout=10",
+           "-o", "readwrite_timeout=60"]
+    return FuseMount(L, "s3fs", point, os.path.join(work, "s3fs.log"), cmd)
 
 
 def main():
@@ -225,7 +68,7 @@ def main():
     L.ok("FUSE available for s3fs (/dev/fuse opens read-write)", True)
     work = tempfile.mkdtemp(prefix="coffer-s3fs-lane-")
     s3 = root_s3(ENDPOINT, ROOT_AK, ROOT_SK)
-    mnt = Mount(exe, work)
+    mnt = s3fs_mount(exe, work)
     try:
         with L.step("s3fs job"):
             job(s3, mnt, exe)
@@ -297,8 +140,8 @@ def job(s3, mnt, exe):
         if r.returncode != 0:
             raise RuntimeError(f"sync exit {r.returncode} {r.stderr}")
 
-    fs(mnt, "write a small file, 30 MiB, a nested directory, chmod 0640; sync", write_all)
-    names = fs(mnt, "list the mount", lambda: (sorted(os.listdir(point)), sorted(os.listdir(os.path.join(point, "dir")))))
+    mnt.fs("write a small file, 30 MiB, a nested directory, chmod 0640; sync", write_all)
+    names = mnt.fs("list the mount", lambda: (sorted(os.listdir(point)), sorted(os.listdir(os.path.join(point, "dir")))))
     if names is not None:
         L.eq("list the mount: top level and dir/", names, (["big.bin", "dir", "small.txt"], ["other.bin", "sub"]))
     if not mnt.unmount("unmount after writing (s3fs exits 0)"):
@@ -325,12 +168,12 @@ def job(s3, mnt, exe):
     # ---- second mount: read back, rename, delete
     if not mnt.mount("mount again"):
         return
-    got = fs(mnt, "read every file back through the mount", lambda: read_tree(point))
+    got = mnt.fs("read every file back through the mount", lambda: read_tree(point))
     if got is not None:
         want = {k: sha(v) for k, v in files.items()}
         want["from-boto3/ext.txt"] = sha(ext)
         L.eq("read back: files and sha256", got, want)
-    mode = fs(mnt, "stat small.txt", lambda: stat.S_IMODE(os.stat(os.path.join(point, "small.txt")).st_mode))
+    mode = mnt.fs("stat small.txt", lambda: stat.S_IMODE(os.stat(os.path.join(point, "small.txt")).st_mode))
     if mode is not None:
         L.eq("stat small.txt: mode 0640 kept", oct(mode), oct(0o640))
 
@@ -342,13 +185,13 @@ def job(s3, mnt, exe):
         if r.returncode != 0:
             raise RuntimeError(f"sync exit {r.returncode} {r.stderr}")
 
-    fs(mnt, "rename a small file and the 30 MiB file, delete a file", change)
-    names = fs(mnt, "list the mount after the changes",
+    mnt.fs("rename a small file and the 30 MiB file, delete a file", change)
+    names = mnt.fs("list the mount after the changes",
                lambda: (sorted(os.listdir(point)), sorted(os.listdir(os.path.join(point, "dir")))))
     if names is not None:
         L.eq("list after the changes: top level and dir/", names,
              (["dir", "from-boto3", "renamed.txt"], ["big-renamed.bin", "sub"]))
-    got = fs(mnt, "read the renamed files through the mount",
+    got = mnt.fs("read the renamed files through the mount",
              lambda: {k: sha(open(os.path.join(point, k), "rb").read())
                       for k in ("renamed.txt", "dir/big-renamed.bin")})
     if got is not None:
