@@ -10,7 +10,7 @@
 #
 # Setup is cached: a Python venv in compat/.venv (COMPAT_VENV overrides) and
 # compat/js/node_modules, each reinstalled only when its pins change.
-# Select lanes with COMPAT_LANES="boto3 awscli js minio s3cmd browser rclone restic pyarrow duckdb awscli2 s3fs"
+# Select lanes with COMPAT_LANES="boto3 awscli js minio s3cmd s4cmd browser rclone restic pyarrow duckdb awscli2 s3fs"
 # (default: all of them). The browser, rclone, restic, awscli2 and s3fs lanes drive
 # Debian's chromium, rclone, restic, awscli (v2) and s3fs, each installed with apt-get
 # when missing.
@@ -24,7 +24,7 @@ set -euo pipefail
 COMPAT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$COMPAT_DIR/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-LANES="${COMPAT_LANES:-boto3 awscli js minio s3cmd browser rclone restic pyarrow duckdb awscli2 s3fs}"
+LANES="${COMPAT_LANES:-boto3 awscli js minio s3cmd s4cmd browser rclone restic pyarrow duckdb awscli2 s3fs}"
 
 log() { printf '[compat] %s\n' "$*" >&2; }
 
@@ -238,6 +238,7 @@ for lane in $LANES; do
     js)     run_lane js env NODE_NO_WARNINGS=1 node "$COMPAT_DIR/js/lane.mjs" ;;
     minio)  run_lane minio "$VENV/bin/python" "$COMPAT_DIR/minio_lane.py" ;;
     s3cmd)  run_lane s3cmd env S3CMD="$VENV/bin/s3cmd" "$VENV/bin/python" "$COMPAT_DIR/s3cmd_lane.py" ;;
+    s4cmd)  run_lane s4cmd env S4CMD="$VENV/bin/s4cmd" "$VENV/bin/python" "$COMPAT_DIR/s4cmd_lane.py" ;;
     browser) run_lane browser env NODE_NO_WARNINGS=1 COMPAT_ARTIFACTS="${COMPAT_ARTIFACTS:-$COMPAT_DIR/artifacts}" \
                node "$COMPAT_DIR/js/browser.mjs" ;;
     rclone) run_lane rclone env RCLONE="${RCLONE:-rclone}" "$VENV/bin/python" "$COMPAT_DIR/rclone_lane.py" ;;
