@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Client compatibility lanes: boto3, AWS CLI, @aws-sdk/client-s3, minio-py, s3cmd, a
-# Chromium browser, rclone, restic, pyarrow, DuckDB, AWS CLI v2 and s3fs against a real
-# coffer server.
+# Client compatibility lanes: boto3, AWS CLI, @aws-sdk/client-s3, minio-py, s3cmd, s4cmd,
+# a Chromium browser, rclone (with rclone mount), restic, pyarrow, DuckDB, AWS CLI v2 and
+# s3fs against a real coffer server.
 #
 #   compat/run.sh [PATH_TO_COFFER]
 #
