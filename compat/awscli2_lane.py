@@ -18,7 +18,6 @@ Environment as for boto3_lane.py (only the endpoint and the root credentials are
 used); AWSCLI2 (optional) names the executable, default /usr/bin/aws.
 """
 
-import hashlib
 import json
 import os
 import secrets
@@ -31,7 +30,7 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lanelib import Lane, env, root_s3  # noqa: E402
+from lanelib import Lane, env, read_tree, root_s3, sha  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -83,10 +82,6 @@ class Aws:
 
 def ran_ok(check, p):
     return L.ok(check, p.returncode == 0, f"exit {p.returncode}; stderr: {p.stderr.strip()[-300:]}")
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 def main():
@@ -236,12 +231,7 @@ def job(aws, work):
     want.update({f"prefix/{k}": objects[k][0] for k in remaining if k != "small/deep/x.bin"})
     down = os.path.join(work, "down")
     ran_ok("s3 cp --recursive s3://b/ (download everything)", aws.run("s3", "cp", "--recursive", f"s3://{B}/", down))
-    got = {}
-    for dirpath, _dirs, files in os.walk(down):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                got[os.path.relpath(full, down).replace(os.sep, "/")] = sha(f.read())
+    got = read_tree(down)
     L.eq("bucket b: keys present", sorted(got), sorted(want))
     for key in sorted(want):
         L.eq(f"bucket b {key}: bytes equal (sha256)", got.get(key), sha(want[key]))

@@ -2,7 +2,6 @@
 foreground, a mount that must appear within a timeout, file-system work with a timeout
 each, and a teardown that never leaves a mount or a daemon behind."""
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -12,10 +11,6 @@ import time
 MiB = 1024 * 1024
 FS_TIMEOUT = 60     # per file-system step
 MOUNT_TIMEOUT = 20  # for the mount to appear, and for an unmount
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 def run(cmd, timeout=MOUNT_TIMEOUT, env=None):
@@ -160,12 +155,3 @@ def write_file(path, data, chunk=MiB):
         f.flush()
         os.fsync(f.fileno())
 
-
-def read_tree(root):
-    out = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, root).replace(os.sep, "/")] = sha(f.read())
-    return out

@@ -17,6 +17,7 @@ expects (anything else is a FAIL), and passes the check once the bug is fixed.
 """
 
 import contextlib
+import hashlib
 import os
 import sys
 import traceback
@@ -129,3 +130,19 @@ def root_s3(endpoint, ak, sk):
                         region_name="us-east-1",
                         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
                                       connect_timeout=10, read_timeout=60))
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_tree(root):
+    """{relative path with `/`: sha256} of every file below root, to compare a tree a
+    client wrote or fetched with the bytes that went in."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            with open(full, "rb") as f:
+                out[os.path.relpath(full, root).replace(os.sep, "/")] = sha(f.read())
+    return out

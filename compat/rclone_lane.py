@@ -33,8 +33,8 @@ from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fuselib import FuseMount, fuse_usable, mounted, read_tree, sha, write_file  # noqa: E402
-from lanelib import Lane, env, root_s3  # noqa: E402
+from fuselib import FuseMount, fuse_usable, mounted, write_file  # noqa: E402
+from lanelib import Lane, env, read_tree, root_s3, sha  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")

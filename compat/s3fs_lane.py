@@ -30,8 +30,8 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fuselib import FS_TIMEOUT, MiB, FuseMount, fuse_usable, mounted, read_tree, run, sha, write_file  # noqa: E402
-from lanelib import Lane, env, root_s3  # noqa: E402
+from fuselib import FS_TIMEOUT, MiB, FuseMount, fuse_usable, mounted, run, write_file  # noqa: E402
+from lanelib import Lane, env, read_tree, root_s3, sha  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")

@@ -13,7 +13,6 @@ S4CMD (optional) names the s4cmd executable, default: `s4cmd` next to this Pytho
 interpreter, else on PATH.
 """
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -23,7 +22,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lanelib import Lane, env, root_s3  # noqa: E402
+from lanelib import Lane, env, read_tree, root_s3  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -67,16 +66,6 @@ def ok_run(check, result):
     return out
 
 
-def tree(root):
-    out = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, root)] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
 def main():
     exe = find_s4cmd()
     if not exe:
@@ -115,7 +104,7 @@ def job(exe, work, s3):
         os.makedirs(os.path.dirname(os.path.join(up, rel)), exist_ok=True)
         with open(os.path.join(up, rel), "wb") as f:
             f.write(data)
-    want = tree(up)
+    want = read_tree(up)
 
     ok_run("mb", s4(exe, "mb", f"s3://{BUCKET}"))
     ok_run("dsync a tree up (empty files, 12 MiB multipart)", s4(exe, "dsync", up, f"s3://{BUCKET}/t"))
@@ -131,7 +120,7 @@ def job(exe, work, s3):
     down = os.path.join(work, "down")
     ok_run("dsync the tree down (ranged GETs; bytes=0--1 for the empty files)",
            s4(exe, "dsync", f"s3://{BUCKET}/t", down))
-    L.eq("dsync down: every file, sha256 equal", tree(down) if os.path.isdir(down) else {}, want)
+    L.eq("dsync down: every file, sha256 equal", read_tree(down) if os.path.isdir(down) else {}, want)
     one = os.path.join(work, "one-empty")
     ok_run("get an empty object", s4(exe, "get", f"s3://{BUCKET}/t/empty.txt", one))
     L.ok("get an empty object: an empty file", os.path.isfile(one) and os.path.getsize(one) == 0)
@@ -145,9 +134,9 @@ def job(exe, work, s3):
     back = os.path.join(work, "back")
     ok_run("dsync the copy down", s4(exe, "dsync", f"s3://{BUCKET}/copy", back))
     copied = dict(want)
-    copied.pop(os.path.join("docs", "readme.md"))
+    copied.pop("docs/readme.md")
     L.eq("the server-side copy: every file, sha256 equal (the moved one gone)",
-         tree(back) if os.path.isdir(back) else {}, copied)
+         read_tree(back) if os.path.isdir(back) else {}, copied)
     body = s3.get_object(Bucket=BUCKET, Key="moved.md")["Body"].read()
     L.eq("mv: the object at its new key", body, files["docs/readme.md"])
 
