@@ -112,17 +112,11 @@ pub async fn get_bucket_location(
     Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
 }
 
-/// The bucket a request's context resolved, or NoSuchBucket.
-fn resolved<T>(req: &S3Request<T>) -> S3Result<&coffer_store::BucketRecord> {
-    let ctx = crate::ctx::RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
-    ctx.bucket.as_ref().ok_or_else(|| s3_error!(NoSuchBucket))
-}
-
 pub async fn get_bucket_request_payment(
     _c: &Coffer,
     req: S3Request<GetBucketRequestPaymentInput>,
 ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
-    resolved(&req)?;
+    crate::ctx::bucket_of(&req)?;
     Ok(S3Response::new(GetBucketRequestPaymentOutput {
         payer: Some(Payer::from_static(Payer::BUCKET_OWNER)),
     }))
@@ -135,7 +129,7 @@ pub async fn put_bucket_request_payment(
     _c: &Coffer,
     req: S3Request<PutBucketRequestPaymentInput>,
 ) -> S3Result<S3Response<PutBucketRequestPaymentOutput>> {
-    resolved(&req)?;
+    crate::ctx::bucket_of(&req)?;
     match req.input.request_payment_configuration.payer.as_str() {
         Payer::BUCKET_OWNER => Ok(S3Response::new(PutBucketRequestPaymentOutput {})),
         Payer::REQUESTER => Err(s3_error!(NotImplemented, "Requester Pays buckets are not supported.")),

@@ -68,6 +68,13 @@ pub fn known_bucket<T>(req: &S3Request<T>) -> Option<&BucketRecord> {
     RequestContext::of(req).and_then(|c| c.bucket.as_ref())
 }
 
+/// The addressed bucket's record as the request context read it, for operations on a bucket
+/// that must exist: NoSuchBucket without one, AccessDenied without a context.
+pub fn bucket_of<T>(req: &S3Request<T>) -> S3Result<&BucketRecord> {
+    let ctx = RequestContext::of(req).ok_or_else(|| s3_error!(AccessDenied))?;
+    ctx.bucket.as_ref().ok_or_else(|| s3_error!(NoSuchBucket))
+}
+
 /// The bucket-policy actions its owner keeps even when the policy denies them, as the
 /// owning account's root does on AWS: a bad policy cannot lock the owner out for good.
 const OWNER_KEEPS: [&str; 3] = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"];
