@@ -8,6 +8,10 @@ import subprocess
 import threading
 import time
 
+from botocore.exceptions import ClientError
+
+from lanelib import sha
+
 MiB = 1024 * 1024
 FS_TIMEOUT = 60     # per file-system step
 MOUNT_TIMEOUT = 20  # for the mount to appear, and for an unmount
@@ -155,3 +159,36 @@ def write_file(path, data, chunk=MiB):
         f.flush()
         os.fsync(f.fileno())
 
+
+def bucket_objects(s3, bucket):
+    """{key: listing entry} of every object in bucket."""
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for o in page.get("Contents", []):
+            out[o["Key"]] = o
+    return out
+
+
+def check_bucket(lane, s3, bucket, check, want, dirs_ok=False, settle=0):
+    """Every file of want ({key: bytes}) is an object of that size and those bytes (sha256),
+    and nothing else is listed, but directory objects (`dir/`) when dirs_ok. settle: seconds
+    to wait for a mount that uploads after close, in the background, to get there. Returns
+    the listing."""
+    def files(got):
+        return {k: o["Size"] for k, o in got.items() if not (dirs_ok and k.endswith("/"))}
+
+    sizes = {k: len(v) for k, v in want.items()}
+    deadline = time.monotonic() + settle
+    got = bucket_objects(s3, bucket)
+    while files(got) != sizes and time.monotonic() < deadline:
+        time.sleep(0.2)
+        got = bucket_objects(s3, bucket)
+    lane.eq(f"{check}: objects listed, with their sizes", files(got), sizes)
+    for key, data in sorted(want.items()):
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as e:
+            lane.fail(f"{check}: {key} bytes (sha256)", str(e))
+            continue
+        lane.eq(f"{check}: {key} bytes (sha256)", sha(body), sha(data))
+    return got

@@ -28,12 +28,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fuselib import FuseMount, fuse_usable, mounted, write_file  # noqa: E402
+from fuselib import FuseMount, check_bucket, fuse_usable, mounted, write_file  # noqa: E402
 from lanelib import Lane, env, read_tree, root_s3, sha  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
@@ -202,35 +201,6 @@ def rclone_mount(rc, work):
     return FuseMount(L, "rclone mount", point, os.path.join(work, "mount.log"), cmd, env=rc.env)
 
 
-def bucket_objects(s3):
-    out = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET3):
-        for o in page.get("Contents", []):
-            out[o["Key"]] = o
-    return out
-
-
-def settled(s3, want, timeout=60):
-    """The bucket's objects once they are exactly want's keys and sizes (the mount uploads
-    after close, in the background), or what it holds at the timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = bucket_objects(s3)
-        if {k: o["Size"] for k, o in got.items()} == {k: len(v) for k, v in want.items()} \
-                or time.monotonic() > deadline:
-            return got
-        time.sleep(0.2)
-
-
-def check_bucket(s3, check, want):
-    got = settled(s3, want)
-    L.eq(f"{check}: keys and sizes", {k: o["Size"] for k, o in got.items()}, {k: len(v) for k, v in want.items()})
-    for key in sorted(set(got) & set(want)):
-        body = s3.get_object(Bucket=BUCKET3, Key=key)["Body"].read()
-        L.eq(f"{check}: {key} bytes (sha256)", sha(body), sha(want[key]))
-    return got
-
-
 def mount_job(rc, mnt):
     s3 = root_s3(ENDPOINT, ROOT_AK, ROOT_SK)
     ran_ok("mkdir coffer:bucket3 (for the mount)", rc.run("mkdir", f"coffer:{BUCKET3}"))
@@ -247,7 +217,7 @@ def mount_job(rc, mnt):
         return
     mnt.fs("write a small file, 12 MiB, a nested file and an empty one",
            lambda: [write_file(os.path.join(point, k), v) for k, v in files.items()])
-    got = check_bucket(s3, "after writing through the mount", files)
+    got = check_bucket(L, s3, BUCKET3, "after writing through the mount", files, settle=60)
     etag = got.get("media/big.bin", {}).get("ETag", "").strip('"')
     L.ok("media/big.bin: uploaded in parts (multipart ETag -N)", "-" in etag, f"ETag {etag!r}")
     if not mnt.unmount("unmount after writing (rclone exits 0)"):
@@ -273,7 +243,7 @@ def mount_job(rc, mnt):
     mnt.fs("rename a small file and the 12 MiB file, delete a file", change)
     want = {"a/renamed.txt": files["notes.txt"], "big-renamed.bin": files["media/big.bin"],
             "empty.txt": b"", "a/from-boto3.txt": ext}
-    check_bucket(s3, "after the changes through the mount", want)
+    check_bucket(L, s3, BUCKET3, "after the changes through the mount", want, settle=60)
     got = mnt.fs("read the renamed files through the mount",
                  lambda: {k: sha(open(os.path.join(point, k), "rb").read()) for k in ("a/renamed.txt", "big-renamed.bin")})
     if got is not None:

@@ -30,7 +30,8 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fuselib import FS_TIMEOUT, MiB, FuseMount, fuse_usable, mounted, run, write_file  # noqa: E402
+from fuselib import (FS_TIMEOUT, MiB, FuseMount, bucket_objects, check_bucket, fuse_usable,  # noqa: E402
+                     mounted, run, write_file)
 from lanelib import Lane, env, read_tree, root_s3, sha  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
@@ -89,28 +90,6 @@ def main():
     return L.finish()
 
 
-def bucket_keys(s3):
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        keys += [o["Key"] for o in page.get("Contents", [])]
-    return sorted(keys)
-
-
-def check_objects(s3, check, want):
-    """Every file of want ({key: bytes}) is an object with those bytes; the listing has
-    nothing else but directory objects (`dir/`)."""
-    keys = bucket_keys(s3)
-    L.eq(f"{check}: file objects listed", sorted(k for k in keys if not k.endswith("/")), sorted(want))
-    for key, data in sorted(want.items()):
-        try:
-            body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        except ClientError as e:
-            L.fail(f"{check}: {key} bytes (sha256)", str(e))
-            continue
-        L.eq(f"{check}: {key} bytes (sha256)", sha(body), sha(data))
-    return keys
-
-
 def job(s3, mnt, exe):
     p = run([exe, "--version"], timeout=10)
     version = (p.stdout or p.stderr).strip().splitlines()[:1]
@@ -148,9 +127,9 @@ def job(s3, mnt, exe):
         return
 
     # ---- the objects, seen with boto3
-    keys = check_objects(s3, "after the first unmount", files)
+    keys = check_bucket(L, s3, BUCKET, "after the first unmount", files, dirs_ok=True)
     L.ok("after the first unmount: directory objects for dir/ and dir/sub/",
-         "dir/" in keys and "dir/sub/" in keys, f"keys {keys}")
+         "dir/" in keys and "dir/sub/" in keys, f"keys {sorted(keys)}")
     try:
         h = s3.head_object(Bucket=BUCKET, Key="big.bin")
         etag = h["ETag"].strip('"')
@@ -203,7 +182,7 @@ def job(s3, mnt, exe):
     # ---- the bucket after the changes, seen with boto3
     want = {"renamed.txt": files["small.txt"], "dir/big-renamed.bin": files["big.bin"],
             "dir/sub/deep.txt": files["dir/sub/deep.txt"], "from-boto3/ext.txt": ext}
-    check_objects(s3, "after the changes", want)
+    check_bucket(L, s3, BUCKET, "after the changes", want, dirs_ok=True)
     try:
         h = s3.head_object(Bucket=BUCKET, Key="renamed.txt")
         mode = h.get("Metadata", {}).get("mode")
@@ -213,7 +192,7 @@ def job(s3, mnt, exe):
         L.fail("head-object renamed.txt", str(e))
 
     # ---- clean up with boto3
-    for key in bucket_keys(s3):
+    for key in sorted(bucket_objects(s3, BUCKET)):
         s3.delete_object(Bucket=BUCKET, Key=key)
     s3.delete_bucket(Bucket=BUCKET)
     names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
