@@ -51,6 +51,21 @@ use meta::{Scan, Table};
 /// Objects up to this size live in the metadata store: one commit, no file.
 pub const DEFAULT_INLINE_MAX: usize = 128 << 10;
 
+/// How the embedded store is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// redb's page cache, in bytes.
+    pub meta_cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            meta_cache_bytes: meta::DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     meta: Arc<dyn MetaStore>,
@@ -68,9 +83,18 @@ impl Store {
     /// `master` is the key SSE-S3 and the key service seal under; with none, the data
     /// directory keeps its own in `master.key`, made on first start.
     pub async fn open(dir: &Path, root: CanonicalId, master: Option<MasterKey>) -> StoreResult<Self> {
+        Self::open_with(dir, root, master, StoreOptions::default()).await
+    }
+
+    pub async fn open_with(
+        dir: &Path,
+        root: CanonicalId,
+        master: Option<MasterKey>,
+        options: StoreOptions,
+    ) -> StoreResult<Self> {
         blob::create_dir_all_durable(dir)?;
         let blobs = FsBlobStore::open(dir)?;
-        let meta = RedbMeta::open(&dir.join("meta.redb"))?;
+        let meta = RedbMeta::open_with_cache(&dir.join("meta.redb"), options.meta_cache_bytes)?;
         // It holds every user's secret key.
         std::fs::set_permissions(
             dir.join("meta.redb"),

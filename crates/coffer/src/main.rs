@@ -76,6 +76,11 @@ enum Command {
         /// and tests, or behind a TLS proxy that does not set X-Forwarded-Proto.
         #[arg(long, env = "COFFER_SSE_C_OVER_HTTP")]
         sse_c_over_http: bool,
+        /// MiB of memory for the metadata engine's page cache: the fixed part of the
+        /// server's memory (see README, "Memory"). Hot pages also stay in the OS page cache.
+        #[arg(long, default_value_t = (coffer_store::meta::DEFAULT_CACHE_BYTES >> 20) as u64, env = "COFFER_META_CACHE_MB",
+              value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+        meta_cache_mb: u64,
     },
     /// Load-test any S3 endpoint (warp-style): put, get, mixed, list, multipart, delete.
     Bench(bench::BenchArgs),
@@ -182,6 +187,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Server { .. }) {
+        server::limit_malloc_arenas();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -203,6 +211,7 @@ fn main() -> ExitCode {
                 body_min_rate,
                 master_key_file,
                 sse_c_over_http,
+                meta_cache_mb,
             } => {
                 server::run(server::ServerArgs {
                     data,
@@ -222,6 +231,7 @@ fn main() -> ExitCode {
                     max_connections,
                     master_key_file,
                     sse_c_over_http,
+                    meta_cache_bytes: (meta_cache_mb << 20) as usize,
                 })
                 .await
             }

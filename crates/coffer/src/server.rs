@@ -40,12 +40,32 @@ pub struct ServerArgs {
     pub master_key_file: Option<PathBuf>,
     /// Accept SSE-C keys over plain HTTP.
     pub sse_c_over_http: bool,
+    /// redb's page cache.
+    pub meta_cache_bytes: usize,
 }
 
 /// The master key named by `--master-key-file`, if given (none: the data directory's own).
 pub fn master_key(file: Option<&Path>) -> anyhow_like::Result<Option<coffer_store::MasterKey>> {
     file.map(|f| coffer_store::MasterKey::load(f).map_err(|e| format!("--master-key-file {}: {e}", f.display()).into()))
         .transpose()
+}
+
+/// One malloc arena per core instead of glibc's eight, unless `MALLOC_ARENA_MAX` says
+/// otherwise; call before any thread starts. Each arena keeps what was freed into it, and
+/// redb's page cache, filled by whichever thread read a page, ends up spread over the
+/// arenas of the workers, the blocking pool and the group-commit writer, each near its own
+/// high-water mark: random 4 KiB GETs after 10 s of PUTs held 83 MiB of RSS for 36 MiB of
+/// live heap (heaptrack). One arena held 48 but made small GETs cost 30% more CPU in lock
+/// waits (futex calls 20x); one per core costs nothing measurable here.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // SAFETY: mallopt only sets a tunable; no other thread exists yet.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, cores.min(64) as libc::c_int);
+        }
+    }
 }
 
 pub const CREDENTIALS_FILE: &str = "root-credentials.json";
@@ -148,7 +168,10 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     coffer_store::blob::create_dir_all_durable(&args.data)?;
     let root = root_credentials(&args.data)?;
     let master = master_key(args.master_key_file.as_deref())?;
-    let store = Store::open(&args.data, root.canonical_user_id, master).await?;
+    let options = coffer_store::StoreOptions {
+        meta_cache_bytes: args.meta_cache_bytes,
+    };
+    let store = Store::open_with(&args.data, root.canonical_user_id, master, options).await?;
     let identity = Identity::new(store.clone(), root);
     let route = AdminRoute {
         store: store.clone(),

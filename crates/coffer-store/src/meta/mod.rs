@@ -27,7 +27,7 @@ mod mem;
 mod redb;
 
 pub use mem::MemMeta;
-pub use redb::RedbMeta;
+pub use redb::{DEFAULT_CACHE_BYTES, RedbMeta};
 
 /// The logical tables. Each engine maps them to its own storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

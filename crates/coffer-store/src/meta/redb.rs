@@ -22,9 +22,10 @@ struct WriteReq {
     tx: oneshot::Sender<StoreResult<AnyBox>>,
 }
 
-/// redb's page cache. Its 1 GiB default filled with inline objects and set the server's
-/// peak RSS; the OS page cache still holds hot pages below this.
-const CACHE_BYTES: usize = 32 << 20;
+/// redb's page cache unless told otherwise (`--meta-cache-mb`). Its 1 GiB default filled
+/// with inline objects and set the server's peak RSS; the OS page cache still holds hot
+/// pages below this, so a miss costs a pread, not a disk read.
+pub const DEFAULT_CACHE_BYTES: usize = 16 << 20;
 
 /// Most writes one group commit takes; bounds the latency of the first in the group.
 const MAX_GROUP: usize = 512;
@@ -39,6 +40,7 @@ pub struct RedbMeta {
 /// last committed state, so the server carries on once space returns.
 struct SharedDb {
     path: PathBuf,
+    cache_bytes: usize,
     db: RwLock<Option<Arc<Database>>>,
 }
 
@@ -57,7 +59,7 @@ impl SharedDb {
         }
         let started = std::time::Instant::now();
         loop {
-            match open_db(&self.path) {
+            match open_db(&self.path, self.cache_bytes) {
                 Ok(db) => {
                     let db = Arc::new(db);
                     *self.db.write().unwrap_or_else(|e| e.into_inner()) = Some(db.clone());
@@ -83,13 +85,19 @@ impl SharedDb {
 }
 
 /// Every open, first or after a failure, uses the same settings.
-fn open_db(path: &Path) -> Result<Database, redb::DatabaseError> {
-    Database::builder().set_cache_size(CACHE_BYTES).create(path)
+fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, redb::DatabaseError> {
+    Database::builder().set_cache_size(cache_bytes).create(path)
 }
 
 impl RedbMeta {
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let db = open_db(path).map_err(StoreError::meta)?;
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens with a page cache of `cache_bytes`: the part of the server's memory that does
+    /// not depend on its traffic.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> StoreResult<Self> {
+        let db = open_db(path, cache_bytes).map_err(StoreError::meta)?;
         let txn = db.begin_write().map_err(StoreError::meta)?;
         for t in Table::ALL {
             txn.open_table(def(t)).map_err(StoreError::meta)?;
@@ -97,6 +105,7 @@ impl RedbMeta {
         txn.commit().map_err(StoreError::meta)?;
         let db = Arc::new(SharedDb {
             path: path.to_owned(),
+            cache_bytes,
             db: RwLock::new(Some(Arc::new(db))),
         });
         let (queue, rx) = mpsc::channel(4 * MAX_GROUP);

@@ -115,3 +115,64 @@ async fn sigterm_lets_an_upload_in_flight_finish() {
         .unwrap();
     assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), data);
 }
+
+/// Writes 2,400 objects of 8 KiB (inline: they live in the metadata engine's pages), reads
+/// each back once from 16 tasks, and returns how far the server's peak RSS grew.
+async fn hwm_growth_over_inline_objects(extra: &[&str]) -> u64 {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&tmp.path().join("data"), extra);
+    let c = s.client();
+    let b = bucket("cache");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    let before = s.vm_hwm_kib();
+    let body = data(8 << 10, 7);
+    for round in ["put", "get"] {
+        let tasks: Vec<_> = (0..16)
+            .map(|t| {
+                let (c, b, body) = (c.clone(), b.clone(), body.clone());
+                tokio::spawn(async move {
+                    for i in (t..2400).step_by(16) {
+                        let key = format!("o{i:05}");
+                        if round == "put" {
+                            put(&c, &b, &key, &body).await;
+                        } else {
+                            let o = c.get_object().bucket(&b).key(&key).send().await.unwrap();
+                            assert_eq!(o.body.collect().await.unwrap().into_bytes().len(), body.len());
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+    s.vm_hwm_kib().saturating_sub(before)
+}
+
+#[tokio::test]
+async fn meta_cache_mb_bounds_what_the_metadata_pages_cost() {
+    // 19 MiB of object data: a 64 MiB cache keeps it all, a 2 MiB one cannot.
+    let big = hwm_growth_over_inline_objects(&["--meta-cache-mb", "64"]).await;
+    let small = hwm_growth_over_inline_objects(&["--meta-cache-mb", "2"]).await;
+    assert!(big >= 16 << 10, "the 64 MiB cache held the data: grew {big} KiB");
+    assert!(
+        small + (10 << 10) <= big,
+        "2 MiB cache grew {small} KiB, 64 MiB grew {big} KiB"
+    );
+}
+
+#[test]
+fn meta_cache_mb_must_be_at_least_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    for bad in ["0", "lots", "1048577"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["server", "--listen", "127.0.0.1:0", "--meta-cache-mb", bad, "--data"])
+            .arg(tmp.path().join("data"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--meta-cache-mb {bad} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--meta-cache-mb"), "{err}");
+    }
+}
