@@ -10,6 +10,7 @@ pub mod error;
 mod keyring;
 mod list;
 pub mod lock;
+mod md5_lanes;
 pub mod meta;
 pub mod model;
 mod multipart;

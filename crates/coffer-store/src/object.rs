@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt, stream};
-use md5::{Digest, Md5};
 
 use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter, ByteStream};
 use crate::error::{BoxError, StoreError, StoreResult};
@@ -471,7 +470,7 @@ impl Store {
         E: Into<BoxError>,
     {
         let mut body = std::pin::pin!(body);
-        let mut md5 = Md5::new();
+        let mut md5 = crate::md5_lanes::BodyMd5::new(expected_len);
         let mut size = 0u64;
         let (sse, mut packager) = match sealing.map(|s| s.start()) {
             Some((sse, p)) => (Some(sse), Some(p)),
@@ -487,7 +486,7 @@ impl Store {
         };
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StoreError::Body(e.into()))?;
-            md5.update(&chunk);
+            md5.update(&chunk).await;
             observe(&chunk);
             size += chunk.len() as u64;
             match packager.as_mut() {
@@ -510,7 +509,7 @@ impl Store {
             None if sink.size == 0 => StagedData::Empty,
             None => StagedData::Inline(sink.buf.freeze()),
         };
-        let md5: [u8; 16] = md5.finalize().into();
+        let md5 = md5.finalize().await;
         Ok(Staged {
             size,
             md5,
