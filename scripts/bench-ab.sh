@@ -19,7 +19,7 @@ for round in $(seq "$rounds"); do
         sleep 1
         for sc in "$@"; do
             # shellcheck disable=SC2086
-            r=$("$new" bench $sc --duration "$dur" --endpoint "http://127.0.0.1:$port" 2>&1 | grep -E '^(PUT|GET|HEAD|LIST|DELETE|MIXED) ' | tail -1)
+            r=$("$new" bench $sc --duration "$dur" --endpoint "http://127.0.0.1:$port" 2>&1 | grep -E '^(PUT|GET|HEAD|LIST|DELETE|MIXED|MULTIPART) ' | tail -1)
             echo "round $round $v | $sc | $r"
         done
         kill "$pid"; wait "$pid" 2>/dev/null || true

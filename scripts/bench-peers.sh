@@ -2,6 +2,8 @@
 # Measures coffer beside a peer from crates.io (s3s-fs) and, for GETs, nginx serving files
 # over loopback: each server alone on 127.0.0.1 with a fresh data dir, the same
 # `coffer bench` scenarios against each one after the other, and each server's peak RSS.
+# Then, on fresh servers again, one sequence driven by another client (the AWS SDK for
+# Rust: crates/coffer/examples/sdk_load.rs) with the server's VmHWM after each phase.
 # Writes docs/benchmarks.md. Not part of CI: it takes minutes and wants a quiet machine.
 #
 #   scripts/bench-peers.sh                 # 10 s per scenario
@@ -18,8 +20,9 @@ OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 S3S_FS_VERSION=0.14.1
 export COFFER_ACCESS_KEY_ID=benchaccesskey COFFER_SECRET_ACCESS_KEY=benchsecretkey0123456789
 
-cargo build --release --locked -p coffer
+cargo build --release --locked -p coffer --bin coffer --example sdk_load
 COFFER=$TARGET_DIR/release/coffer
+SDK_LOAD=$TARGET_DIR/release/examples/sdk_load
 if ! "$PEERS/bin/s3s-fs" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
     cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary --locked --root "$PEERS"
 fi
@@ -72,23 +75,39 @@ run_scenarios() {
 
 peak_rss() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
-# s3s-fs
-mkdir -p "$WORK/s3s-fs"
-"$PEERS/bin/s3s-fs" --host 127.0.0.1 --port 19101 --access-key "$COFFER_ACCESS_KEY_ID" \
-    --secret-key "$COFFER_SECRET_ACCESS_KEY" "$WORK/s3s-fs" >"$WORK/s3s-fs.log" 2>&1 &
-SERVER_PID=$!
-wait_port 19101
-run_scenarios s3s-fs 19101
-peak_rss "$SERVER_PID" >"$WORK/results/s3s-fs-rss"
-stop_server
+# start SERVER PORT DIR: s3s-fs or coffer, alone, on a fresh data directory.
+start() {
+    rm -rf "$3"
+    mkdir -p "$3"
+    if [ "$1" = s3s-fs ]; then
+        "$PEERS/bin/s3s-fs" --host 127.0.0.1 --port "$2" --access-key "$COFFER_ACCESS_KEY_ID" \
+            --secret-key "$COFFER_SECRET_ACCESS_KEY" "$3" >"$3.log" 2>&1 &
+    else
+        "$COFFER" server --data "$3" --listen "127.0.0.1:$2" >"$3.log" 2>&1 &
+    fi
+    SERVER_PID=$!
+    wait_port "$2"
+}
 
-# coffer
-"$COFFER" server --data "$WORK/coffer" --listen 127.0.0.1:19102 >"$WORK/coffer.log" 2>&1 &
-SERVER_PID=$!
-wait_port 19102
-run_scenarios coffer 19102
-peak_rss "$SERVER_PID" >"$WORK/results/coffer-rss"
-stop_server
+port=19100
+for server in s3s-fs coffer; do
+    port=$((port + 1))
+    start "$server" "$port" "$WORK/$server"
+    run_scenarios "$server" "$port"
+    peak_rss "$SERVER_PID" >"$WORK/results/$server-rss"
+    stop_server
+done
+
+# The sequence of issue #18, by the AWS SDK: small PUT/GET at 32 connections, 64 MiB PUT/GET
+# x4, a 10,000-key LIST x2, 128 MiB multipart, DELETE at 32 connections.
+for server in s3s-fs coffer; do
+    echo "== $server: the SDK sequence"
+    port=$((port + 1))
+    start "$server" "$port" "$WORK/$server-sdk"
+    "$SDK_LOAD" --endpoint "http://127.0.0.1:$port" --server-pid "$SERVER_PID" --duration "$DUR" \
+        | tee "$WORK/results/$server-sdk.jsonl"
+    stop_server
+done
 
 # nginx: the reference for raw GETs of the same sizes (files written once, read unsigned).
 if command -v nginx >/dev/null; then
@@ -116,15 +135,15 @@ http {
     fastcgi_temp_path $WORK/nginx/tmp;
     uwsgi_temp_path $WORK/nginx/tmp;
     scgi_temp_path $WORK/nginx/tmp;
-    server { listen 127.0.0.1:19103; root $WORK/nginx/www; }
+    server { listen 127.0.0.1:19110; root $WORK/nginx/www; }
 }
 EOF
     nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
     SERVER_PID=$!
-    wait_port 19103
-    bench get4k nginx 19103 get --anonymous --no-prepare --bucket ref --prefix small --size 4KiB \
+    wait_port 19110
+    bench get4k nginx 19110 get --anonymous --no-prepare --bucket ref --prefix small --size 4KiB \
         --concurrency 32 --objects 1000
-    bench get64m nginx 19103 get --anonymous --no-prepare --bucket ref --prefix big --size 64MiB \
+    bench get64m nginx 19110 get --anonymous --no-prepare --bucket ref --prefix big --size 64MiB \
         --concurrency 4 --objects 4
     stop_server
 fi
@@ -251,6 +270,56 @@ lines += [
     "\"client CPU %\" is `coffer bench`'s own user+system time over the run, in percent of one core",
     "(the machine has " + str(os.cpu_count()) + "): the client shares the cores with the server.",
 ]
+
+def sdk(server):
+    p = os.path.join(res, f"{server}-sdk.jsonl")
+    if not os.path.exists(p):
+        return {}
+    return {j["phase"]: j for j in map(json.loads, filter(str.strip, open(p)))}
+
+SDK_ROWS = [
+    ("put4k", "PUT 4 KiB, 32 connections", "ops/s", lambda j: j["ops_per_sec"]),
+    ("get4k", "GET 4 KiB at random of all PUT, 32 connections", "ops/s", lambda j: j["ops_per_sec"]),
+    ("put64m", "PUT 64 MiB, 4 connections", "MiB/s", lambda j: j["mib_per_sec"]),
+    ("get64m", "GET 64 MiB, 4 connections", "MiB/s", lambda j: j["mib_per_sec"]),
+    ("list", "fill 10,000 keys, then LIST them whole, 2 listers", "keys/s", lambda j: j["ops"] * 10000 / j["seconds"]),
+    ("multipart", "multipart 128 MiB, 8 MiB parts, 4 at once", "MiB/s", lambda j: j["mib_per_sec"]),
+    ("delete", "DELETE the 4 KiB objects, 32 connections", "ops/s", lambda j: j["ops_per_sec"]),
+]
+ss, cs = sdk("s3s-fs"), sdk("coffer")
+if ss or cs:
+    mib = lambda j, k: j.get(k) / 1024 if j and j.get(k) is not None else None
+    lines += [
+        "",
+        "## The same kind of sequence from another client",
+        "",
+        "`crates/coffer/examples/sdk_load.rs`: the AWS SDK for Rust (signed payloads, CRC32",
+        "checksums, its own connection pool) on 2 threads, one phase after the other on a fresh",
+        f"server, {dur} a phase. VmHWM is the server's peak RSS when the phase ended, so the last",
+        "row is the peak over the whole sequence.",
+        "",
+        "| phase | unit | s3s-fs | coffer | coffer / s3s-fs | errors (s3s-fs / coffer) | s3s-fs VmHWM MiB | coffer VmHWM MiB |",
+        "|---|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for name, label, unit, f in SDK_ROWS:
+        sj, cj = ss.get(name), cs.get(name)
+        sv, cv = (f(sj) if sj else None), (f(cj) if cj else None)
+        ratio = "-" if not sv or cv is None else f"{cv / sv:.2f}x"
+        errs = f"{sj['errors'] if sj else '-'} / {cj['errors'] if cj else '-'}"
+        lines.append(
+            f"| {label} | {unit} | {fmt(sv, unit)} | {fmt(cv, unit)} | {ratio} | {errs} | "
+            f"{fmt(mib(sj, 'server_vm_hwm_kib'), '')} | {fmt(mib(cj, 'server_vm_hwm_kib'), '')} |"
+        )
+    peak = mib(cs.get("delete"), "server_vm_hwm_kib")
+    sp, cp = ss.get("put64m"), cs.get("put64m")
+    put_ratio = cp["mib_per_sec"] / sp["mib_per_sec"] if sp and cp and sp["mib_per_sec"] else None
+    lines += [
+        "",
+        f"- coffer's peak RSS over the sequence: {fmt(peak, '')} MiB (target: at most 64 MiB): "
+        f"{'-' if peak is None else ('met' if peak <= 64 else 'not met')}",
+        f"- PUT 64 MiB x4, coffer / s3s-fs: {'-' if put_ratio is None else f'{put_ratio:.2f}x'} "
+        f"(target: 1.5x): {'-' if put_ratio is None else ('met' if put_ratio >= 1.5 else 'not met')}",
+    ]
 # Hand-written analysis below this heading survives a re-run.
 KEEP = "\n## Analysis"
 old = open(out).read() if os.path.exists(out) else ""
