@@ -358,6 +358,11 @@ mod kernel {
         }
     }
 
+    /// The rotation of step `i`.
+    const fn shift(i: usize) -> u32 {
+        S[(i / 16) * 4 + i % 4]
+    }
+
     pub const INIT: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 
     pub fn compress(state: &mut [u32; 4], block: &[u8; 64]) {
@@ -374,7 +379,7 @@ mod kernel {
         macro_rules! step {
             ($i:expr, $f:expr) => {{
                 let t = a.wrapping_add(RC[$i]).wrapping_add(x[word($i)]);
-                let t = t.wrapping_add($f(b, c, d)).rotate_left(S[($i / 16) * 4 + $i % 4]);
+                let t = t.wrapping_add($f(b, c, d)).rotate_left(shift($i));
                 a = d;
                 d = c;
                 c = b;
