@@ -435,9 +435,47 @@ impl AlignedBuf {
     fn push(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.cap - self.len);
         // SAFETY: `len + n <= cap`, and `data` cannot overlap memory we own exclusively.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(self.len), n) };
+        unsafe { copy_for_device(self.ptr.as_ptr().add(self.len), &data[..n]) };
         self.len += n;
         n
+    }
+}
+
+/// Copies `src` to `dst`, memory only the disk reads next. Large copies use streaming
+/// stores, which skip fetching each destination line into the cache first: this copy was
+/// 11-12% of the server's CPU on 64 MiB PUTs (perf), half of it those fetches.
+///
+/// # Safety
+/// `dst` must be valid for `src.len()` bytes and not overlap `src`.
+unsafe fn copy_for_device(dst: *mut u8, src: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= 4096 && std::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the caller's promise; AVX-512F is present.
+        return unsafe { copy_streaming(dst, src) };
+    }
+    // SAFETY: the caller's promise.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn copy_streaming(dst: *mut u8, src: &[u8]) {
+    use std::arch::x86_64::{_mm_sfence, _mm512_loadu_si512, _mm512_stream_si512};
+    let n = src.len();
+    let head = dst.align_offset(64).min(n);
+    // SAFETY: every offset stays below `n`, which the caller vouched for; streaming stores
+    // go to 64-byte aligned addresses, and the fence orders them before the write that
+    // hands the buffer to the kernel.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), dst, head);
+        let mut i = head;
+        while i + 64 <= n {
+            let v = _mm512_loadu_si512(src.as_ptr().add(i).cast());
+            _mm512_stream_si512(dst.add(i).cast(), v);
+            i += 64;
+        }
+        std::ptr::copy_nonoverlapping(src.as_ptr().add(i), dst.add(i), n - i);
+        _mm_sfence();
     }
 }
 
@@ -474,6 +512,21 @@ mod tests {
 
     /// Sizes around the direct-I/O block and the write buffer, written in uneven chunks,
     /// read back byte-exact, on the build disk and on tmpfs.
+    #[test]
+    fn copies_for_the_device_are_exact_at_every_alignment() {
+        let src: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        for offset in 0..130 {
+            for len in [0, 1, 63, 64, 65, 4095, 4096, 4097, 4159, 10_000, 19_000 - offset] {
+                let mut buf = AlignedBuf::new(ALIGN * 8);
+                buf.len = offset;
+                assert_eq!(buf.push(&src[..len]), len);
+                let got = buf.as_slice();
+                assert!(got[..offset].iter().all(|&b| b == 0), "bytes before {offset} touched");
+                assert!(got[offset..] == src[..len], "offset {offset}, {len} bytes");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn blobs_read_back_exactly_around_block_and_buffer_edges() {
         let shm = Path::new("/dev/shm");
