@@ -427,6 +427,11 @@ pub async fn with_bucket(name: &str) -> (Server, Client, String) {
     (s, c, b)
 }
 
+/// Standard base64, as Content-MD5 and SSE-C headers carry bytes.
+pub fn b64(b: &[u8]) -> String {
+    base64_simd::STANDARD.encode_to_string(b)
+}
+
 /// Deterministic test bytes, different for each `seed` and with no short period, so a
 /// misplaced or repeated chunk shows.
 pub fn data(len: usize, seed: u64) -> Vec<u8> {

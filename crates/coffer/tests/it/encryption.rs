@@ -17,10 +17,6 @@ use crate::common::*;
 const KEY: [u8; 32] = [7; 32];
 const OTHER_KEY: [u8; 32] = [8; 32];
 
-fn b64(b: &[u8]) -> String {
-    base64_simd::STANDARD.encode_to_string(b)
-}
-
 /// An SSE-C key as the headers carry it: base64 key and base64 MD5.
 fn sse_c(key: [u8; 32]) -> (String, String) {
     (b64(&key), b64(&Md5::digest(key)))

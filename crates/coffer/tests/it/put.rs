@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::ChecksumMode;
+use md5::{Digest, Md5};
 
 use crate::common::*;
 
@@ -152,6 +153,68 @@ async fn content_md5_right_is_accepted_and_wrong_is_bad_digest() {
     // Nothing was stored under the rejected key, and the right one holds its body.
     assert_eq!(sdk_status(c.head_object().bucket(&b).key("bad").send().await), 404);
     assert_eq!(get_body(&c, &b, "fox").await, FOX);
+}
+
+/// Bodies of 1 MiB and more are hashed many at once (`md5_lanes.rs`): every one still
+/// gets its own MD5 as its ETag, and a wrong Content-MD5 on one is still refused.
+#[tokio::test]
+async fn concurrent_large_puts_each_get_their_own_md5() {
+    let (_s, c, b) = with_bucket("lanes").await;
+    let sizes = [
+        1 << 20,
+        (1 << 20) + 1,
+        3 << 20,
+        (5 << 20) - 63,
+        (2 << 20) + 55,
+        7 << 20,
+        (1 << 20) + 64,
+        9_999_999,
+    ];
+    let puts = sizes.iter().enumerate().map(|(i, &n)| {
+        let (c, b) = (c.clone(), b.clone());
+        async move {
+            let body = data(n, i as u64 + 40);
+            let out = c
+                .put_object()
+                .bucket(&b)
+                .key(format!("big{i}"))
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .unwrap();
+            (body, out.e_tag.unwrap())
+        }
+    });
+    for (i, (body, etag)) in futures::future::join_all(puts).await.into_iter().enumerate() {
+        assert_eq!(etag, format!("\"{}\"", hex::encode(Md5::digest(&body))), "body {i}");
+        assert!(get_body(&c, &b, &format!("big{i}")).await == body, "body {i} read back");
+    }
+    let big = data(3 << 20, 99);
+    let mut wrong = Md5::digest(&big);
+    wrong[0] ^= 1;
+    check_sdk_error(
+        c.put_object()
+            .bucket(&b)
+            .key("big-bad")
+            .body(ByteStream::from(big.clone()))
+            .content_md5(b64(&wrong))
+            .send()
+            .await,
+        400,
+        "BadDigest",
+        &format!("/{b}/big-bad"),
+    );
+    assert_eq!(sdk_status(c.head_object().bucket(&b).key("big-bad").send().await), 404);
+    let ok = c
+        .put_object()
+        .bucket(&b)
+        .key("big-good")
+        .body(ByteStream::from(big.clone()))
+        .content_md5(b64(&Md5::digest(&big)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.e_tag, Some(format!("\"{}\"", hex::encode(Md5::digest(&big)))));
 }
 
 #[tokio::test]

@@ -116,7 +116,6 @@ async fn scrub_checks_encrypted_objects_without_their_keys() {
     let b = bucket("scrub-sse");
     c.create_bucket().bucket(&b).send().await.unwrap();
     let key = [3u8; 32];
-    let b64 = |v: &[u8]| base64_simd::STANDARD.encode_to_string(v);
     use md5::Digest;
     c.put_object()
         .bucket(&b)
