@@ -1,13 +1,13 @@
 //! MD5 of large bodies, many at once. MD5 is one long dependency chain per stream, so one
 //! core hashes one stream at about 600 MiB/s and was half the server's CPU on large PUTs
-//! (perf, `docs/benchmarks.md`). With AVX-512 one core runs eight chains side by side in
-//! the same time as one: a thread here takes the chunks of every large body being written
+//! (perf, `docs/benchmarks.md`). With AVX-512 or AVX2 one core runs eight chains side by
+//! side in about the time of one: a thread here takes the chunks of every large body being written
 //! and hashes the bodies that have data in lockstep, one per 32-bit lane (MinIO's md5-simd
 //! does the same). A body's writer never waits for the hash until it finishes, unless it
 //! runs more than [`QUEUE_BYTES`] ahead.
 //!
-//! Bodies under [`LANES_FROM`], of unknown length, and every body on a CPU without
-//! AVX-512 (or with `COFFER_MD5_LANES=off`) are hashed where they arrive, as before.
+//! Bodies under [`LANES_FROM`], of unknown length, and every body on a CPU without AVX2
+//! (or with `COFFER_MD5_LANES=off`) are hashed where they arrive, as before.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -136,23 +136,60 @@ impl Engine {
     }
 }
 
-/// The lanes thread, if this CPU has AVX-512 and it is not switched off.
+/// The lanes thread, if this CPU has AVX2 or AVX-512 and it is not switched off.
 pub fn engine() -> Option<&'static Engine> {
     static ENGINE: OnceLock<Option<Engine>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let off = std::env::var("COFFER_MD5_LANES").is_ok_and(|v| v == "off" || v == "0");
-            (!off && kernel::avx512::available()).then(|| Engine::start(Kernel::Avx512))
+            let choice = std::env::var("COFFER_MD5_LANES").unwrap_or_default();
+            Kernel::best(&choice).map(Engine::start)
         })
         .as_ref()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kernel {
-    /// One stream after another: the reference the tests hold the other to.
+    /// One stream after another: the reference the tests hold the others to.
     #[cfg_attr(not(test), allow(dead_code))]
     Scalar,
+    #[cfg(target_arch = "x86_64")]
     Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernel {
+    /// The fastest this CPU runs; `choice` (`COFFER_MD5_LANES`) may ask for `off` or `avx2`.
+    fn best(choice: &str) -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if choice == "off" || choice == "0" {
+                return None;
+            }
+            if choice != "avx2" && kernel::avx512::available() {
+                return Some(Self::Avx512);
+            }
+            kernel::avx2::available().then_some(Self::Avx2)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = choice;
+            None
+        }
+    }
+
+    /// Eight lanes; only the vector kernels are ever given more than one.
+    fn compress8(self, state: &mut [[u32; kernel::LANES]; 4], blocks: [Option<&[u8; 64]>; kernel::LANES]) {
+        match self {
+            Self::Scalar => unreachable!("the scalar engine hashes one lane at a time"),
+            // SAFETY: `best` picked each kernel only where its `available` said so (and the
+            // tests only where it says so).
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => unsafe { kernel::avx512::compress8(state, blocks) },
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => unsafe { kernel::avx2::compress8(state, blocks) },
+        }
+    }
 }
 
 /// A body being hashed: its chunks not yet hashed, and a partial block between chunks.
@@ -315,11 +352,7 @@ fn take(lanes: &mut HashMap<u64, Lane>, m: Msg) {
 /// Hashes up to [`PASS_BLOCKS`] blocks of up to eight lanes that have data, in lockstep;
 /// a lane alone, everything it has queued.
 fn pass(lanes: &mut HashMap<u64, Lane>, kernel: Kernel) {
-    let lanes_at_once = if kernel == Kernel::Scalar {
-        1
-    } else {
-        kernel::avx512::LANES
-    };
+    let lanes_at_once = if kernel == Kernel::Scalar { 1 } else { kernel::LANES };
     let mut group: Vec<(&mut Lane, usize)> = lanes
         .values_mut()
         .filter_map(|l| l.ready().map(|n| (l, n)))
@@ -339,7 +372,7 @@ fn pass(lanes: &mut HashMap<u64, Lane>, kernel: Kernel) {
         return;
     };
     let k = k.min(PASS_BLOCKS);
-    let mut state = [[0u32; kernel::avx512::LANES]; 4];
+    let mut state = [[0u32; kernel::LANES]; 4];
     for (j, (l, _)) in group.iter().enumerate() {
         for (w, s) in state.iter_mut().enumerate() {
             s[j] = l.state[w];
@@ -347,9 +380,7 @@ fn pass(lanes: &mut HashMap<u64, Lane>, kernel: Kernel) {
     }
     for i in 0..k {
         let blocks = std::array::from_fn(|j| group.get(j).map(|(l, _)| l.block(i)));
-        // SAFETY: a group of more than one lane means the AVX-512 kernel, which the engine
-        // runs only where `available` said so.
-        unsafe { kernel::avx512::compress8(&mut state, blocks) };
+        kernel.compress8(&mut state, blocks);
     }
     for (j, (l, _)) in group.iter_mut().enumerate() {
         for (w, s) in state.iter().enumerate() {
@@ -442,101 +473,167 @@ mod kernel {
         }
     }
 
-    pub mod avx512 {
-        #[cfg(target_arch = "x86_64")]
-        use std::arch::x86_64::*;
+    /// Lanes one call hashes. 256-bit vectors: on this repository's AMD EPYC, 512-bit
+    /// ones run at half the rate, and eight lanes of 256 bits outran sixteen of 512 (3.3
+    /// against 2.9 GiB/s, and twice as fast with four bodies).
+    pub const LANES: usize = 8;
 
-        /// Lanes one call hashes. 256-bit vectors: on this repository's AMD EPYC, 512-bit
-        /// ones run at half the rate, and eight lanes of 256 bits outran sixteen of 512
-        /// (3.3 against 2.9 GiB/s, and twice as fast with four bodies).
-        pub const LANES: usize = 8;
-
-        pub fn available() -> bool {
-            #[cfg(target_arch = "x86_64")]
-            return is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
-            #[cfg(not(target_arch = "x86_64"))]
-            return false;
-        }
-
-        #[cfg(not(target_arch = "x86_64"))]
-        pub unsafe fn compress8(_: &mut [[u32; LANES]; 4], _: [Option<&[u8; 64]>; LANES]) {
-            unreachable!("available() is false off x86_64")
-        }
-
-        /// Eight streams, one block each: lane `l` hashes `blocks[l]` into the `l`th element
-        /// of each `state` word. A lane without a block hashes zeros; its state is the
-        /// caller's to ignore.
-        ///
-        /// # Safety
-        /// The CPU must have AVX-512F and AVX-512VL ([`available`]).
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f,avx512vl")]
-        pub unsafe fn compress8(state: &mut [[u32; LANES]; 4], blocks: [Option<&[u8; 64]>; LANES]) {
-            use super::{RC, word};
-            // Word-major, so each message word of all lanes is one load.
-            let mut m = [[0u32; LANES]; 16];
-            for (l, b) in blocks.iter().enumerate() {
-                if let Some(b) = b {
-                    for (w, c) in b.chunks_exact(4).enumerate() {
-                        m[w][l] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    /// One kernel per instruction set: `$f`..`$i` are MD5's round functions on (b, c, d),
+    /// `$rol` a rotation by a constant.
+    macro_rules! compress8 {
+        ($features:literal, $f:ident, $g:ident, $h:ident, $i:ident, $rol:ident) => {
+            /// Eight streams, one block each: lane `l` hashes `blocks[l]` into the `l`th
+            /// element of each `state` word. A lane without a block hashes zeros; its state
+            /// is the caller's to ignore.
+            ///
+            /// # Safety
+            /// The CPU must have what `available` checks.
+            #[target_feature(enable = $features)]
+            pub unsafe fn compress8(state: &mut [[u32; LANES]; 4], blocks: [Option<&[u8; 64]>; LANES]) {
+                use crate::md5_lanes::kernel::{RC, word};
+                // Word-major, so each message word of all lanes is one load.
+                let mut m = [[0u32; LANES]; 16];
+                for (l, b) in blocks.iter().enumerate() {
+                    if let Some(b) = b {
+                        for (w, c) in b.chunks_exact(4).enumerate() {
+                            m[w][l] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                        }
                     }
                 }
-            }
-            let ld = |p: &[u32; LANES]| {
-                // SAFETY: 8 u32s; loadu takes any alignment.
-                unsafe { _mm256_loadu_si256(p.as_ptr().cast()) }
-            };
-            let (a0, b0, c0, d0) = (ld(&state[0]), ld(&state[1]), ld(&state[2]), ld(&state[3]));
-            let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
-            macro_rules! step {
-                ($i:expr, $imm:expr, $s:expr) => {{
-                    let t = _mm256_add_epi32(
-                        _mm256_add_epi32(a, _mm256_set1_epi32(RC[$i] as i32)),
-                        ld(&m[word($i)]),
-                    );
-                    let f = _mm256_ternarylogic_epi32::<$imm>(b, c, d);
-                    let t = _mm256_rol_epi32::<$s>(_mm256_add_epi32(t, f));
-                    a = d;
-                    d = c;
-                    c = b;
-                    b = _mm256_add_epi32(b, t);
-                }};
-            }
-            macro_rules! sixteen {
-                ($base:expr, $imm:expr, $s0:expr, $s1:expr, $s2:expr, $s3:expr) => {
-                    step!($base, $imm, $s0);
-                    step!($base + 1, $imm, $s1);
-                    step!($base + 2, $imm, $s2);
-                    step!($base + 3, $imm, $s3);
-                    step!($base + 4, $imm, $s0);
-                    step!($base + 5, $imm, $s1);
-                    step!($base + 6, $imm, $s2);
-                    step!($base + 7, $imm, $s3);
-                    step!($base + 8, $imm, $s0);
-                    step!($base + 9, $imm, $s1);
-                    step!($base + 10, $imm, $s2);
-                    step!($base + 11, $imm, $s3);
-                    step!($base + 12, $imm, $s0);
-                    step!($base + 13, $imm, $s1);
-                    step!($base + 14, $imm, $s2);
-                    step!($base + 15, $imm, $s3);
+                let ld = |p: &[u32; LANES]| {
+                    // SAFETY: 8 u32s; loadu takes any alignment.
+                    unsafe { _mm256_loadu_si256(p.as_ptr().cast()) }
                 };
+                let (a0, b0, c0, d0) = (ld(&state[0]), ld(&state[1]), ld(&state[2]), ld(&state[3]));
+                let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
+                macro_rules! step {
+                    ($n:expr, $fun:ident, $s:expr) => {{
+                        let t = _mm256_add_epi32(
+                            _mm256_add_epi32(a, _mm256_set1_epi32(RC[$n] as i32)),
+                            ld(&m[word($n)]),
+                        );
+                        let t = $rol::<$s>(_mm256_add_epi32(t, $fun(b, c, d)));
+                        a = d;
+                        d = c;
+                        c = b;
+                        b = _mm256_add_epi32(b, t);
+                    }};
+                }
+                macro_rules! sixteen {
+                    ($base:expr, $fun:ident, $s0:expr, $s1:expr, $s2:expr, $s3:expr) => {
+                        step!($base, $fun, $s0);
+                        step!($base + 1, $fun, $s1);
+                        step!($base + 2, $fun, $s2);
+                        step!($base + 3, $fun, $s3);
+                        step!($base + 4, $fun, $s0);
+                        step!($base + 5, $fun, $s1);
+                        step!($base + 6, $fun, $s2);
+                        step!($base + 7, $fun, $s3);
+                        step!($base + 8, $fun, $s0);
+                        step!($base + 9, $fun, $s1);
+                        step!($base + 10, $fun, $s2);
+                        step!($base + 11, $fun, $s3);
+                        step!($base + 12, $fun, $s0);
+                        step!($base + 13, $fun, $s1);
+                        step!($base + 14, $fun, $s2);
+                        step!($base + 15, $fun, $s3);
+                    };
+                }
+                sixteen!(0, $f, 7, 12, 17, 22);
+                sixteen!(16, $g, 5, 9, 14, 20);
+                sixteen!(32, $h, 4, 11, 16, 23);
+                sixteen!(48, $i, 6, 10, 15, 21);
+                let st = |p: &mut [u32; LANES], v| {
+                    // SAFETY: 8 u32s; storeu takes any alignment.
+                    unsafe { _mm256_storeu_si256(p.as_mut_ptr().cast(), v) }
+                };
+                st(&mut state[0], _mm256_add_epi32(a, a0));
+                st(&mut state[1], _mm256_add_epi32(b, b0));
+                st(&mut state[2], _mm256_add_epi32(c, c0));
+                st(&mut state[3], _mm256_add_epi32(d, d0));
             }
-            // Truth tables over (b, c, d): F = b ? c : d, G = d ? b : c, H = b ^ c ^ d,
-            // I = c ^ (b | !d).
-            sixteen!(0, 0xCA, 7, 12, 17, 22);
-            sixteen!(16, 0xE4, 5, 9, 14, 20);
-            sixteen!(32, 0x96, 4, 11, 16, 23);
-            sixteen!(48, 0x39, 6, 10, 15, 21);
-            let st = |p: &mut [u32; LANES], v| {
-                // SAFETY: 8 u32s; storeu takes any alignment.
-                unsafe { _mm256_storeu_si256(p.as_mut_ptr().cast(), v) }
-            };
-            st(&mut state[0], _mm256_add_epi32(a, a0));
-            st(&mut state[1], _mm256_add_epi32(b, b0));
-            st(&mut state[2], _mm256_add_epi32(c, c0));
-            st(&mut state[3], _mm256_add_epi32(d, d0));
+        };
+    }
+
+    /// AVX-512VL: each round function is one ternary-logic instruction (truth tables over
+    /// b, c, d), each rotation one instruction.
+    #[cfg(target_arch = "x86_64")]
+    pub mod avx512 {
+        use super::LANES;
+        use std::arch::x86_64::*;
+
+        pub fn available() -> bool {
+            is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl")
         }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512vl")]
+        fn f(b: __m256i, c: __m256i, d: __m256i) -> __m256i {
+            _mm256_ternarylogic_epi32::<0xCA>(b, c, d)
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512vl")]
+        fn g(b: __m256i, c: __m256i, d: __m256i) -> __m256i {
+            _mm256_ternarylogic_epi32::<0xE4>(b, c, d)
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512vl")]
+        fn h(b: __m256i, c: __m256i, d: __m256i) -> __m256i {
+            _mm256_ternarylogic_epi32::<0x96>(b, c, d)
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512vl")]
+        fn i(b: __m256i, c: __m256i, d: __m256i) -> __m256i {
+            _mm256_ternarylogic_epi32::<0x39>(b, c, d)
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512vl")]
+        fn rol<const S: i32>(x: __m256i) -> __m256i {
+            _mm256_rol_epi32::<S>(x)
+        }
+
+        compress8!("avx512f,avx512vl", f, g, h, i, rol);
+    }
+
+    /// AVX2, for CPUs without AVX-512: two to three instructions per round function and
+    /// three per rotation.
+    #[cfg(target_arch = "x86_64")]
+    pub mod avx2 {
+        use super::LANES;
+        use std::arch::x86_64::*;
+
+        pub fn available() -> bool {
+            is_x86_feature_detected!("avx2")
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn f(b: __m256i, c: __m256i, d: __m256i) -> __m256i {
+            _mm256_xor_si256(_mm256_and_si256(_mm256_xor_si256(c, d), b), d)
+        }
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn g(b: __m256i, c: __m256i, d: __m256i) -> __m256i {
+            _mm256_or_si256(_mm256_and_si256(b, d), _mm256_andnot_si256(d, c))
+        }
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn h(b: __m256i, c: __m256i, d: __m256i) -> __m256i {
+            _mm256_xor_si256(_mm256_xor_si256(b, c), d)
+        }
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn i(b: __m256i, c: __m256i, d: __m256i) -> __m256i {
+            _mm256_xor_si256(c, _mm256_or_si256(b, _mm256_xor_si256(d, _mm256_set1_epi32(-1))))
+        }
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn rol<const S: i32>(x: __m256i) -> __m256i {
+            let left = _mm256_sll_epi32(x, _mm_cvtsi32_si128(S));
+            _mm256_or_si256(left, _mm256_srl_epi32(x, _mm_cvtsi32_si128(32 - S)))
+        }
+
+        compress8!("avx2", f, g, h, i, rol);
     }
 }
 
@@ -589,11 +686,18 @@ mod tests {
 
     #[tokio::test]
     async fn interleaved_bodies_hash_as_md5_does() {
-        let scalar = Engine::start(Kernel::Scalar);
-        let lanes = kernel::avx512::available().then(|| Engine::start(Kernel::Avx512));
-        for seed in 0..20 {
-            check(&scalar, seed).await;
-            if let Some(e) = &lanes {
+        let mut engines = vec![Engine::start(Kernel::Scalar)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if kernel::avx512::available() {
+                engines.push(Engine::start(Kernel::Avx512));
+            }
+            if kernel::avx2::available() {
+                engines.push(Engine::start(Kernel::Avx2));
+            }
+        }
+        for seed in 0..12 {
+            for e in &engines {
                 check(e, seed).await;
             }
         }
