@@ -1,10 +1,10 @@
 //! MD5 of large bodies, many at once. MD5 is one long dependency chain per stream, so one
 //! core hashes one stream at about 600 MiB/s and was half the server's CPU on large PUTs
 //! (perf, `docs/benchmarks.md`). With AVX-512 or AVX2 one core runs eight chains side by
-//! side in about the time of one: a thread here takes the chunks of every large body being written
-//! and hashes the bodies that have data in lockstep, one per 32-bit lane (MinIO's md5-simd
-//! does the same). A body's writer never waits for the hash until it finishes, unless it
-//! runs more than [`QUEUE_BYTES`] ahead.
+//! side in about the time of one: a thread here takes the chunks of every large body being
+//! written and hashes the bodies that have data in lockstep, one per 32-bit lane (MinIO's
+//! md5-simd does the same). A body's writer never waits for the hash until it finishes,
+//! unless it runs more than [`QUEUE_BYTES`] ahead.
 //!
 //! Bodies under [`LANES_FROM`], of unknown length, and every body on a CPU without AVX2
 //! (or with `COFFER_MD5_LANES=off`) are hashed where they arrive, as before.
