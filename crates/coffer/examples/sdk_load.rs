@@ -50,7 +50,7 @@ fn args() -> Args {
         match arg.as_str() {
             "--endpoint" => a.endpoint = value(),
             "--bucket" => a.bucket = value(),
-            "--duration" => a.duration = seconds(&value()),
+            "--duration" => a.duration = coffer::units::parse_duration(&value()).expect("a duration"),
             "--server-pid" => a.server_pid = Some(value().parse().expect("a pid")),
             _ => a.phases.push(arg),
         }
@@ -62,15 +62,6 @@ fn args() -> Args {
             .to_vec();
     }
     a
-}
-
-/// `10s`, `2.5s` or `500ms`.
-fn seconds(s: &str) -> Duration {
-    let (n, scale) = match s.strip_suffix("ms") {
-        Some(n) => (n, 1e-3),
-        None => (s.strip_suffix('s').unwrap_or(s), 1.0),
-    };
-    Duration::from_secs_f64(n.parse::<f64>().unwrap_or_else(|_| panic!("not a duration: {s}")) * scale)
 }
 
 fn client(endpoint: &str) -> Client {
@@ -106,7 +97,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn record<T, E: std::fmt::Debug>(&self, r: Result<T, E>, bytes: usize) {
+    fn record(&self, r: Result<(), String>, bytes: usize) {
         match r {
             Ok(_) => {
                 self.ops.fetch_add(1, Ordering::Relaxed);
@@ -114,7 +105,7 @@ impl Tally {
             }
             Err(e) => {
                 if self.errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                    eprintln!("first error: {e:?}");
+                    eprintln!("first error: {e}");
                 }
             }
         }

@@ -1,3 +1,4 @@
-//! coffer's client-side pieces shared by the binary and its tests.
+//! coffer's client-side pieces shared by the binary, its tests and its examples.
 
 pub mod sigv4;
+pub mod units;
