@@ -32,7 +32,7 @@ const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
 
 /// The MD5 of one body, fed chunk by chunk.
 pub enum BodyMd5 {
-    Here(Box<Md5>),
+    Here(Md5),
     Lanes(LaneStream),
 }
 
@@ -41,7 +41,7 @@ impl BodyMd5 {
     pub fn new(expected_len: Option<u64>) -> Self {
         match (expected_len, engine()) {
             (Some(n), Some(e)) if n >= LANES_FROM => Self::Lanes(e.open()),
-            _ => Self::Here(Box::default()),
+            _ => Self::Here(Md5::new()),
         }
     }
 
@@ -339,12 +339,9 @@ fn take(lanes: &mut HashMap<u64, Lane>, m: Msg) {
             lane.chunks.push_back((chunk, room));
         }
         Msg::Finish(id, tx) => lanes.entry(id).or_insert_with(Lane::new).finish = Some(tx),
+        // Its stream, the only one waiting on its permits, is gone.
         Msg::Drop(id) => {
-            if let Some(mut l) = lanes.remove(&id) {
-                while !l.chunks.is_empty() {
-                    l.pop_front();
-                }
-            }
+            lanes.remove(&id);
         }
     }
 }
@@ -390,7 +387,7 @@ fn pass(lanes: &mut HashMap<u64, Lane>, kernel: Kernel) {
     }
 }
 
-/// MD5's compression function, for one stream and for sixteen.
+/// MD5's compression function, for one stream and for eight.
 mod kernel {
     const RC: [u32; 64] = [
         0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501, 0x698098d8,
@@ -423,6 +420,29 @@ mod kernel {
 
     pub const INIT: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 
+    /// One round: sixteen `$step!(n, f)`, unrolled so that every rotation and message index
+    /// is a constant.
+    macro_rules! sixteen {
+        ($step:ident, $base:expr, $f:ident) => {
+            $step!($base, $f);
+            $step!($base + 1, $f);
+            $step!($base + 2, $f);
+            $step!($base + 3, $f);
+            $step!($base + 4, $f);
+            $step!($base + 5, $f);
+            $step!($base + 6, $f);
+            $step!($base + 7, $f);
+            $step!($base + 8, $f);
+            $step!($base + 9, $f);
+            $step!($base + 10, $f);
+            $step!($base + 11, $f);
+            $step!($base + 12, $f);
+            $step!($base + 13, $f);
+            $step!($base + 14, $f);
+            $step!($base + 15, $f);
+        };
+    }
+
     pub fn compress(state: &mut [u32; 4], block: &[u8; 64]) {
         let mut x = [0u32; 16];
         for (o, c) in x.iter_mut().zip(block.chunks_exact(4)) {
@@ -433,7 +453,6 @@ mod kernel {
         let g = |b: u32, c: u32, d: u32| (b & d).wrapping_add(c & !d);
         let h = |b: u32, c: u32, d: u32| b ^ c ^ d;
         let i = |b: u32, c: u32, d: u32| c ^ (b | !d);
-        // Unrolled, so every rotation and message index is a constant.
         macro_rules! step {
             ($i:expr, $f:expr) => {{
                 let t = a.wrapping_add(RC[$i]).wrapping_add(x[word($i)]);
@@ -444,30 +463,10 @@ mod kernel {
                 b = b.wrapping_add(t);
             }};
         }
-        macro_rules! sixteen {
-            ($base:expr, $f:expr) => {
-                step!($base, $f);
-                step!($base + 1, $f);
-                step!($base + 2, $f);
-                step!($base + 3, $f);
-                step!($base + 4, $f);
-                step!($base + 5, $f);
-                step!($base + 6, $f);
-                step!($base + 7, $f);
-                step!($base + 8, $f);
-                step!($base + 9, $f);
-                step!($base + 10, $f);
-                step!($base + 11, $f);
-                step!($base + 12, $f);
-                step!($base + 13, $f);
-                step!($base + 14, $f);
-                step!($base + 15, $f);
-            };
-        }
-        sixteen!(0, f);
-        sixteen!(16, g);
-        sixteen!(32, h);
-        sixteen!(48, i);
+        sixteen!(step, 0, f);
+        sixteen!(step, 16, g);
+        sixteen!(step, 32, h);
+        sixteen!(step, 48, i);
         for (s, v) in state.iter_mut().zip([a, b, c, d]) {
             *s = s.wrapping_add(v);
         }
@@ -490,7 +489,7 @@ mod kernel {
             /// The CPU must have what `available` checks.
             #[target_feature(enable = $features)]
             pub unsafe fn compress8(state: &mut [[u32; LANES]; 4], blocks: [Option<&[u8; 64]>; LANES]) {
-                use crate::md5_lanes::kernel::{RC, word};
+                use crate::md5_lanes::kernel::{RC, shift, word};
                 // Word-major, so each message word of all lanes is one load.
                 let mut m = [[0u32; LANES]; 16];
                 for (l, b) in blocks.iter().enumerate() {
@@ -507,42 +506,22 @@ mod kernel {
                 let (a0, b0, c0, d0) = (ld(&state[0]), ld(&state[1]), ld(&state[2]), ld(&state[3]));
                 let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
                 macro_rules! step {
-                    ($n:expr, $fun:ident, $s:expr) => {{
+                    ($n:expr, $fun:ident) => {{
                         let t = _mm256_add_epi32(
                             _mm256_add_epi32(a, _mm256_set1_epi32(RC[$n] as i32)),
                             ld(&m[word($n)]),
                         );
-                        let t = $rol::<$s>(_mm256_add_epi32(t, $fun(b, c, d)));
+                        let t = $rol::<{ shift($n) as i32 }>(_mm256_add_epi32(t, $fun(b, c, d)));
                         a = d;
                         d = c;
                         c = b;
                         b = _mm256_add_epi32(b, t);
                     }};
                 }
-                macro_rules! sixteen {
-                    ($base:expr, $fun:ident, $s0:expr, $s1:expr, $s2:expr, $s3:expr) => {
-                        step!($base, $fun, $s0);
-                        step!($base + 1, $fun, $s1);
-                        step!($base + 2, $fun, $s2);
-                        step!($base + 3, $fun, $s3);
-                        step!($base + 4, $fun, $s0);
-                        step!($base + 5, $fun, $s1);
-                        step!($base + 6, $fun, $s2);
-                        step!($base + 7, $fun, $s3);
-                        step!($base + 8, $fun, $s0);
-                        step!($base + 9, $fun, $s1);
-                        step!($base + 10, $fun, $s2);
-                        step!($base + 11, $fun, $s3);
-                        step!($base + 12, $fun, $s0);
-                        step!($base + 13, $fun, $s1);
-                        step!($base + 14, $fun, $s2);
-                        step!($base + 15, $fun, $s3);
-                    };
-                }
-                sixteen!(0, $f, 7, 12, 17, 22);
-                sixteen!(16, $g, 5, 9, 14, 20);
-                sixteen!(32, $h, 4, 11, 16, 23);
-                sixteen!(48, $i, 6, 10, 15, 21);
+                sixteen!(step, 0, $f);
+                sixteen!(step, 16, $g);
+                sixteen!(step, 32, $h);
+                sixteen!(step, 48, $i);
                 let st = |p: &mut [u32; LANES], v| {
                     // SAFETY: 8 u32s; storeu takes any alignment.
                     unsafe { _mm256_storeu_si256(p.as_mut_ptr().cast(), v) }
