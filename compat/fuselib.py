@@ -10,7 +10,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from lanelib import sha
+from lanelib import read_tree, sha
 
 MiB = 1024 * 1024
 FS_TIMEOUT = 60     # per file-system step
@@ -149,6 +149,13 @@ class FuseMount:
             return None
         self.lane.ok(check, True)
         return box.get("value", True)
+
+    def check_tree(self, check, want):
+        """Read every file under the mount (one fs step) and compare it, names and sha256,
+        with want ({relative path: bytes})."""
+        got = self.fs("read every file back through the mount", lambda: read_tree(self.point))
+        if got is not None:
+            self.lane.eq(check, got, {k: sha(v) for k, v in want.items()})
 
 
 def write_file(path, data, chunk=MiB):

@@ -33,7 +33,7 @@ from datetime import datetime
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fuselib import FuseMount, check_bucket, fuse_usable, mounted, write_file  # noqa: E402
-from lanelib import Lane, env, read_tree, root_s3, sha  # noqa: E402
+from lanelib import Lane, env, root_s3, sha  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -229,11 +229,7 @@ def mount_job(rc, mnt):
     # ---- second mount: read back, rename, delete
     if not mnt.mount("rclone mount again"):
         return
-    got = mnt.fs("read every file back through the mount", lambda: read_tree(point))
-    if got is not None:
-        want = {k: sha(v) for k, v in files.items()}
-        want["a/from-boto3.txt"] = sha(ext)
-        L.eq("read back through the mount: files and sha256", got, want)
+    mnt.check_tree("read back through the mount: files and sha256", {**files, "a/from-boto3.txt": ext})
 
     def change():
         os.rename(os.path.join(point, "notes.txt"), os.path.join(point, "a", "renamed.txt"))

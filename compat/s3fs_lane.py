@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fuselib import (FS_TIMEOUT, MiB, FuseMount, bucket_objects, check_bucket, fuse_usable,  # noqa: E402
                      mounted, run, write_file)
-from lanelib import Lane, env, read_tree, root_s3, sha  # noqa: E402
+from lanelib import Lane, env, root_s3, sha  # noqa: E402
 
 ENDPOINT = env("COFFER_ENDPOINT").rstrip("/")
 ROOT_AK = env("COFFER_ACCESS_KEY_ID")
@@ -41,6 +41,12 @@ RUN_ID = env("COFFER_COMPAT_RUN_ID", required=False) or secrets.token_hex(3)
 
 L = Lane("s3fs")
 BUCKET = f"compat-s3fs-{RUN_ID}"
+
+
+def meta_mode(head):
+    """The permission bits s3fs keeps in x-amz-meta-mode, or what is there if not a number."""
+    mode = head.get("Metadata", {}).get("mode")
+    return stat.S_IMODE(int(mode)) if (mode or "").isdigit() else mode
 
 
 def s3fs_mount(exe, work):
@@ -134,10 +140,8 @@ def job(s3, mnt, exe):
         h = s3.head_object(Bucket=BUCKET, Key="big.bin")
         etag = h["ETag"].strip('"')
         L.ok("big.bin: uploaded in parts (multipart ETag -N)", "-" in etag, f"ETag {etag!r}")
-        h = s3.head_object(Bucket=BUCKET, Key="small.txt")
-        mode = h.get("Metadata", {}).get("mode")
         L.eq("small.txt: mode in x-amz-meta-mode (the chmod, a copy onto itself)",
-             stat.S_IMODE(int(mode)) if (mode or "").isdigit() else mode, 0o640)
+             meta_mode(s3.head_object(Bucket=BUCKET, Key="small.txt")), 0o640)
     except ClientError as e:
         L.fail("head-object after the first unmount", str(e))
     # an object under a prefix with no directory object, as other clients write them
@@ -147,11 +151,7 @@ def job(s3, mnt, exe):
     # ---- second mount: read back, rename, delete
     if not mnt.mount("mount again"):
         return
-    got = mnt.fs("read every file back through the mount", lambda: read_tree(point))
-    if got is not None:
-        want = {k: sha(v) for k, v in files.items()}
-        want["from-boto3/ext.txt"] = sha(ext)
-        L.eq("read back: files and sha256", got, want)
+    mnt.check_tree("read back: files and sha256", {**files, "from-boto3/ext.txt": ext})
     mode = mnt.fs("stat small.txt", lambda: stat.S_IMODE(os.stat(os.path.join(point, "small.txt")).st_mode))
     if mode is not None:
         L.eq("stat small.txt: mode 0640 kept", oct(mode), oct(0o640))
@@ -184,10 +184,8 @@ def job(s3, mnt, exe):
             "dir/sub/deep.txt": files["dir/sub/deep.txt"], "from-boto3/ext.txt": ext}
     check_bucket(L, s3, BUCKET, "after the changes", want, dirs_ok=True)
     try:
-        h = s3.head_object(Bucket=BUCKET, Key="renamed.txt")
-        mode = h.get("Metadata", {}).get("mode")
         L.eq("renamed.txt: mode kept by the rename's copy",
-             stat.S_IMODE(int(mode)) if (mode or "").isdigit() else mode, 0o640)
+             meta_mode(s3.head_object(Bucket=BUCKET, Key="renamed.txt")), 0o640)
     except ClientError as e:
         L.fail("head-object renamed.txt", str(e))
 
