@@ -453,6 +453,9 @@ impl S3Auth for Identity {
 #[async_trait::async_trait]
 impl S3Access for Identity {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if let Some(seen) = cx.extensions_mut().get::<crate::service::Seen>().cloned() {
+            seen.set(cx.s3_op().name(), cx.credentials().map(|c| c.access_key.as_str()));
+        }
         let peer = cx.extensions_mut().get::<Peer>().map(|p| p.0);
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),

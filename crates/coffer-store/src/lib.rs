@@ -18,6 +18,7 @@ mod object;
 pub mod record;
 mod scrub;
 pub mod settings;
+pub mod stats;
 pub mod sse;
 mod users;
 mod version;

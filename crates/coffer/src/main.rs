@@ -2,7 +2,11 @@
 
 mod admin;
 mod bench;
+mod config;
+mod console;
 mod keys;
+mod metrics;
+mod ops;
 mod scrub;
 mod server;
 mod workers;
@@ -25,6 +29,21 @@ struct Cli {
 enum Command {
     /// Serve the S3 API.
     Server {
+        /// A TOML file of settings: the key `foo_bar` sets what `--foo-bar` does; flags
+        /// and COFFER_FOO_BAR variables win over it.
+        #[arg(long, env = "COFFER_CONFIG")]
+        config: Option<PathBuf>,
+        /// Print the effective configuration (secrets masked), each setting with its
+        /// source, and exit.
+        #[arg(long)]
+        print_config: bool,
+        /// Root access key id; with --secret-access-key, else the data directory's stored
+        /// or newly generated root credentials.
+        #[arg(long, env = "COFFER_ACCESS_KEY_ID", hide_env_values = true)]
+        access_key_id: Option<String>,
+        /// Root secret key (prefer the environment or the config file: flags show in `ps`).
+        #[arg(long, env = "COFFER_SECRET_ACCESS_KEY", hide_env_values = true)]
+        secret_access_key: Option<String>,
         /// Data directory: metadata, object files, root credentials.
         #[arg(long, default_value = "./coffer-data", env = "COFFER_DATA")]
         data: PathBuf,
@@ -35,11 +54,16 @@ enum Command {
         #[arg(long, default_value = "us-east-1", env = "COFFER_REGION")]
         region: String,
         /// Domain for virtual-hosted-style requests (`bucket.DOMAIN`); repeatable.
-        #[arg(long = "domain", default_value = "localhost")]
+        #[arg(
+            long = "domain",
+            default_value = "localhost",
+            env = "COFFER_DOMAIN",
+            value_delimiter = ','
+        )]
         domains: Vec<String>,
         /// Domain whose `bucket.DOMAIN` serves the bucket as a static website (anonymous
         /// GET and HEAD, index and error documents, redirects); repeatable.
-        #[arg(long = "website-domain")]
+        #[arg(long = "website-domain", env = "COFFER_WEBSITE_DOMAIN", value_delimiter = ',')]
         website_domains: Vec<String>,
         /// Object ownership of a bucket created without `x-amz-object-ownership`:
         /// BucketOwnerEnforced (S3's default: ACLs disabled), BucketOwnerPreferred or
@@ -49,7 +73,8 @@ enum Command {
         default_object_ownership: String,
         /// Length of a lifecycle rule's day in seconds, so tests can see rules run in
         /// seconds (RGW's rgw_lc_debug_interval).
-        #[arg(long, default_value_t = 86_400, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = 86_400, hide = true, env = "COFFER_LIFECYCLE_DAY_SECS",
+              value_parser = clap::value_parser!(u64).range(1..))]
         lifecycle_day_secs: u64,
         /// Seconds after which an incomplete multipart upload is aborted (default 7 days).
         #[arg(long, default_value_t = 7 * 24 * 3600, env = "COFFER_UPLOAD_EXPIRY_SECS")]
@@ -58,14 +83,15 @@ enum Command {
         #[arg(long, default_value_t = 1024, env = "COFFER_MAX_CONNECTIONS")]
         max_connections: usize,
         /// Seconds a client gets to send a complete header block (tests use a short one).
-        #[arg(long, default_value_t = 10, hide = true)]
+        #[arg(long, default_value_t = 10, hide = true, env = "COFFER_HEADER_TIMEOUT_SECS")]
         header_timeout_secs: u64,
         /// Seconds a request body may stall before the request gets 400 RequestTimeout.
-        #[arg(long, default_value_t = 30, hide = true, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        #[arg(long, default_value_t = 30, hide = true, env = "COFFER_BODY_TIMEOUT_SECS",
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
         body_timeout_secs: u64,
         /// Bytes a second a request body must average, not counting the first
         /// body-timeout-secs of waiting (0: no minimum).
-        #[arg(long, default_value_t = 1024, hide = true)]
+        #[arg(long, default_value_t = 1024, hide = true, env = "COFFER_BODY_MIN_RATE")]
         body_min_rate: u64,
         /// File holding the master key (64 hex digits) that seals SSE-S3 and KMS keys;
         /// without one, the data directory keeps its own in `master.key`, made on first
@@ -81,6 +107,25 @@ enum Command {
         #[arg(long, default_value_t = (coffer_store::meta::DEFAULT_CACHE_BYTES >> 20) as u64, env = "COFFER_META_CACHE_MB",
               value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
         meta_cache_mb: u64,
+        /// What to log, as a tracing filter (`info`, `warn,coffer::access=off`, ...).
+        #[arg(long, default_value = "info", env = "COFFER_LOG")]
+        log: String,
+        /// Log lines as text or as one JSON object each.
+        #[arg(long, default_value = "text", env = "COFFER_LOG_FORMAT", value_parser = ["text", "json"])]
+        log_format: String,
+        /// A log line per request (target `coffer::access`, level info).
+        #[arg(long, default_value_t = true, env = "COFFER_ACCESS_LOG", action = clap::ArgAction::Set)]
+        access_log: bool,
+        /// Count requests and serve Prometheus metrics at /_coffer/metrics.
+        #[arg(long, default_value_t = true, env = "COFFER_METRICS", action = clap::ArgAction::Set)]
+        metrics: bool,
+        /// Require `Authorization: Bearer TOKEN` to read /_coffer/metrics.
+        #[arg(long, env = "COFFER_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
+        /// Seconds to keep serving after SIGTERM while /_coffer/health/ready answers 503,
+        /// so a load balancer stops sending new requests before the listener closes.
+        #[arg(long, default_value_t = 0, env = "COFFER_SHUTDOWN_DELAY_SECS")]
+        shutdown_delay_secs: u64,
     },
     /// Load-test any S3 endpoint (warp-style): put, get, mixed, list, multipart, delete.
     Bench(bench::BenchArgs),
@@ -177,16 +222,60 @@ enum PolicyAction {
     List { name: String },
 }
 
+/// Logs to stderr: `filter` as tracing directives, as text or JSON lines.
+fn init_logging(filter: &str, json: bool) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| format!("--log {filter}: {e}"))?
+        // s3s logs whole requests at debug, SSE-C keys included: never that; and every
+        // client error at error level: only when asked for.
+        .add_directive(
+            if filter.contains("s3s") { "s3s=warn" } else { "s3s=off" }
+                .parse()
+                .expect("a valid directive"),
+        );
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if json {
+        fmt.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        fmt.init();
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(match tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG") {
-            // s3s logs whole requests at debug, SSE-C keys included: never that.
-            Ok(f) => f.add_directive("s3s=warn".parse().expect("a valid directive")),
-            Err(_) => tracing_subscriber::EnvFilter::new("warn,s3s=off"),
-        })
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let from_file = match config::load(
+        &args,
+        Cli::command().find_subcommand("server").expect("a server command"),
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("coffer: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Built after the file is loaded: clap reads each argument's variable as it is built.
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(&args).unwrap_or_else(|e| e.exit());
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let logging = match &cli.command {
+        Command::Server { print_config: true, .. } => {
+            let sub = matches.subcommand_matches("server").expect("the server command");
+            let server = command.find_subcommand("server").expect("a server command");
+            print!("{}", config::print(server, sub, &from_file));
+            return ExitCode::SUCCESS;
+        }
+        Command::Server { log, log_format, .. } => init_logging(log, log_format == "json"),
+        _ => init_logging(&std::env::var("COFFER_LOG").unwrap_or_else(|_| "warn".into()), false),
+    };
+    if let Err(e) = logging {
+        eprintln!("coffer: {e}");
+        return ExitCode::from(2);
+    }
     if matches!(cli.command, Command::Server { .. }) {
         server::limit_malloc_arenas();
     }
@@ -197,6 +286,16 @@ fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Server {
+                config: _,
+                print_config: _,
+                access_key_id,
+                secret_access_key,
+                log: _,
+                log_format: _,
+                access_log,
+                metrics,
+                metrics_token,
+                shutdown_delay_secs,
                 data,
                 listen,
                 region,
@@ -232,6 +331,11 @@ fn main() -> ExitCode {
                     master_key_file,
                     sse_c_over_http,
                     meta_cache_bytes: (meta_cache_mb << 20) as usize,
+                    root_keys: (access_key_id, secret_access_key),
+                    access_log,
+                    metrics,
+                    metrics_token: metrics_token.filter(|t| !t.is_empty()),
+                    shutdown_delay: std::time::Duration::from_secs(shutdown_delay_secs),
                 })
                 .await
             }
@@ -385,4 +489,25 @@ async fn user_command(action: UserAction, server: &AdminServer) -> server::anyho
         UserAction::Remove { name } => println!("removed {name}"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The config file's contract: every setting of `coffer server` is also
+    /// `COFFER_FOO_BAR`, so the file (which sets those variables) reaches all of them.
+    #[test]
+    fn every_server_flag_has_its_variable() {
+        let cli = super::Cli::command();
+        let server = cli.find_subcommand("server").unwrap();
+        for arg in server.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if ["print-config", "help"].contains(&long) {
+                continue;
+            }
+            let want = super::config::env_name(&long.replace('-', "_"));
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(want.as_str()), "--{long}");
+        }
+    }
 }

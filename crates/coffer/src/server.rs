@@ -10,6 +10,7 @@ use coffer_s3::{Coffer, Config, Identity, RootCredentials};
 use coffer_store::{CanonicalId, Store};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering::Relaxed;
 use tokio::net::TcpSocket;
 use tokio::sync::Semaphore;
 
@@ -42,6 +43,15 @@ pub struct ServerArgs {
     pub sse_c_over_http: bool,
     /// redb's page cache.
     pub meta_cache_bytes: usize,
+    /// Root's access key id and secret, if configured (both or neither).
+    pub root_keys: (Option<String>, Option<String>),
+    /// A log line per request.
+    pub access_log: bool,
+    /// Count requests and serve `/_coffer/metrics`.
+    pub metrics: bool,
+    pub metrics_token: Option<String>,
+    /// Serving goes on this long after SIGTERM, with readiness off.
+    pub shutdown_delay: Duration,
 }
 
 /// The master key named by `--master-key-file`, if given (none: the data directory's own).
@@ -82,12 +92,12 @@ pub fn read_stored_root(data: &Path) -> Option<StoredRoot> {
     serde_json::from_slice(&text).ok()
 }
 
-/// Root credentials: from the environment if set, else those stored in the data directory,
-/// else new ones, stored and printed once.
-fn root_credentials(data: &Path) -> anyhow_like::Result<RootCredentials> {
-    let env = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+/// Root credentials: as configured (flag, environment or config file), else those stored
+/// in the data directory, else new ones, stored and printed once.
+fn root_credentials(data: &Path, keys: (Option<String>, Option<String>)) -> anyhow_like::Result<RootCredentials> {
     let stored = read_stored_root(data);
-    let (id, secret) = match (env("COFFER_ACCESS_KEY_ID"), env("COFFER_SECRET_ACCESS_KEY")) {
+    let some = |v: Option<String>| v.filter(|v| !v.is_empty());
+    let (id, secret) = match (some(keys.0), some(keys.1)) {
         (Some(id), Some(secret)) => (id, secret),
         (None, None) => match &stored {
             Some(s) => (s.access_key_id.clone(), s.secret_access_key.clone()),
@@ -166,7 +176,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         return Err(format!("--website-domain {d} is also an S3 --domain; give websites a name of their own").into());
     }
     coffer_store::blob::create_dir_all_durable(&args.data)?;
-    let root = root_credentials(&args.data)?;
+    let root = root_credentials(&args.data, args.root_keys.clone())?;
     let master = master_key(args.master_key_file.as_deref())?;
     let options = coffer_store::StoreOptions {
         meta_cache_bytes: args.meta_cache_bytes,
@@ -187,9 +197,20 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     };
     tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
     tokio::spawn(crate::workers::lifecycle(store.clone(), args.lifecycle_day_secs));
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let ops = Arc::new(crate::ops::Ops {
+        store: store.clone(),
+        data: args.data.clone(),
+        metrics: metrics.clone(),
+        metrics_on: args.metrics,
+        metrics_token: args.metrics_token.clone(),
+        access_log: args.access_log,
+        draining: Default::default(),
+    });
     let service = Coffer::new(store, identity, config)
         .into_service(Some(route))
-        .with_body_pace(args.body_pace);
+        .with_body_pace(args.body_pace)
+        .with_observer(ops.clone());
 
     // A deep accept queue: past the connection cap, a flood waits there instead of in
     // SYN retries (std's default backlog is 128).
@@ -216,12 +237,22 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     // Connections not yet proven by an authenticated request get half the slots at most.
     let admission = Admission::new(args.max_connections / 2);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    // After SIGTERM, readiness goes first; serving goes on for the shutdown delay, so that
+    // a load balancer's probe sees 503 and moves traffic away before the listener closes.
+    let (draining_ops, delay) = (ops.clone(), args.shutdown_delay);
+    let mut shutdown = std::pin::pin!(async move {
+        shutdown_signal().await;
+        draining_ops.draining.store(true, Relaxed);
+        if !delay.is_zero() {
+            println!("coffer shutting down: not ready, serving for {delay:?} more");
+            tokio::time::sleep(delay).await;
+        }
+    });
     loop {
         // Take a slot before accepting: at the cap, new connections wait in the backlog,
         // unless an unproven connection can make room.
-        if slots.available_permits() == 0 {
-            admission.evict_oldest();
+        if slots.available_permits() == 0 && admission.evict_oldest() {
+            metrics.connections_evicted.fetch_add(1, Relaxed);
         }
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => p.expect("never closed"),
@@ -239,6 +270,8 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                metrics.connections_accepted.fetch_add(1, Relaxed);
+                let open = OpenConnection::new(&metrics);
                 let admitted = admission.admit();
                 let ticket = admitted.ticket.clone();
                 let conn = http.serve_connection(TokioIo::new(stream), service.for_connection(ticket.clone(), Some(peer.ip())));
@@ -251,7 +284,7 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
                         () = admitted.evicted() => tracing::debug!("unproven connection evicted to make room"),
                     }
                     ticket.release();
-                    drop(permit);
+                    drop((permit, open));
                 });
             }
             () = &mut shutdown => break,
@@ -267,6 +300,22 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     Ok(())
 }
 
+/// Counts a connection as open for as long as it lives.
+struct OpenConnection(Arc<crate::metrics::Metrics>);
+
+impl OpenConnection {
+    fn new(m: &Arc<crate::metrics::Metrics>) -> Self {
+        m.connections_open.fetch_add(1, Relaxed);
+        Self(m.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, Relaxed);
+    }
+}
+
 /// Aborts abandoned multipart uploads now and then, so their parts do not hold disk forever.
 async fn sweep_incomplete_uploads(store: Store, expiry: Duration) {
     let every = (expiry / 2).clamp(Duration::from_millis(100), Duration::from_secs(3600));
@@ -278,7 +327,10 @@ async fn sweep_incomplete_uploads(store: Store, expiry: Duration) {
             .map_or(0, |d| d.as_millis() as i64);
         match store.abort_uploads_before(cutoff).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(aborted = n, "aborted incomplete multipart uploads past their expiry"),
+            Ok(n) => {
+                crate::metrics::UPLOADS_ABORTED.fetch_add(n as u64, Relaxed);
+                tracing::info!(aborted = n, "aborted incomplete multipart uploads past their expiry")
+            }
             Err(e) => tracing::warn!(error = %e, "incomplete upload sweep failed"),
         }
     }

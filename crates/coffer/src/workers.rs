@@ -34,7 +34,15 @@ pub async fn lifecycle(store: Store, day_secs: u64) {
         tokio::time::sleep(every).await;
         match run_lifecycle(&store, day_secs, now_ms()).await {
             Ok(r) if r == Removed::default() => {}
-            Ok(r) => tracing::info!(?r, "lifecycle rules removed what was due"),
+            Ok(r) => {
+                use crate::metrics::*;
+                use std::sync::atomic::Ordering::Relaxed;
+                LIFECYCLE_CURRENT_EXPIRED.fetch_add(r.current as u64, Relaxed);
+                LIFECYCLE_NONCURRENT_EXPIRED.fetch_add(r.noncurrent as u64, Relaxed);
+                LIFECYCLE_MARKERS_REMOVED.fetch_add(r.markers as u64, Relaxed);
+                UPLOADS_ABORTED.fetch_add(r.uploads as u64, Relaxed);
+                tracing::info!(?r, "lifecycle rules removed what was due")
+            }
             Err(e) => tracing::warn!(error = %e, "lifecycle run failed; the next run retries"),
         }
     }

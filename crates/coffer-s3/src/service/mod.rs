@@ -18,6 +18,7 @@ mod errors;
 mod guard;
 mod host;
 mod limits;
+pub mod observe;
 
 pub use admission::{Admission, Admitted, Ticket};
 pub use errors::{error_response, escape};
@@ -26,6 +27,7 @@ pub use host::CofferHost;
 pub use limits::BodyPace;
 pub(crate) use limits::is_form;
 use limits::{BodyWatch, MAX_HEADER_SECTION, PacedBody, carries_xml, header_section_len, xml_body_too_large};
+pub use observe::{Finished, Observer, Seen};
 
 pub const REQUEST_ID: &str = "x-amz-request-id";
 pub const HOST_ID: &str = "x-amz-id-2";
@@ -46,6 +48,8 @@ pub struct CofferService {
     ticket: Option<Ticket>,
     /// Its peer's address, for `aws:SourceIp`.
     peer: Option<std::net::IpAddr>,
+    /// Health, metrics, console and the record of each request, from the binary.
+    observer: Option<Arc<dyn Observer>>,
 }
 
 /// How long a request body may stall before the request fails with RequestTimeout, and
@@ -65,7 +69,13 @@ impl CofferService {
             pace: DEFAULT_BODY_PACE,
             ticket: None,
             peer: None,
+            observer: None,
         }
+    }
+
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn with_body_pace(mut self, pace: BodyPace) -> Self {
@@ -110,8 +120,44 @@ impl CofferService {
         })
     }
 
-    pub async fn call(&self, mut req: Request<Body>) -> Response<Body> {
+    pub async fn call(&self, req: Request<Body>) -> Response<Body> {
         let request_id = new_request_id();
+        // Every log line of the request names it.
+        let span = tracing::warn_span!("request", request_id = %request_id);
+        tracing::Instrument::instrument(self.observed(req, request_id), span).await
+    }
+
+    async fn observed(&self, mut req: Request<Body>, request_id: String) -> Response<Body> {
+        let Some(obs) = self.observer.as_deref().filter(|o| o.records()) else {
+            return self.answer(req, request_id).await;
+        };
+        let began = std::time::Instant::now();
+        let seen = Seen::default();
+        req.extensions_mut().insert(seen.clone());
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let vh = self.vh_bucket(&req);
+        let bytes_in = declared_len(req.headers());
+        obs.started();
+        // Ended even when the client goes away mid-request and this future is dropped.
+        let _in_flight = InFlight(obs);
+        let resp = self.answer(req, request_id.clone()).await;
+        obs.finished(&Finished {
+            request_id: &request_id,
+            operation: seen.operation().unwrap_or("Unknown"),
+            caller: seen.caller(),
+            method: &method,
+            vh_bucket: vh.as_deref(),
+            path: &path,
+            status: resp.status().as_u16(),
+            bytes_in,
+            bytes_out: declared_len(resp.headers()),
+            duration: began.elapsed(),
+        });
+        resp
+    }
+
+    async fn answer(&self, mut req: Request<Body>, request_id: String) -> Response<Body> {
         // A cross-origin request: its response carries the bucket's CORS headers.
         let cross_origin = match req.headers().get(http::header::ORIGIN) {
             Some(_) if req.method() != http::Method::OPTIONS => self
@@ -161,9 +207,19 @@ impl CofferService {
             .map(str::to_owned)
         {
             // A website endpoint: anonymous reads, answered as a web server would.
+            seen(&req, "Website");
             crate::website::serve(&self.forms, &site, req, &request_id).await
+        } else if let Some(obs) = self.observer.as_deref().filter(|_| {
+            let p = req.uri().path();
+            p.starts_with(observe::RESERVED_PREFIX)
+                && !p.starts_with(observe::ADMIN_PREFIX)
+                && self.vh_bucket(&req).is_none()
+        }) {
+            seen(&req, observe::reserved_operation(req.uri().path()));
+            obs.serve(&req, self.shutting_down.load(Ordering::SeqCst))
         } else if req.method() == http::Method::OPTIONS {
             // A CORS preflight: unauthenticated, answered from the bucket's rules.
+            seen(&req, "CorsPreflight");
             match self.bucket_of(&req) {
                 Some(b) => match crate::cors::preflight(&self.forms, &b, req.headers()) {
                     Ok(r) => r,
@@ -199,6 +255,7 @@ impl CofferService {
             r
         } else if req.method() == http::Method::POST && is_form(&req) {
             let vh = self.vh_bucket(&req);
+            seen(&req, "PostObject");
             match crate::post_object::post_object(&self.forms, req, vh.as_deref()).await {
                 Ok(r) => r,
                 Err(_) if watch.as_ref().is_some_and(|w| w.stalled.load(Ordering::SeqCst)) => {
@@ -266,6 +323,30 @@ impl CofferService {
         h.insert(REQUEST_ID, HeaderValue::from_str(&request_id).expect("hex id"));
         h.insert(HOST_ID, HeaderValue::from_str(&new_host_id()).expect("hex id"));
         resp
+    }
+}
+
+/// Names the operation of a request s3s does not see.
+fn seen(req: &Request<Body>, operation: &'static str) {
+    if let Some(s) = req.extensions().get::<Seen>() {
+        s.set(operation, None);
+    }
+}
+
+/// The body length a message declares: an aws-chunked body's decoded length, else its
+/// Content-Length.
+fn declared_len(h: &http::HeaderMap) -> u64 {
+    h.get("x-amz-decoded-content-length")
+        .or_else(|| h.get(CONTENT_LENGTH))
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+struct InFlight<'a>(&'a dyn Observer);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.ended();
     }
 }
 

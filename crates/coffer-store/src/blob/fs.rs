@@ -6,12 +6,14 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use futures::stream;
 
 use super::{BlobId, BlobReader, BlobStore, BlobWriter, ByteStream};
 use crate::error::{StoreError, StoreResult};
+use crate::stats;
 
 /// Bytes gathered before one write to the file: fewer, larger blocking calls.
 const WRITE_BUF: usize = 1 << 20;
@@ -192,7 +194,11 @@ impl BlobStore for FsBlobStore {
         let path = self.path(id);
         blocking(move || match fs::remove_file(path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+            Err(_) => Ok(()),
+            Ok(()) => {
+                stats::BLOBS_DELETED.fetch_add(1, Relaxed);
+                Ok(())
+            }
         })
         .await
     }
@@ -309,12 +315,17 @@ impl BlobWriter for FsWriter {
         let file = self.file.take().expect("blob file");
         let (tmp, fin) = (self.tmp.clone(), self.fin.clone());
         blocking(move || {
+            let began = std::time::Instant::now();
             file.sync_data()?;
             drop(file);
             fs::rename(&tmp, &fin)?;
-            sync_dir(fin.parent().expect("blob dir"))
+            sync_dir(fin.parent().expect("blob dir"))?;
+            stats::FSYNC_LATENCY.observe_duration(began.elapsed());
+            Ok(())
         })
         .await?;
+        stats::BLOBS_WRITTEN.fetch_add(1, Relaxed);
+        stats::BLOB_BYTES_WRITTEN.fetch_add(self.written, Relaxed);
         self.done = true;
         Ok(self.id)
     }

@@ -163,7 +163,13 @@ fn writer_loop(shared: &SharedDb, mut rx: mpsc::Receiver<WriteReq>) {
                 continue;
             }
         };
-        if !commit_group(&db, &mut group) {
+        let began = std::time::Instant::now();
+        crate::stats::COMMIT_BATCH.observe(group.len() as u64);
+        let committed = commit_group(&db, &mut group);
+        crate::stats::COMMIT_LATENCY.observe_duration(began.elapsed());
+        crate::stats::LAST_COMMIT_FAILED.store(!committed, std::sync::atomic::Ordering::Relaxed);
+        if !committed {
+            crate::stats::COMMIT_FAILURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // redb may be poisoned (an I/O error): drop every handle and reopen now, so
             // readers are back at once and the next group finds a working database.
             shared.close();

@@ -58,6 +58,8 @@ impl Server {
             .args(extra)
             .env("COFFER_ACCESS_KEY_ID", ROOT_KEY)
             .env("COFFER_SECRET_ACCESS_KEY", ROOT_SECRET)
+            // A line per request would bury the test output; tests of the log turn it on.
+            .env("COFFER_ACCESS_LOG", "false")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
