@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Client compatibility lanes: boto3, AWS CLI, @aws-sdk/client-s3, minio-py, s3cmd, s4cmd,
-# a Chromium browser, rclone (with rclone mount), restic, pyarrow, DuckDB, AWS CLI v2 and
+# a Chromium browser, the web console (in Chromium), rclone (with rclone mount), restic, pyarrow, DuckDB, AWS CLI v2 and
 # s3fs against a real coffer server.
 #
 #   compat/run.sh [PATH_TO_COFFER]
@@ -10,8 +10,8 @@
 #
 # Setup is cached: a Python venv in compat/.venv (COMPAT_VENV overrides) and
 # compat/js/node_modules, each reinstalled only when its pins change.
-# Select lanes with COMPAT_LANES="boto3 awscli js minio s3cmd s4cmd browser rclone restic pyarrow duckdb awscli2 s3fs"
-# (default: all of them). The browser, rclone, restic, awscli2 and s3fs lanes drive
+# Select lanes with COMPAT_LANES="boto3 awscli js minio s3cmd s4cmd browser console rclone restic pyarrow duckdb awscli2 s3fs"
+# (default: all of them). The browser, console, rclone, restic, awscli2 and s3fs lanes drive
 # Debian's chromium, rclone, restic, awscli (v2) and s3fs, each installed with apt-get
 # when missing.
 #
@@ -24,7 +24,7 @@ set -euo pipefail
 COMPAT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$COMPAT_DIR/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-LANES="${COMPAT_LANES:-boto3 awscli js minio s3cmd s4cmd browser rclone restic pyarrow duckdb awscli2 s3fs}"
+LANES="${COMPAT_LANES:-boto3 awscli js minio s3cmd s4cmd browser console rclone restic pyarrow duckdb awscli2 s3fs}"
 
 log() { printf '[compat] %s\n' "$*" >&2; }
 
@@ -84,6 +84,9 @@ apt_install() { # package, lane
 if [[ " $LANES " == *" browser "* && ! -x "${CHROMIUM:-/usr/bin/chromium}" ]]; then
   apt_install chromium browser
 fi
+if [[ " $LANES " == *" console "* && ! -x "${CHROMIUM:-/usr/bin/chromium}" ]]; then
+  apt_install chromium console
+fi
 if [[ " $LANES " == *" rclone "* ]] && ! command -v "${RCLONE:-rclone}" >/dev/null; then
   apt_install rclone rclone
 fi
@@ -100,7 +103,7 @@ if [[ " $LANES " == *" s3fs "* ]] && ! command -v "${S3FS:-s3fs}" >/dev/null; th
   apt_install s3fs s3fs
 fi
 
-if [[ " $LANES " == *" js "* || " $LANES " == *" browser "* ]]; then
+if [[ " $LANES " == *" js "* || " $LANES " == *" browser "* || " $LANES " == *" console "* ]]; then
   want="$(hash_of "$COMPAT_DIR/js/package.json" "$COMPAT_DIR/js/package-lock.json")"
   if [[ ! -d "$COMPAT_DIR/js/node_modules" || "$(cat "$COMPAT_DIR/js/node_modules/.compat-stamp" 2>/dev/null || true)" != "$want" ]]; then
     log "installing npm packages (npm ci)"
@@ -241,6 +244,8 @@ for lane in $LANES; do
     s4cmd)  run_lane s4cmd env S4CMD="$VENV/bin/s4cmd" "$VENV/bin/python" "$COMPAT_DIR/s4cmd_lane.py" ;;
     browser) run_lane browser env NODE_NO_WARNINGS=1 COMPAT_ARTIFACTS="${COMPAT_ARTIFACTS:-$COMPAT_DIR/artifacts}" \
                node "$COMPAT_DIR/js/browser.mjs" ;;
+    console) run_lane console env NODE_NO_WARNINGS=1 COMPAT_ARTIFACTS="${COMPAT_ARTIFACTS:-$COMPAT_DIR/artifacts}" \
+               node "$COMPAT_DIR/js/console.mjs" ;;
     rclone) run_lane rclone env RCLONE="${RCLONE:-rclone}" "$VENV/bin/python" "$COMPAT_DIR/rclone_lane.py" ;;
     restic) run_lane restic env RESTIC="${RESTIC:-restic}" "$VENV/bin/python" "$COMPAT_DIR/restic_lane.py" ;;
     pyarrow) run_lane pyarrow "$VENV/bin/python" "$COMPAT_DIR/pyarrow_lane.py" ;;

@@ -87,6 +87,31 @@ pub const S3_ACTIONS: &[&str] = &[
     "RestoreObject",
 ];
 
+/// The admin API's actions (coffer's own; `admin:` in a user policy).
+pub const ADMIN_ACTIONS: &[&str] = &[
+    "ServerInfo",
+    "ListUsers",
+    "CreateUser",
+    "DeleteUser",
+    "ListUserPolicies",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "GetBucketUsage",
+    "PutBucketQuota",
+    "ListKmsKeys",
+    "CreateKmsKey",
+    "UpdateKmsKey",
+];
+
+/// Whether a user policy may name `a` as an admin action: `admin:` and an action or a
+/// wildcard pattern.
+pub fn valid_admin(a: &str) -> bool {
+    let Some(name) = a.get(..6).filter(|p| p.eq_ignore_ascii_case("admin:")).map(|_| &a[6..]) else {
+        return false;
+    };
+    name.contains(['*', '?']) || ADMIN_ACTIONS.iter().any(|k| k.eq_ignore_ascii_case(name))
+}
+
 /// Whether a policy may name `a`: `*`, or `s3:` and an action or a wildcard pattern.
 pub fn valid(a: &str) -> bool {
     if a == "*" {

@@ -1,5 +1,5 @@
 //! The built-in user policies, as MinIO users know them: `readwrite`, `readonly`,
-//! `writeonly`. Each applies to every bucket on the server.
+//! `writeonly`, and `admin` (everything, the admin API included). Each applies to every bucket on the server.
 
 /// Every S3 action on every bucket.
 pub const READWRITE: &str =
@@ -12,12 +12,17 @@ pub const READONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Al
 /// must not read or delete what it wrote.
 pub const WRITEONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject","s3:AbortMultipartUpload"],"Resource":["arn:aws:s3:::*"]}]}"#;
 
+/// Everything: every S3 action and every action of the admin API (`admin:*`).
+pub const ADMIN: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","admin:*"],"Resource":["*"]}]}"#;
+
 /// The built-in policy of that name.
 pub fn builtin(name: &str) -> Option<&'static str> {
     match name {
         "readwrite" => Some(READWRITE),
         "readonly" => Some(READONLY),
         "writeonly" => Some(WRITEONLY),
+        "admin" => Some(ADMIN),
         _ => None,
     }
 }
@@ -52,6 +57,9 @@ mod tests {
         assert_eq!(decide("writeonly", "s3:PutObject", obj), Allow);
         assert_eq!(decide("writeonly", "s3:GetObject", obj), Silent);
         assert_eq!(decide("writeonly", "s3:DeleteObject", obj), Silent);
+        assert_eq!(decide("admin", "admin:ListUsers", "*"), Allow);
+        assert_eq!(decide("admin", "s3:DeleteObject", obj), Allow);
+        assert_eq!(decide("readwrite", "admin:ListUsers", "*"), Silent);
         assert!(builtin("superuser").is_none());
     }
 }

@@ -289,7 +289,7 @@ fn statement(v: &Value, attached: Attached<'_>, variables: bool) -> Result<State
     let actions = strings(v, "Action")?
         .into_iter()
         .map(|a| {
-            action::valid(a)
+            (action::valid(a) || (matches!(attached, Attached::User) && action::valid_admin(a)))
                 // Actions compare without case: kept lower-cased, matched against the
                 // request's action lower-cased once per evaluation.
                 .then(|| Pattern::new(&a.to_ascii_lowercase(), false))

@@ -457,6 +457,8 @@ impl S3Access for Identity {
             seen.set(cx.s3_op().name(), cx.credentials().map(|c| c.access_key.as_str()));
         }
         let peer = cx.extensions_mut().get::<Peer>().map(|p| p.0);
+        let secure = cx.extensions_mut().get::<crate::ctx::Secure>().is_some();
+        let sse_c_allowed = crate::encryption::sse_c_allowed(self.sse_c_over_http, cx.extensions_mut());
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.as_ref()), None),
@@ -477,6 +479,7 @@ impl S3Access for Identity {
             headers: cx.headers(),
             uri: cx.uri(),
             peer,
+            secure,
             auth_type: crate::ctx::auth_type(cx.headers()),
             existing: match (bucket, key) {
                 (Some(b), Some(k)) => Some(crate::ctx::ExistingTags::new(&self.store, b, k, version_id.clone())),
@@ -549,7 +552,7 @@ impl S3Access for Identity {
         if missing {
             return Err(s3_error!(NoSuchBucket));
         }
-        if let Some(asked) = crate::encryption::check_request(self.sse_c_over_http, cx.s3_op().name(), cx.headers())? {
+        if let Some(asked) = crate::encryption::check_request(sse_c_allowed, cx.s3_op().name(), cx.headers())? {
             cx.extensions_mut().insert(asked);
         }
         // The owner and ACL of what a write makes: a refused ACL fails before the body.

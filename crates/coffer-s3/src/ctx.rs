@@ -16,6 +16,11 @@ use crate::auth::{BucketRules, Caller};
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub IpAddr);
 
+/// Present when the request arrived over TLS (`aws:SecureTransport`), put in its
+/// extensions by the HTTP service.
+#[derive(Debug, Clone, Copy)]
+pub struct Secure;
+
 /// Who a request is from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -267,6 +272,8 @@ pub struct RequestKeys<'a> {
     pub headers: &'a http::HeaderMap,
     pub uri: &'a http::Uri,
     pub peer: Option<IpAddr>,
+    /// The request arrived over TLS.
+    pub secure: bool,
     /// `REST-HEADER`, `REST-QUERY-STRING` or `POST`.
     pub auth_type: &'static str,
     /// The object the request addresses, for `s3:ExistingObjectTag/<key>`.
@@ -327,6 +334,7 @@ impl<'a> RequestKeys<'a> {
             headers,
             uri,
             peer: extensions.get::<Peer>().map(|p| p.0),
+            secure: extensions.get::<Secure>().is_some(),
             auth_type: auth_type(headers),
             existing: None,
         }
@@ -386,8 +394,7 @@ impl Keys for RequestKeys<'_> {
                 .format(&time::format_description::well_known::Rfc3339)
                 .ok()?),
             "aws:epochtime" => one(time::OffsetDateTime::now_utc().unix_timestamp().to_string()),
-            // Plain HTTP until coffer serves TLS.
-            "aws:securetransport" => one("false".into()),
+            "aws:securetransport" => one(self.secure.to_string()),
             "aws:sourceip" => one(self.peer?.to_string()),
             "aws:principaltype" => one(match user {
                 None => "Anonymous",
@@ -645,6 +652,7 @@ mod tests {
             headers: &headers,
             uri: &uri,
             peer: Some("127.0.0.1".parse().unwrap()),
+            secure: false,
             auth_type: "REST-HEADER",
             existing: None,
         };

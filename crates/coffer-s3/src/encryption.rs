@@ -54,9 +54,17 @@ fn kms_not_found(id: &str) -> s3s::S3Error {
     crate::error::store_error(coffer_store::StoreError::KmsKeyNotFound(id.to_owned()))
 }
 
+/// Whether SSE-C keys may come on the connection of a request with these extensions: it
+/// arrived over TLS (`ctx::Secure`), or `over_http` (`Config::sse_c_over_http`) allows
+/// plain HTTP. Otherwise only a proxy's `X-Forwarded-Proto: https` lets them through.
+pub(crate) fn sse_c_allowed(over_http: bool, extensions: &http::Extensions) -> bool {
+    over_http || extensions.get::<crate::ctx::Secure>().is_some()
+}
+
 /// Checks the encryption headers of `operation` and returns what they ask for; operations
 /// that neither read nor write object bytes ignore them, as S3 does. `plain_http`: SSE-C
-/// keys may come over plain HTTP (`Config::sse_c_over_http`).
+/// keys may come over this connection even if it is not TLS: it is (the request carries
+/// `ctx::Secure`), or `Config::sse_c_over_http` allows plain HTTP.
 pub(crate) fn check_request(plain_http: bool, operation: &str, h: &HeaderMap) -> S3Result<Option<Asked>> {
     let writes = matches!(operation, "PutObject" | "CopyObject" | "CreateMultipartUpload");
     let reads_or_parts = matches!(

@@ -79,6 +79,8 @@ pub fn store_error(e: StoreError) -> S3Error {
             format!("{id} is disabled."),
         ),
         StoreError::KmsKeyExists(id) => s3_error!(InvalidArgument, "The KMS key {id} already exists."),
+        // Ceph RGW's code and status; MinIO answers 400 XMinioAdminBucketQuotaExceeded.
+        StoreError::QuotaExceeded => custom("QuotaExceeded", http::StatusCode::FORBIDDEN),
         StoreError::NoSpace => {
             tracing::error!("data device is full");
             custom("InsufficientStorage", http::StatusCode::INSUFFICIENT_STORAGE)
@@ -180,6 +182,7 @@ pub fn default_message(code: &str) -> &'static str {
         "InvalidBucketName" => "The specified bucket is not valid.",
         "InvalidDigest" => "The Content-MD5 you specified is not valid.",
         "InsufficientStorage" => "The server has no space left to store this object.",
+        "QuotaExceeded" => "The bucket's quota does not allow this write.",
         "InvalidPartNumber" => "The requested partnumber is not satisfiable",
         "InvalidRange" => "The requested range is not satisfiable",
         "InvalidRequest" => "Invalid Request",

@@ -88,10 +88,83 @@ impl Coffer {
         b.set_auth(identity.clone());
         b.set_access(identity);
         b.set_host(CofferHost::new(domains.clone()));
-        if let Some(r) = route {
-            b.set_route(r);
-        }
+        // `_coffer` passes s3s's name check so that `/_coffer/...` reaches the route below,
+        // which answers every path-style request for it: nothing ever serves it as a bucket.
+        b.set_validation(ReservedName);
+        b.set_route(ReservedRoute {
+            inner: route,
+            host: CofferHost::new(domains.clone()),
+        });
         CofferService::new(b.build(), forms, CofferHost::new(domains))
+    }
+}
+
+/// The name of the reserved path segment (`/_coffer/...`): never a bucket, since bucket
+/// names cannot contain `_`.
+pub const RESERVED_NAME: &str = "_coffer";
+
+/// AWS's bucket names, and `_coffer`, which only [`ReservedRoute`] ever sees.
+struct ReservedName;
+
+impl s3s::validation::NameValidation for ReservedName {
+    fn validate_bucket_name(&self, name: &str) -> bool {
+        name == RESERVED_NAME || s3s::validation::AwsNameValidation::new().validate_bucket_name(name)
+    }
+}
+
+/// Path-style requests under `/_coffer`: the binary's route (the admin API) where it
+/// matches, `InvalidBucketName` for everything else, so `_coffer` is never a bucket.
+struct ReservedRoute<R> {
+    inner: Option<R>,
+    host: CofferHost,
+}
+
+impl<R> ReservedRoute<R> {
+    fn reserved(&self, uri: &http::Uri, headers: &http::HeaderMap) -> bool {
+        use s3s::host::S3Host;
+        let path = uri.path();
+        let vh = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| self.host.parse_host_header(h).ok())
+            .is_some_and(|v| v.bucket().is_some());
+        !vh && path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(RESERVED_NAME))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+    }
+}
+
+#[async_trait::async_trait]
+impl<R: s3s::route::S3Route> s3s::route::S3Route for ReservedRoute<R> {
+    fn is_match(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        ext: &mut http::Extensions,
+    ) -> bool {
+        self.reserved(uri, headers)
+            || self
+                .inner
+                .as_ref()
+                .is_some_and(|r| r.is_match(method, uri, headers, ext))
+    }
+
+    async fn check_access(&self, req: &mut S3Request<s3s::Body>) -> S3Result<()> {
+        match &self.inner {
+            Some(r) if r.is_match(&req.method, &req.uri, &req.headers, &mut req.extensions) => {
+                r.check_access(req).await
+            }
+            _ => Err(s3s::s3_error!(InvalidBucketName)),
+        }
+    }
+
+    async fn call(&self, mut req: S3Request<s3s::Body>) -> S3Result<S3Response<s3s::Body>> {
+        match &self.inner {
+            Some(r) if r.is_match(&req.method, &req.uri, &req.headers, &mut req.extensions) => r.call(req).await,
+            _ => Err(s3s::s3_error!(InvalidBucketName)),
+        }
     }
 }
 

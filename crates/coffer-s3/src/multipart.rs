@@ -148,6 +148,9 @@ pub async fn upload_part(c: &Coffer, req: S3Request<UploadPartInput>) -> S3Resul
     // Before reading a byte of the body.
     let upload = c.store.upload(&input.bucket, &input.key, &input.upload_id).s3()?;
     let sealing = part_sealing(c, upload.sse.as_ref(), asked.customer.as_ref()).await?;
+    if let Some(len) = input.content_length.and_then(|n| u64::try_from(n).ok()) {
+        c.store.check_quota(&input.bucket, None, len).s3()?;
+    }
     let (staged, checksums) = stage_body(
         c,
         input.body,

@@ -119,8 +119,12 @@ async fn store_form(
     if let Some(v) = parts.headers.get("x-forwarded-proto") {
         sse_fields.insert("x-forwarded-proto", v.clone());
     }
-    let asked_sse =
-        crate::encryption::check_request(c.config.sse_c_over_http, "PutObject", &sse_fields)?.unwrap_or_default();
+    let asked_sse = crate::encryption::check_request(
+        crate::encryption::sse_c_allowed(c.config.sse_c_over_http, &parts.extensions),
+        "PutObject",
+        &sse_fields,
+    )?
+    .unwrap_or_default();
     let sealing = crate::encryption::sealing(c, asked_sse.write.as_ref(), ctx.rules.encryption.as_deref()).await?;
     let known = ctx.bucket;
     let key_field = form.field("key").ok_or_else(|| {

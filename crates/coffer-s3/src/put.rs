@@ -33,6 +33,11 @@ pub async fn put_object(c: &Coffer, req: S3Request<PutObjectInput>) -> S3Result<
         input.object_lock_retain_until_date.as_ref(),
         input.object_lock_legal_hold_status.as_ref(),
     )?;
+    // Before a byte of the body: a write its declared length would take past the
+    // bucket's quota (the commit checks again).
+    if let Some(len) = input.content_length.and_then(|n| u64::try_from(n).ok()) {
+        c.store.check_quota(&input.bucket, Some(&input.key), len).s3()?;
+    }
     let meta = ObjectMeta {
         content_type: input.content_type,
         cache_control: input.cache_control,

@@ -25,33 +25,32 @@ impl Store {
         settings: Vec<crate::settings::SettingRow>,
     ) -> StoreResult<BucketRecord> {
         let name = name.to_owned();
-        self.meta
-            .commit(move |txn| {
-                if let Some(v) = txn.get(Table::Buckets, name.as_bytes())? {
-                    let existing: BucketRecord = model::decode(&v)?;
-                    return Err(if existing.owner == owner {
-                        StoreError::BucketAlreadyOwnedByYou
-                    } else {
-                        StoreError::BucketAlreadyExists
-                    });
-                }
-                let rec = BucketRecord {
-                    owner,
-                    created_ms: now_ms(),
-                    // Object lock needs versioning, for good.
-                    versioning: if object_lock {
-                        Versioning::Enabled
-                    } else {
-                        Versioning::Unversioned
-                    },
-                    object_lock,
-                    default_retention: None,
-                };
-                let mut ops = vec![Op::Put(Table::Buckets, name.clone().into_bytes(), model::encode(&rec))];
-                crate::settings::initial(&name, &settings, &mut ops);
-                Ok((ops, rec))
-            })
-            .await
+        self.commit_counted(move |txn| {
+            if let Some(v) = txn.get(Table::Buckets, name.as_bytes())? {
+                let existing: BucketRecord = model::decode(&v)?;
+                return Err(if existing.owner == owner {
+                    StoreError::BucketAlreadyOwnedByYou
+                } else {
+                    StoreError::BucketAlreadyExists
+                });
+            }
+            let rec = BucketRecord {
+                owner,
+                created_ms: now_ms(),
+                // Object lock needs versioning, for good.
+                versioning: if object_lock {
+                    Versioning::Enabled
+                } else {
+                    Versioning::Unversioned
+                },
+                object_lock,
+                default_retention: None,
+            };
+            let mut ops = vec![Op::Put(Table::Buckets, name.clone().into_bytes(), model::encode(&rec))];
+            crate::settings::initial(&name, &settings, &mut ops);
+            Ok((ops, rec))
+        })
+        .await
     }
 
     pub fn bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
@@ -82,8 +81,7 @@ impl Store {
     pub async fn delete_bucket(&self, name: &str) -> StoreResult<()> {
         let name = name.to_owned();
         let released = self
-            .meta
-            .commit(move |txn| {
+            .commit_counted(move |txn| {
                 if txn.get(Table::Buckets, name.as_bytes())?.is_none() {
                     return Err(StoreError::NoSuchBucket);
                 }

@@ -68,6 +68,9 @@ pub enum StoreError {
     /// The master key given is not the one the data directory's keys are sealed under.
     #[error("the master key given is not this data directory's (its id is {stored}, the key given has {given})")]
     WrongMasterKey { stored: String, given: String },
+    /// The write would take the bucket past its quota (objects or bytes).
+    #[error("the bucket's quota does not allow this write")]
+    QuotaExceeded,
     #[error("no space left on the data device")]
     NoSpace,
     #[error("shutting down")]

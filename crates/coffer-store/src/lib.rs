@@ -18,8 +18,9 @@ mod object;
 pub mod record;
 mod scrub;
 pub mod settings;
-pub mod stats;
 pub mod sse;
+pub mod stats;
+mod usage;
 mod users;
 mod version;
 
@@ -45,6 +46,7 @@ pub use object::{NewVersion, ObjectBody, ObjectHandle, PutCondition, Staged};
 pub use scrub::{Corruption, ScrubReport};
 pub use settings::SettingKind;
 pub use sse::{CustomerKey, Encrypt, MasterKey, Sealing, Sse, SseMode};
+pub use usage::{Quota, Usage};
 pub use users::{AccessView, UserPolicies, UserRecord, decode_policies};
 pub use version::{Deleted, VersionsPage, VersionsQuery};
 
@@ -119,6 +121,13 @@ impl Store {
             }
         });
         store.upgrade_format(root).await?;
+        let counted = store.count_usage().await?;
+        if counted > 0 {
+            tracing::info!(
+                buckets = counted,
+                "counted the usage of buckets from before usage was kept"
+            );
+        }
         store.check_master_key().await?;
         let swept = store.sweep_orphans().await?;
         if swept > 0 {

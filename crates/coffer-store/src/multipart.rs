@@ -128,15 +128,14 @@ impl Store {
             website_redirect: v.website_redirect,
             sse: o.sse,
         };
-        self.meta
-            .commit(move |txn| {
-                if txn.get(Table::Buckets, rec.bucket.as_bytes())?.is_none() {
-                    return Err(StoreError::NoSuchBucket);
-                }
-                let k = model::upload_key(&rec.bucket, &rec.key, &rec.upload_id);
-                Ok((vec![Op::Put(Table::Uploads, k, model::encode(&rec))], rec.clone()))
-            })
-            .await
+        self.commit_counted(move |txn| {
+            if txn.get(Table::Buckets, rec.bucket.as_bytes())?.is_none() {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let k = model::upload_key(&rec.bucket, &rec.key, &rec.upload_id);
+            Ok((vec![Op::Put(Table::Uploads, k, model::encode(&rec))], rec.clone()))
+        })
+        .await
     }
 
     pub fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> StoreResult<UploadRecord> {
@@ -168,8 +167,7 @@ impl Store {
         let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         let rec = part.clone();
         let released = self
-            .meta
-            .commit(move |txn| {
+            .commit_counted(move |txn| {
                 get_upload(txn, &bucket, &key, &upload_id)?;
                 let pk = model::part_key(&upload_id, part_number);
                 let mut ops = Vec::new();
@@ -210,8 +208,7 @@ impl Store {
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> StoreResult<()> {
         let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         let released = self
-            .meta
-            .commit(move |txn| {
+            .commit_counted(move |txn| {
                 let upload = get_upload(txn, &bucket, &key, &upload_id)?;
                 let (mut ops, mut released) = (Vec::new(), Released::default());
                 drop_upload(txn, &upload, &mut ops, &mut released)?;
@@ -235,8 +232,7 @@ impl Store {
     ) -> StoreResult<ObjectRecord> {
         let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         let (record, released) = self
-            .meta
-            .commit(move |txn| {
+            .commit_counted(move |txn| {
                 let upload = get_upload(txn, &bucket, &key, &upload_id)?;
                 let stored = parts(txn, &upload_id, 0, usize::MAX)?;
                 let mut picked = Vec::with_capacity(chosen.len());

@@ -571,8 +571,7 @@ impl Store {
         };
         let (bucket_s, key_s) = (bucket.to_owned(), key.to_owned());
         let (rec, released) = self
-            .meta
-            .commit(move |txn| {
+            .commit_counted(move |txn| {
                 let b = version::bucket_record(txn, &bucket_s)?;
                 let old = current(txn, &model::current_key(&bucket_s, &key_s))?;
                 check_condition(old.as_ref(), &cond)?;
@@ -707,8 +706,7 @@ impl Store {
     ) -> StoreResult<Deleted> {
         let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
         let (deleted, released) = self
-            .meta
-            .commit(move |txn| {
+            .commit_counted(move |txn| {
                 if cond != PutCondition::None {
                     let target = version::lookup(txn, &bucket, &key, version_id.as_deref())?;
                     check_condition(Some(&target), &cond)?;

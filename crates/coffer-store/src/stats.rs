@@ -37,6 +37,15 @@ impl<const N: usize> Histogram<N> {
         self.observe(d.as_micros().min(u64::MAX as u128) as u64);
     }
 
+    /// Adds what `other` (with the same bounds) has counted.
+    pub fn add(&self, other: &Self) {
+        for (mine, theirs) in self.counts.iter().zip(&other.counts) {
+            mine.fetch_add(theirs.load(Relaxed), Relaxed);
+        }
+        self.count.fetch_add(other.count.load(Relaxed), Relaxed);
+        self.sum.fetch_add(other.sum.load(Relaxed), Relaxed);
+    }
+
     /// Upper bounds with their cumulative counts, then the total count and the sum.
     pub fn read(&self) -> (Vec<(u64, u64)>, u64, u64) {
         let mut acc = 0;
@@ -85,5 +94,9 @@ mod tests {
         let (buckets, count, sum) = h.read();
         assert_eq!(buckets, vec![(1, 2), (10, 4), (100, 5)]);
         assert_eq!((count, sum), (6, 1066));
+        let twice = Histogram::new([1, 10, 100]);
+        twice.add(&h);
+        twice.add(&h);
+        assert_eq!(twice.read(), (vec![(1, 4), (10, 8), (100, 10)], 12, 2132));
     }
 }

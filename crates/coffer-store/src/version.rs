@@ -364,30 +364,29 @@ impl Store {
         F: Fn(&mut ObjectRecord) -> StoreResult<()> + Send + Sync + 'static,
     {
         let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
-        self.meta
-            .commit(move |txn| {
-                bucket_record(txn, &bucket)?;
-                let (mut rec, row) = match version_id.as_deref() {
-                    None => match current(txn, &model::current_key(&bucket, &key))? {
-                        Some(r) => (r, (Table::Current, model::current_key(&bucket, &key))),
-                        None => return Err(StoreError::NoSuchKey),
-                    },
-                    Some(v) => match find(txn, &bucket, &key, v)? {
-                        Some(Found::Current(r)) => (r, (Table::Current, model::current_key(&bucket, &key))),
-                        Some(Found::Versions(r)) => {
-                            let k = model::version_key(&bucket, &key, r.sort);
-                            (r, (Table::Versions, k))
-                        }
-                        None => return Err(StoreError::NoSuchVersion),
-                    },
-                };
-                if rec.delete_marker {
-                    return Err(StoreError::MarkerVersion(Box::new(rec)));
-                }
-                f(&mut rec)?;
-                Ok((vec![Op::Put(row.0, row.1, model::encode(&rec))], rec))
-            })
-            .await
+        self.commit_counted(move |txn| {
+            bucket_record(txn, &bucket)?;
+            let (mut rec, row) = match version_id.as_deref() {
+                None => match current(txn, &model::current_key(&bucket, &key))? {
+                    Some(r) => (r, (Table::Current, model::current_key(&bucket, &key))),
+                    None => return Err(StoreError::NoSuchKey),
+                },
+                Some(v) => match find(txn, &bucket, &key, v)? {
+                    Some(Found::Current(r)) => (r, (Table::Current, model::current_key(&bucket, &key))),
+                    Some(Found::Versions(r)) => {
+                        let k = model::version_key(&bucket, &key, r.sort);
+                        (r, (Table::Versions, k))
+                    }
+                    None => return Err(StoreError::NoSuchVersion),
+                },
+            };
+            if rec.delete_marker {
+                return Err(StoreError::MarkerVersion(Box::new(rec)));
+            }
+            f(&mut rec)?;
+            Ok((vec![Op::Put(row.0, row.1, model::encode(&rec))], rec))
+        })
+        .await
     }
 
     /// Object lock for a bucket: enables it (versioning must be on) and sets the default

@@ -324,7 +324,156 @@ async fn listing_with_delimiters_and_pages(e: Engine) {
     assert!(matches!(s.list_objects("missing", &q), Err(StoreError::NoSuchBucket)));
 }
 
+async fn usage_counts(e: Engine) {
+    use coffer_store::{Quota, Usage};
+    let s = &e.store;
+    let usage = |objects, bytes, uploads| Usage {
+        objects,
+        bytes,
+        uploads,
+    };
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(0, 0, 0));
+    assert!(matches!(s.bucket_usage("nope"), Err(StoreError::NoSuchBucket)));
+    put(s, "b", "small", b"tiny", PutCondition::None).await.unwrap();
+    put(s, "b", "big", &data(10_000, 1), PutCondition::None).await.unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(2, 10_004, 0));
+    // An overwrite replaces, unversioned.
+    put(s, "b", "big", &data(3000, 2), PutCondition::None).await.unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(2, 3004, 0));
+    // Versioned: the old version stays stored and counts; a marker weighs nothing.
+    s.set_versioning("b", Versioning::Enabled).await.unwrap();
+    put(s, "b", "big", &data(500, 3), PutCondition::None).await.unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(3, 3504, 0));
+    let marker = s
+        .delete_object("b", "big", None, false, PutCondition::None)
+        .await
+        .unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(3, 3504, 0));
+    s.delete_object("b", "big", marker.version_id.as_deref(), false, PutCondition::None)
+        .await
+        .unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(3, 3504, 0));
+    // Removing versions for good.
+    for v in s
+        .list_versions(
+            "b",
+            &VersionsQuery {
+                max_keys: 1000,
+                ..VersionsQuery::default()
+            },
+        )
+        .unwrap()
+        .versions
+        .iter()
+        .filter(|v| v.0 == "big")
+    {
+        let id = v.1.version_id_str().to_owned();
+        s.delete_object("b", "big", Some(&id), false, PutCondition::None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(1, 4, 0));
+    // Uploads count while in progress; a completed one is one object of its parts' size.
+    let up = s
+        .create_upload("b", "mp", OWNER, NewVersion::default(), UploadOptions::default())
+        .await
+        .unwrap();
+    let up2 = s
+        .create_upload("b", "mp2", OWNER, NewVersion::default(), UploadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(1, 4, 2));
+    let chunks = vec![Ok::<_, std::io::Error>(Bytes::from(data(5000, 3)))];
+    let staged = s.stage(futures::stream::iter(chunks), None, &mut |_| {}).await.unwrap();
+    let p = s
+        .put_part("b", "mp", &up.upload_id, 1, staged, Vec::new())
+        .await
+        .unwrap();
+    let part = CompletePart {
+        part_number: 1,
+        etag: p.etag,
+        checksums: Vec::new(),
+    };
+    // A quota the completion would pass refuses it in its own commit.
+    s.put_bucket_quota(
+        "b",
+        Quota {
+            max_bytes: Some(5000),
+            max_objects: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.complete_upload(
+            "b",
+            "mp",
+            &up.upload_id,
+            vec![part.clone()],
+            PutCondition::None,
+            Vec::new()
+        )
+        .await,
+        Err(StoreError::QuotaExceeded)
+    ));
+    assert!(matches!(
+        s.check_quota("b", Some("new"), 4997),
+        Err(StoreError::QuotaExceeded)
+    ));
+    s.check_quota("b", Some("new"), 4996).unwrap();
+    s.put_bucket_quota("b", Quota::default()).await.unwrap();
+    assert_eq!(s.bucket_quota("b").unwrap(), Quota::default());
+    s.complete_upload("b", "mp", &up.upload_id, vec![part], PutCondition::None, Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(2, 5004, 1));
+    s.abort_upload("b", "mp2", &up2.upload_id).await.unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(2, 5004, 0));
+    // A quota on objects.
+    s.put_bucket_quota(
+        "b",
+        Quota {
+            max_bytes: None,
+            max_objects: Some(3),
+        },
+    )
+    .await
+    .unwrap();
+    put(s, "b", "third", b"3", PutCondition::None).await.unwrap();
+    assert!(matches!(
+        put(s, "b", "fourth", b"4", PutCondition::None).await,
+        Err(StoreError::QuotaExceeded)
+    ));
+    assert!(matches!(s.head_object("b", "fourth", None), Err(StoreError::NoSuchKey)));
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(3, 5005, 0));
+    // Emptied, the bucket goes with its counts and its quota.
+    s.set_versioning("b", Versioning::Suspended).await.unwrap();
+    for (key, rec, _) in s
+        .list_versions(
+            "b",
+            &VersionsQuery {
+                max_keys: 1000,
+                ..VersionsQuery::default()
+            },
+        )
+        .unwrap()
+        .versions
+    {
+        let id = rec.version_id_str().to_owned();
+        s.delete_object("b", &key, Some(&id), false, PutCondition::None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(0, 0, 0));
+    s.delete_bucket("b").await.unwrap();
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    assert_eq!(s.bucket_usage("b").unwrap(), usage(0, 0, 0));
+    assert_eq!(s.bucket_quota("b").unwrap(), Quota::default());
+}
+
 conformance! {
+    usage_counts_follow_every_write => usage_counts;
     objects_and_blobs_are_stored_read_and_freed => objects_and_blobs;
     a_reader_keeps_the_blob_it_opened => a_reader_keeps_what_it_opened;
     conditional_writes_hold => conditional_writes;

@@ -187,6 +187,22 @@ fn format_3_bytes_are_pinned() {
     let bytes = golden(&format!("0305616c69636504414b49440673656372657420{AB}88a0abfef962"));
     assert_eq!(record::encode(&user()), bytes, "user");
     assert_eq!(record::decode::<UserRecord>(&bytes).unwrap(), user());
+    // Usage counts and quotas, rows of their own since format 3.
+    let usage = coffer_store::Usage {
+        objects: 3,
+        bytes: 300,
+        uploads: 1,
+    };
+    let bytes = golden("0303ac0201");
+    assert_eq!(record::encode(&usage), bytes, "usage");
+    assert_eq!(record::decode::<coffer_store::Usage>(&bytes).unwrap(), usage);
+    let quota = coffer_store::Quota {
+        max_bytes: Some(1 << 20),
+        max_objects: None,
+    };
+    let bytes = golden("030180804000");
+    assert_eq!(record::encode(&quota), bytes, "quota");
+    assert_eq!(record::decode::<coffer_store::Quota>(&bytes).unwrap(), quota);
 }
 
 /// Format 2, as the previous release wrote it, is read in memory: nothing encrypted.

@@ -9,6 +9,7 @@ mod metrics;
 mod ops;
 mod scrub;
 mod server;
+mod tls;
 mod workers;
 use coffer::sigv4;
 
@@ -126,6 +127,21 @@ enum Command {
         /// so a load balancer stops sending new requests before the listener closes.
         #[arg(long, default_value_t = 0, env = "COFFER_SHUTDOWN_DELAY_SECS")]
         shutdown_delay_secs: u64,
+        /// PEM certificate chain (server certificate first) for HTTPS; with --tls-key.
+        /// Reloaded on SIGHUP and when the file changes.
+        #[arg(long, env = "COFFER_TLS_CERT", help_heading = "TLS")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+        #[arg(long, env = "COFFER_TLS_KEY", help_heading = "TLS")]
+        tls_key: Option<PathBuf>,
+        /// Serve HTTPS on this address and keep plain HTTP on --listen; without it, --listen
+        /// itself serves HTTPS when --tls-cert is given.
+        #[arg(long, env = "COFFER_TLS_LISTEN", help_heading = "TLS")]
+        tls_listen: Option<SocketAddr>,
+        /// Seconds between looks at whether the certificate or key file changed.
+        #[arg(long, default_value_t = 2, hide = true, env = "COFFER_TLS_POLL_SECS",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        tls_poll_secs: u64,
     },
     /// Load-test any S3 endpoint (warp-style): put, get, mixed, list, multipart, delete.
     Bench(bench::BenchArgs),
@@ -147,6 +163,14 @@ enum Command {
     Kms {
         #[command(subcommand)]
         action: KmsAction,
+        #[command(flatten)]
+        server: AdminServer,
+    },
+    /// The admin API of a running server: info, buckets' usage and quotas (authenticated
+    /// with the root credentials).
+    Admin {
+        #[command(subcommand)]
+        action: admin::cli::AdminAction,
         #[command(flatten)]
         server: AdminServer,
     },
@@ -296,6 +320,10 @@ fn main() -> ExitCode {
                 metrics,
                 metrics_token,
                 shutdown_delay_secs,
+                tls_cert,
+                tls_key,
+                tls_listen,
+                tls_poll_secs,
                 data,
                 listen,
                 region,
@@ -336,9 +364,14 @@ fn main() -> ExitCode {
                     metrics,
                     metrics_token: metrics_token.filter(|t| !t.is_empty()),
                     shutdown_delay: std::time::Duration::from_secs(shutdown_delay_secs),
+                    tls_cert,
+                    tls_key,
+                    tls_listen,
+                    tls_poll: std::time::Duration::from_secs(tls_poll_secs),
                 })
                 .await
             }
+            Command::Admin { action, server } => admin::cli::run(action, &server).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Key { action } => keys::run(action).await,
             Command::Kms { action, server } => kms_command(action, &server).await,

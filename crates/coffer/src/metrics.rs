@@ -2,13 +2,13 @@
 //! `/_coffer/metrics`. Everything here is an atomic or a maintained counter; rendering
 //! never scans objects.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use coffer_s3::service::Finished;
+use coffer_s3::service::{Finished, Operation};
 use coffer_store::Store;
 use coffer_store::stats::{self, Histogram, LATENCY_BOUNDS_US};
 
@@ -35,10 +35,30 @@ impl Default for Latency {
     }
 }
 
+/// One thread's request counters. Each thread counts into its own, so two cores never
+/// fight over a cache line on every request; a scrape adds them up.
+#[derive(Default)]
+struct Shard {
+    /// Indexed by [`Operation::id`]; only the owning thread adds entries.
+    ops: RwLock<Vec<Option<Arc<OpStats>>>>,
+    /// Requests started minus ended here (a request may end on another thread).
+    in_flight: AtomicI64,
+}
+
+/// One operation's counters, added up over the shards.
+struct OpTotals {
+    name: &'static str,
+    classes: [u64; 5],
+    latency: Histogram<14>,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
 pub struct Metrics {
+    /// Tells this server's shards from another's in a thread's cache (tests run several).
+    id: usize,
     started: Instant,
-    ops: RwLock<HashMap<&'static str, Arc<OpStats>>>,
-    pub in_flight: AtomicI64,
+    shards: Mutex<Vec<Arc<Shard>>>,
     pub connections_open: AtomicI64,
     pub connections_accepted: AtomicU64,
     /// Unproven connections closed to make room for new ones.
@@ -49,10 +69,11 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        static IDS: AtomicUsize = AtomicUsize::new(1);
         Self {
+            id: IDS.fetch_add(1, Relaxed),
             started: Instant::now(),
-            ops: RwLock::default(),
-            in_flight: AtomicI64::new(0),
+            shards: Mutex::default(),
             connections_open: AtomicI64::new(0),
             connections_accepted: AtomicU64::new(0),
             connections_evicted: AtomicU64::new(0),
@@ -61,21 +82,95 @@ impl Default for Metrics {
     }
 }
 
+type Local = (usize, Option<Arc<Shard>>, Vec<Option<Arc<OpStats>>>);
+
+thread_local! {
+    /// This thread's shard, whose server, and its operations' counters, without a lock.
+    static LOCAL: RefCell<Local> = const { RefCell::new((0, None, Vec::new())) };
+}
+
 impl Metrics {
-    fn op(&self, name: &'static str) -> Arc<OpStats> {
-        if let Some(s) = self.ops.read().expect("not poisoned").get(name) {
-            return s.clone();
-        }
-        self.ops.write().expect("not poisoned").entry(name).or_default().clone()
+    /// Runs `f` on this thread's shard and, given an operation, its counters there.
+    fn local<R>(&self, op: Option<Operation>, f: impl FnOnce(&Shard, Option<&OpStats>) -> R) -> R {
+        LOCAL.with_borrow_mut(|(owner, shard, ops)| {
+            let shard = match shard {
+                Some(s) if *owner == self.id => s,
+                _ => {
+                    let s = Arc::new(Shard::default());
+                    self.shards.lock().expect("not poisoned").push(s.clone());
+                    *owner = self.id;
+                    ops.clear();
+                    shard.insert(s)
+                }
+            };
+            let stats = op.map(|op| {
+                if ops.len() <= op.id {
+                    ops.resize(op.id + 1, None);
+                }
+                ops[op.id].get_or_insert_with(|| {
+                    let s = Arc::new(OpStats::default());
+                    let mut shared = shard.ops.write().expect("not poisoned");
+                    if shared.len() <= op.id {
+                        shared.resize(op.id + 1, None);
+                    }
+                    shared[op.id] = Some(s.clone());
+                    s
+                })
+            });
+            f(shard, stats.map(|s| &**s))
+        })
+    }
+
+    pub fn started(&self) {
+        self.local(None, |shard, _| shard.in_flight.fetch_add(1, Relaxed));
+    }
+
+    pub fn ended(&self) {
+        self.local(None, |shard, _| shard.in_flight.fetch_sub(1, Relaxed));
     }
 
     pub fn record(&self, done: &Finished<'_>) {
-        let op = self.op(done.operation);
-        let class = (done.status / 100).clamp(1, 5) as usize - 1;
-        op.classes[class].fetch_add(1, Relaxed);
-        op.latency.0.observe_duration(done.duration);
-        op.bytes_in.fetch_add(done.bytes_in, Relaxed);
-        op.bytes_out.fetch_add(done.bytes_out, Relaxed);
+        self.local(Some(done.operation), |_, op| {
+            let op = op.expect("asked for");
+            let class = (done.status / 100).clamp(1, 5) as usize - 1;
+            op.classes[class].fetch_add(1, Relaxed);
+            op.latency.0.observe_duration(done.duration);
+            op.bytes_in.fetch_add(done.bytes_in, Relaxed);
+            op.bytes_out.fetch_add(done.bytes_out, Relaxed);
+        });
+    }
+
+    /// Each operation seen, its counters added up over the shards, by name; and the
+    /// requests in flight.
+    fn totals(&self) -> (Vec<OpTotals>, i64) {
+        let shards = self.shards.lock().expect("not poisoned").clone();
+        let mut by_id: Vec<Option<OpTotals>> = Vec::new();
+        let mut in_flight = 0;
+        for shard in &shards {
+            in_flight += shard.in_flight.load(Relaxed);
+            for (id, s) in shard.ops.read().expect("not poisoned").iter().enumerate() {
+                let Some(s) = s else { continue };
+                if by_id.len() <= id {
+                    by_id.resize_with(id + 1, || None);
+                }
+                let t = by_id[id].get_or_insert_with(|| OpTotals {
+                    name: Operation::by_id(id).name,
+                    classes: [0; 5],
+                    latency: Histogram::new(LATENCY_BOUNDS_US),
+                    bytes_in: 0,
+                    bytes_out: 0,
+                });
+                for (total, c) in t.classes.iter_mut().zip(&s.classes) {
+                    *total += c.load(Relaxed);
+                }
+                t.latency.add(&s.latency.0);
+                t.bytes_in += s.bytes_in.load(Relaxed);
+                t.bytes_out += s.bytes_out.load(Relaxed);
+            }
+        }
+        let mut ops: Vec<OpTotals> = by_id.into_iter().flatten().collect();
+        ops.sort_by_key(|t| t.name);
+        (ops, in_flight)
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -95,30 +190,21 @@ impl Metrics {
             &[("", self.started.elapsed().as_secs_f64())],
         );
 
-        let mut ops: Vec<(&'static str, Arc<OpStats>)> = self
-            .ops
-            .read()
-            .expect("not poisoned")
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .collect();
-        ops.sort_by_key(|(k, _)| *k);
+        let (ops, in_flight) = self.totals();
         header(
             o,
             "coffer_requests_total",
             "counter",
             "Requests answered, by S3 operation and status class.",
         );
-        for (name, s) in &ops {
-            for (i, c) in s.classes.iter().enumerate() {
-                let n = c.load(Relaxed);
-                if n > 0 {
-                    let _ = writeln!(
-                        o,
-                        "coffer_requests_total{{operation=\"{name}\",status=\"{}xx\"}} {n}",
-                        i + 1
-                    );
-                }
+        for t in &ops {
+            for (i, n) in t.classes.iter().enumerate().filter(|(_, n)| **n > 0) {
+                let _ = writeln!(
+                    o,
+                    "coffer_requests_total{{operation=\"{}\",status=\"{}xx\"}} {n}",
+                    t.name,
+                    i + 1
+                );
             }
         }
         header(
@@ -127,14 +213,9 @@ impl Metrics {
             "histogram",
             "Time to answer a request (to its response head), by S3 operation.",
         );
-        for (name, s) in &ops {
-            histogram(
-                o,
-                "coffer_request_duration_seconds",
-                &format!("operation=\"{name}\""),
-                &s.latency.0,
-                1e-6,
-            );
+        for t in &ops {
+            let labels = format!("operation=\"{}\"", t.name);
+            histogram(o, "coffer_request_duration_seconds", &labels, &t.latency, 1e-6);
         }
         header(
             o,
@@ -142,11 +223,11 @@ impl Metrics {
             "counter",
             "Request body bytes, by S3 operation.",
         );
-        for (name, s) in &ops {
+        for t in &ops {
             let _ = writeln!(
                 o,
-                "coffer_received_bytes_total{{operation=\"{name}\"}} {}",
-                s.bytes_in.load(Relaxed)
+                "coffer_received_bytes_total{{operation=\"{}\"}} {}",
+                t.name, t.bytes_in
             );
         }
         header(
@@ -155,18 +236,14 @@ impl Metrics {
             "counter",
             "Response body bytes, by S3 operation.",
         );
-        for (name, s) in &ops {
-            let _ = writeln!(
-                o,
-                "coffer_sent_bytes_total{{operation=\"{name}\"}} {}",
-                s.bytes_out.load(Relaxed)
-            );
+        for t in &ops {
+            let _ = writeln!(o, "coffer_sent_bytes_total{{operation=\"{}\"}} {}", t.name, t.bytes_out);
         }
         gauge(
             o,
             "coffer_requests_in_flight",
             "Requests being answered.",
-            &[("", self.in_flight.load(Relaxed) as f64)],
+            &[("", in_flight as f64)],
         );
         gauge(
             o,
@@ -263,8 +340,28 @@ impl Metrics {
 }
 
 /// Objects, bytes and uploads per bucket, from the store's maintained counters.
-fn buckets(_o: &mut String, _store: &Store) {
-    // PENDING: the store's usage counters (admin issue) land next.
+fn buckets(o: &mut String, store: &Store) {
+    let usage = store.all_usage().unwrap_or_default();
+    type Pick = fn(&coffer_store::Usage) -> u64;
+    let families: [(&str, &str, Pick); 3] = [
+        (
+            "coffer_bucket_objects",
+            "Object versions stored in the bucket, noncurrent ones included (delete markers excluded).",
+            |u| u.objects,
+        ),
+        ("coffer_bucket_bytes", "Bytes of those versions.", |u| u.bytes),
+        (
+            "coffer_bucket_uploads",
+            "Multipart uploads in progress in the bucket.",
+            |u| u.uploads,
+        ),
+    ];
+    for (metric, help, pick) in families {
+        header(o, metric, "gauge", help);
+        for (name, u) in &usage {
+            let _ = writeln!(o, "{metric}{{bucket=\"{name}\"}} {}", pick(u));
+        }
+    }
 }
 
 fn header(o: &mut String, name: &str, kind: &str, help: &str) {

@@ -101,12 +101,16 @@ impl Observer for Ops {
         self.metrics_on || self.access_log
     }
 
+    fn wants_details(&self) -> bool {
+        self.access_log
+    }
+
     fn started(&self) {
-        self.metrics.in_flight.fetch_add(1, Relaxed);
+        self.metrics.started();
     }
 
     fn ended(&self) {
-        self.metrics.in_flight.fetch_sub(1, Relaxed);
+        self.metrics.ended();
     }
 
     fn finished(&self, done: &Finished<'_>) {
@@ -119,7 +123,7 @@ impl Observer for Ops {
                 target: "coffer::access",
                 request_id = done.request_id,
                 caller = done.caller.unwrap_or("anonymous"),
-                operation = done.operation,
+                operation = done.operation.name,
                 method = %done.method,
                 bucket = bucket.unwrap_or(""),
                 key = key.unwrap_or(""),

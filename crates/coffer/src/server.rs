@@ -52,6 +52,14 @@ pub struct ServerArgs {
     pub metrics_token: Option<String>,
     /// Serving goes on this long after SIGTERM, with readiness off.
     pub shutdown_delay: Duration,
+    /// PEM certificate chain and private key: HTTPS on `listen`, or on `tls_listen` if
+    /// given (both or neither).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS here as well as plain HTTP on `listen`.
+    pub tls_listen: Option<SocketAddr>,
+    /// How often the certificate and key files are read to see whether they changed.
+    pub tls_poll: Duration,
 }
 
 /// The master key named by `--master-key-file`, if given (none: the data directory's own).
@@ -175,6 +183,15 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     {
         return Err(format!("--website-domain {d} is also an S3 --domain; give websites a name of their own").into());
     }
+    // Before anything is opened: a bad certificate should not cost a store start.
+    let tls = match (args.tls_cert.clone(), args.tls_key.clone()) {
+        (Some(cert), Some(key)) => Some(crate::tls::Certificate::load(crate::tls::TlsFiles { cert, key })?),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together: give both, or neither".into()),
+    };
+    if tls.is_none() && args.tls_listen.is_some() {
+        return Err("--tls-listen needs --tls-cert and --tls-key".into());
+    }
     coffer_store::blob::create_dir_all_durable(&args.data)?;
     let root = root_credentials(&args.data, args.root_keys.clone())?;
     let master = master_key(args.master_key_file.as_deref())?;
@@ -186,6 +203,9 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     let route = AdminRoute {
         store: store.clone(),
         identity: identity.clone(),
+        started: std::time::Instant::now(),
+        data_dir: args.data.clone(),
+        region: args.region.clone(),
     };
     let config = Config {
         region: args.region.clone(),
@@ -212,55 +232,146 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         .with_body_pace(args.body_pace)
         .with_observer(ops.clone());
 
-    // A deep accept queue: past the connection cap, a flood waits there instead of in
-    // SYN retries (std's default backlog is 128).
-    let socket = if args.listen.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
+    let plain = bind(args.listen)?;
+    let secure = match (&tls, args.tls_listen) {
+        (Some(_), Some(at)) => Some(bind(at)?),
+        _ => None,
     };
-    socket.set_reuseaddr(true)?;
-    socket.bind(args.listen)?;
-    let listener = socket.listen(4096)?;
-    let addr = listener.local_addr()?;
-    println!(
-        "coffer listening on http://{addr} (data in {}, region {})",
-        args.data.display(),
-        args.region
-    );
+    let acceptor = match &tls {
+        Some(cert) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(cert.server_config()?))),
+        None => None,
+    };
+    // Without --tls-listen, --listen itself serves HTTPS.
+    let (plain, secure) = match (secure, &acceptor) {
+        (Some(s), Some(a)) => (Some(plain), Some((s, a.clone()))),
+        (None, Some(a)) => (None, Some((plain, a.clone()))),
+        _ => (Some(plain), None),
+    };
+    // Installed before the address is printed: from then on SIGHUP reloads the certificate,
+    // and never ends the process (`systemctl reload` must not stop a server without TLS).
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    match tls {
+        Some(cert) => drop(tokio::spawn(cert.watch(hangup, args.tls_poll))),
+        None => drop(tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: no TLS certificate to reload");
+            }
+        })),
+    }
+    for (scheme, l) in [("http", plain.as_ref()), ("https", secure.as_ref().map(|(l, _)| l))] {
+        if let Some(l) = l {
+            println!(
+                "coffer listening on {scheme}://{} (data in {}, region {})",
+                l.local_addr()?,
+                args.data.display(),
+                args.region
+            );
+        }
+    }
 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(args.header_timeout)
         .keep_alive(true);
-    let slots = Arc::new(Semaphore::new(args.max_connections.max(1)));
-    // Connections not yet proven by an authenticated request get half the slots at most.
-    let admission = Admission::new(args.max_connections / 2);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let conns = Connections {
+        http,
+        service: service.clone(),
+        slots: Arc::new(Semaphore::new(args.max_connections.max(1))),
+        // Connections not yet proven by an authenticated request get half the slots at most.
+        admission: Admission::new(args.max_connections / 2),
+        metrics,
+        graceful: hyper_util::server::graceful::GracefulShutdown::new(),
+        handshake_timeout: args.header_timeout,
+    };
     // After SIGTERM, readiness goes first; serving goes on for the shutdown delay, so that
-    // a load balancer's probe sees 503 and moves traffic away before the listener closes.
+    // a load balancer's probe sees 503 and moves traffic away before the listeners close.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let (draining_ops, delay) = (ops.clone(), args.shutdown_delay);
-    let mut shutdown = std::pin::pin!(async move {
+    tokio::spawn(async move {
         shutdown_signal().await;
         draining_ops.draining.store(true, Relaxed);
         if !delay.is_zero() {
             println!("coffer shutting down: not ready, serving for {delay:?} more");
             tokio::time::sleep(delay).await;
         }
+        let _ = stop.send(true);
     });
-    loop {
-        // Take a slot before accepting: at the cap, new connections wait in the backlog,
-        // unless an unproven connection can make room.
-        if slots.available_permits() == 0 && admission.evict_oldest() {
-            metrics.connections_evicted.fetch_add(1, Relaxed);
-        }
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p.expect("never closed"),
-            () = &mut shutdown => break,
+    tokio::join!(
+        async {
+            if let Some(l) = plain {
+                conns.accept_loop(l, None, stopped.clone()).await;
+            }
+        },
+        async {
+            if let Some((l, a)) = secure {
+                conns.accept_loop(l, Some(a), stopped.clone()).await;
+            }
+        },
+    );
+    println!("coffer shutting down: finishing in-flight requests");
+    service.begin_shutdown();
+    if tokio::time::timeout(DRAIN_TIMEOUT, conns.graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!("coffer: some connections did not finish within {DRAIN_TIMEOUT:?}");
+    }
+    println!("coffer stopped");
+    Ok(())
+}
+
+/// A listening socket on `addr` with a deep accept queue: past the connection cap, a flood
+/// waits there instead of in SYN retries (std's default backlog is 128).
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+/// What every listener's connections share: the connection cap and its admission, the
+/// HTTP settings, the service, and the graceful shutdown that waits for them.
+struct Connections {
+    http: hyper::server::conn::http1::Builder,
+    service: coffer_s3::service::CofferService,
+    slots: Arc<Semaphore>,
+    admission: Arc<Admission>,
+    metrics: Arc<crate::metrics::Metrics>,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    /// A TLS handshake gets as long as a header block: a client that stalls in it holds a
+    /// slot no longer than one that stalls in its headers.
+    handshake_timeout: Duration,
+}
+
+impl Connections {
+    /// Accepts on `listener` (over TLS with `tls`) until `stopped` turns true, then drops
+    /// the listener; the connections go on under `graceful`.
+    async fn accept_loop(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let stop = async move {
+            let _ = stopped.wait_for(|s| *s).await;
         };
-        tokio::select! {
-            conn = listener.accept() => {
-                let (stream, peer) = match conn {
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            // Take a slot before accepting: at the cap, new connections wait in the backlog,
+            // unless an unproven connection can make room.
+            if self.slots.available_permits() == 0 && self.admission.evict_oldest() {
+                self.metrics.connections_evicted.fetch_add(1, Relaxed);
+            }
+            let permit = tokio::select! {
+                p = self.slots.clone().acquire_owned() => p.expect("never closed"),
+                () = &mut stop => break,
+            };
+            let (stream, peer) = tokio::select! {
+                conn = listener.accept() => match conn {
                     Ok(c) => c,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -268,36 +379,55 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
-                };
-                let _ = stream.set_nodelay(true);
-                metrics.connections_accepted.fetch_add(1, Relaxed);
-                let open = OpenConnection::new(&metrics);
-                let admitted = admission.admit();
-                let ticket = admitted.ticket.clone();
-                let conn = http.serve_connection(TokioIo::new(stream), service.for_connection(ticket.clone(), Some(peer.ip())));
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    tokio::select! {
-                        r = conn => if let Err(e) = r {
-                            tracing::debug!(error = %e, "connection ended with an error");
+                },
+                () = &mut stop => break,
+            };
+            let _ = stream.set_nodelay(true);
+            self.metrics.connections_accepted.fetch_add(1, Relaxed);
+            let open = OpenConnection::new(&self.metrics);
+            let admitted = self.admission.admit();
+            let ticket = admitted.ticket.clone();
+            let service = self.service.for_connection(ticket.clone(), Some(peer.ip()));
+            let (http, watcher, tls) = (self.http.clone(), self.graceful.watcher(), tls.clone());
+            let (handshake_timeout, metrics) = (self.handshake_timeout, self.metrics.clone());
+            tokio::spawn(async move {
+                let serve = async move {
+                    let r = match tls {
+                        None => {
+                            watcher
+                                .watch(http.serve_connection(TokioIo::new(stream), service))
+                                .await
+                        }
+                        Some(tls) => match tokio::time::timeout(handshake_timeout, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => {
+                                let service = service.with_secure(true);
+                                watcher
+                                    .watch(http.serve_connection(TokioIo::new(stream), service))
+                                    .await
+                            }
+                            Ok(Err(e)) => {
+                                metrics.handshakes_failed.fetch_add(1, Relaxed);
+                                return tracing::debug!(error = %e, "TLS handshake failed");
+                            }
+                            Err(_) => {
+                                metrics.handshakes_failed.fetch_add(1, Relaxed);
+                                return tracing::debug!("TLS handshake timed out");
+                            }
                         },
-                        () = admitted.evicted() => tracing::debug!("unproven connection evicted to make room"),
+                    };
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "connection ended with an error");
                     }
-                    ticket.release();
-                    drop((permit, open));
-                });
-            }
-            () = &mut shutdown => break,
+                };
+                tokio::select! {
+                    () = serve => {}
+                    () = admitted.evicted() => tracing::debug!("unproven connection evicted to make room"),
+                }
+                ticket.release();
+                drop((permit, open));
+            });
         }
     }
-    println!("coffer shutting down: finishing in-flight requests");
-    service.begin_shutdown();
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        eprintln!("coffer: some connections did not finish within {DRAIN_TIMEOUT:?}");
-    }
-    println!("coffer stopped");
-    Ok(())
 }
 
 /// Counts a connection as open for as long as it lives.

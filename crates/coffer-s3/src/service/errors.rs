@@ -69,6 +69,41 @@ pub(super) fn s3_error_response(e: s3s::S3Error, resource: &str, request_id: &st
     resp
 }
 
+/// Rewrites an XML error as the admin API's JSON error, for errors raised before the
+/// admin route runs (a bad signature, an unknown key): a JSON client gets JSON.
+pub(super) fn as_admin_json(resp: &mut Response<Body>) {
+    let is_xml = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/xml"));
+    if !is_xml || resp.status().is_success() {
+        return;
+    }
+    let Some(xml) = resp.body_mut().take_bytes() else {
+        return;
+    };
+    let xml = String::from_utf8_lossy(&xml);
+    let field = |name| xml_field(&xml, name).map(|v| unescape(&v)).unwrap_or_default();
+    let body = serde_json::json!({
+        "error": {"code": field("Code"), "message": field("Message")},
+        "request_id": field("RequestId"),
+    })
+    .to_string();
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    *resp.body_mut() = Body::from(body);
+}
+
+/// The inverse of [`escape`].
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
 /// The text of `<name>…</name>`, still XML-escaped.
 fn xml_field(xml: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
@@ -154,6 +189,26 @@ mod tests {
         assert!(text.contains("<Resource>/b/a&amp;b</Resource>"));
         assert!(text.contains("<RequestId>ABC</RequestId>"));
         assert_eq!(r.headers()[CONTENT_TYPE], "application/xml");
+    }
+
+    #[test]
+    fn admin_errors_become_json() {
+        let mut r = error_response(
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+            Some(&escape("a <b> & \"c\"")),
+            "/_coffer/admin/v1/users",
+            "ABC",
+        );
+        as_admin_json(&mut r);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        let body = r.body_mut().take_bytes().unwrap();
+        assert_eq!(r.headers()[CONTENT_LENGTH], body.len().to_string().as_str());
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": {"code": "SignatureDoesNotMatch", "message": "a <b> & \"c\""}, "request_id": "ABC"})
+        );
     }
 
     #[test]

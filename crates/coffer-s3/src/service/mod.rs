@@ -21,13 +21,13 @@ mod limits;
 pub mod observe;
 
 pub use admission::{Admission, Admitted, Ticket};
+use errors::{as_admin_json, finish_error, new_host_id, new_request_id, resource, s3_error_response};
 pub use errors::{error_response, escape};
-use errors::{finish_error, new_host_id, new_request_id, resource, s3_error_response};
 pub use host::CofferHost;
 pub use limits::BodyPace;
 pub(crate) use limits::is_form;
 use limits::{BodyWatch, MAX_HEADER_SECTION, PacedBody, carries_xml, header_section_len, xml_body_too_large};
-pub use observe::{Finished, Observer, Seen};
+pub use observe::{Finished, Observer, Operation, Seen};
 
 pub const REQUEST_ID: &str = "x-amz-request-id";
 pub const HOST_ID: &str = "x-amz-id-2";
@@ -48,6 +48,8 @@ pub struct CofferService {
     ticket: Option<Ticket>,
     /// Its peer's address, for `aws:SourceIp`.
     peer: Option<std::net::IpAddr>,
+    /// The connection is TLS: `aws:SecureTransport`, and SSE-C keys are welcome.
+    secure: bool,
     /// Health, metrics, console and the record of each request, from the binary.
     observer: Option<Arc<dyn Observer>>,
 }
@@ -69,6 +71,7 @@ impl CofferService {
             pace: DEFAULT_BODY_PACE,
             ticket: None,
             peer: None,
+            secure: false,
             observer: None,
         }
     }
@@ -91,6 +94,12 @@ impl CofferService {
             peer,
             ..self.clone()
         }
+    }
+
+    /// This copy serves a connection that arrived over TLS (or not).
+    pub fn with_secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
     }
 
     /// The XML body cap s3s enforces, from the same configuration.
@@ -132,11 +141,14 @@ impl CofferService {
             return self.answer(req, request_id).await;
         };
         let began = std::time::Instant::now();
-        let seen = Seen::default();
+        let details = obs.wants_details();
+        let seen = Seen::new(details);
         req.extensions_mut().insert(seen.clone());
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        let vh = self.vh_bucket(&req);
+        let (method, path, vh) = if details {
+            (req.method().clone(), req.uri().path().to_owned(), self.vh_bucket(&req))
+        } else {
+            (http::Method::GET, String::new(), None)
+        };
         let bytes_in = declared_len(req.headers());
         obs.started();
         // Ended even when the client goes away mid-request and this future is dropped.
@@ -144,14 +156,17 @@ impl CofferService {
         let resp = self.answer(req, request_id.clone()).await;
         obs.finished(&Finished {
             request_id: &request_id,
-            operation: seen.operation().unwrap_or("Unknown"),
+            operation: seen.operation(),
             caller: seen.caller(),
             method: &method,
             vh_bucket: vh.as_deref(),
             path: &path,
             status: resp.status().as_u16(),
             bytes_in,
-            bytes_out: declared_len(resp.headers()),
+            bytes_out: match declared_len(resp.headers()) {
+                0 => http_body::Body::size_hint(resp.body()).exact().unwrap_or(0),
+                n => n,
+            },
             duration: began.elapsed(),
         });
         resp
@@ -166,6 +181,7 @@ impl CofferService {
             _ => None,
         };
         let resource = resource(req.uri().path());
+        let admin = req.uri().path().starts_with(observe::ADMIN_PREFIX) && self.vh_bucket(&req).is_none();
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let is_head = req.method() == http::Method::HEAD;
         let attributes = req.method() == http::Method::GET
@@ -302,6 +318,9 @@ impl CofferService {
                 }
             }
         };
+        if admin {
+            as_admin_json(&mut resp);
+        }
         // An error may come before the body was read (a bad signature, a missing bucket);
         // hyper then closes the connection, and saying so keeps a pooled client from reusing it.
         if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
@@ -381,6 +400,9 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for CofferService {
         }
         if let Some(ip) = self.peer {
             req.extensions_mut().insert(crate::ctx::Peer(ip));
+        }
+        if self.secure {
+            req.extensions_mut().insert(crate::ctx::Secure);
         }
         Box::pin(async move { Ok(this.call(req).await) })
     }

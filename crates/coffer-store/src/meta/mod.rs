@@ -60,10 +60,12 @@ pub enum Table {
     UserPolicies,
     /// `master` -> the id of the master key; `kms \0 name` -> a key of the key service
     Keys,
+    /// bucket name -> the bucket's usage counts (objects, bytes, uploads)
+    Usage,
 }
 
 impl Table {
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 15] = [
         Table::Buckets,
         Table::Current,
         Table::Versions,
@@ -78,6 +80,7 @@ impl Table {
         Table::Settings,
         Table::UserPolicies,
         Table::Keys,
+        Table::Usage,
     ];
 
     /// The table's name, which engines use for their own tables.
@@ -97,6 +100,7 @@ impl Table {
             Table::Settings => "settings",
             Table::UserPolicies => "user_policies",
             Table::Keys => "keys",
+            Table::Usage => "usage",
         }
     }
 

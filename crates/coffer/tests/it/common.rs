@@ -28,7 +28,10 @@ pub const ROOT_CREDS: sigv4::Credentials<'static> = sigv4::Credentials {
 
 pub struct Server {
     child: Option<Child>,
+    /// The plain HTTP port; with TLS on `--listen` alone, the HTTPS port.
     pub port: u16,
+    /// The HTTPS port, when `--tls-cert` is given.
+    pub https_port: Option<u16>,
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -66,20 +69,29 @@ impl Server {
             .expect("spawn coffer");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let port = loop {
+        // A line per listener: HTTP, or HTTPS alone, or HTTP and then (with --tls-listen)
+        // HTTPS.
+        let (mut http, mut https) = (None, None);
+        let tls = extra.iter().any(|a| a.starts_with("--tls-cert"));
+        while if tls { https.is_none() } else { http.is_none() } {
             let line = lines
                 .next()
                 .expect("server exited before listening")
                 .expect("read stdout");
+            let port = |rest: &str| rest.split_whitespace().next().unwrap().parse::<u16>().unwrap();
             if let Some(rest) = line.strip_prefix("coffer listening on http://127.0.0.1:") {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
+                http = Some(port(rest));
+            } else if let Some(rest) = line.strip_prefix("coffer listening on https://127.0.0.1:") {
+                https = Some(port(rest));
             }
-        };
+        }
+        let port = http.or(https).unwrap();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Self {
             child: Some(child),
             port,
+            https_port: https,
             dir: dir.to_owned(),
             _tmp: None,
         }

@@ -1,6 +1,7 @@
 //! Integration tests: the real server binary, driven over loopback by real clients.
 
 mod acl;
+mod admin;
 mod auth;
 mod bench;
 mod common;
@@ -30,6 +31,7 @@ mod scrub;
 mod server;
 mod streaming;
 mod tagging;
+mod tls;
 mod users;
 mod versioning;
 mod website;

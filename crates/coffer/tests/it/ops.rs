@@ -162,6 +162,12 @@ async fn metrics_count_known_traffic() {
     assert!(get("coffer_blobs_written_total") >= 1.0);
     assert!(get("coffer_blob_written_bytes_total") >= (300 << 10) as f64);
     assert!(get("coffer_blob_fsync_duration_seconds_count") >= 1.0);
+    assert_eq!(get(&format!(r#"coffer_bucket_objects{{bucket="{b}"}}"#)), 3.0);
+    assert_eq!(
+        get(&format!(r#"coffer_bucket_bytes{{bucket="{b}"}}"#)),
+        sizes.iter().sum::<usize>() as f64
+    );
+    assert_eq!(get(&format!(r#"coffer_bucket_uploads{{bucket="{b}"}}"#)), 0.0);
     // Every line is a comment or `name{labels} value`, and every family is typed.
     for line in t.lines().filter(|l| !l.starts_with('#')) {
         let (name, value) = line.rsplit_once(' ').unwrap();
@@ -343,4 +349,42 @@ async fn the_access_log_can_be_switched_off_and_text_is_the_default() {
         line.contains("operation=\"ListBuckets\"") || line.contains("operation=ListBuckets"),
         "{line}"
     );
+}
+
+/// docs/grafana-dashboard.json asks only for series the server exports.
+#[tokio::test]
+async fn the_grafana_dashboard_queries_exported_series() {
+    let s = Server::start();
+    let t = scrape(&s, &[]).await.text();
+    let dash = include_str!("../../../../docs/grafana-dashboard.json");
+    let v: serde_json::Value = serde_json::from_str(dash).unwrap();
+    let mut names = Vec::new();
+    for panel in v["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(i) = rest.find("coffer_") {
+                let name: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[i + name.len()..];
+                names.push(name);
+            }
+        }
+    }
+    assert!(names.len() > 20, "{names:?}");
+    for name in names {
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                name.strip_suffix(s)
+                    .filter(|f| t.contains(&format!("# TYPE {f} histogram")))
+            })
+            .unwrap_or(&name);
+        assert!(
+            t.contains(&format!("# TYPE {family} ")),
+            "the dashboard asks for {name}"
+        );
+    }
 }

@@ -253,7 +253,7 @@ async fn conditions_see_the_source_address_and_the_transport() {
         .check_error(403, "AccessDenied", &key);
     set_policy(&c, &b, &allow("127.0.0.0/8")).await;
     assert_eq!(anonymous(&s, "GET", &key, b"").await.status, 200);
-    // The common "deny plain HTTP" policy: coffer serves no TLS yet, so it denies.
+    // The common "deny plain HTTP" policy denies a request over plain HTTP (tls.rs: HTTPS passes).
     set_policy(
         &c,
         &b,

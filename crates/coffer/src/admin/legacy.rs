@@ -1,23 +1,18 @@
-//! The admin API, reached through s3s as a custom route so that it is signed and verified
-//! like any S3 request: `/?coffer-admin=users` (GET list, POST add, DELETE remove) and
+//! The first admin API, kept for `coffer user` and `coffer kms`: `/?coffer-admin=users` (GET list, POST add, DELETE remove) and
 //! `/?coffer-admin=user-policies&name=USER` (GET list, PUT attach, DELETE detach with
 //! `&policy=NAME`) and `/?coffer-admin=kms-keys` (GET list, POST create with `&name=NAME`,
 //! PUT with `&name=NAME&enabled=true|false`). Only the root credentials may use it.
 
 use bytes::Bytes;
-use coffer_s3::{Identity, ROOT_USER};
-use coffer_store::{CanonicalId, Store, UserRecord};
-use http::{HeaderMap, Method, Uri};
-use s3s::route::S3Route;
+
+use super::AdminRoute;
+use coffer_s3::ROOT_USER;
+use coffer_store::{CanonicalId, UserRecord};
+use http::{Method, Uri};
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use serde::{Deserialize, Serialize};
 
 pub const ADMIN_QUERY: &str = "coffer-admin";
-
-pub struct AdminRoute {
-    pub store: Store,
-    pub identity: Identity,
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct UserJson {
@@ -51,7 +46,7 @@ pub struct PolicyJson {
 }
 
 /// A query parameter, percent-decoded (the CLI encodes names like `bob@x`).
-fn query_param(uri: &Uri, name: &str) -> Option<String> {
+pub(super) fn query_param(uri: &Uri, name: &str) -> Option<String> {
     form_urlencoded::parse(uri.query()?.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
@@ -84,23 +79,8 @@ pub fn random_secret() -> String {
         .collect()
 }
 
-#[async_trait::async_trait]
-impl S3Route for AdminRoute {
-    fn is_match(&self, _: &Method, uri: &Uri, _: &HeaderMap, _: &mut http::Extensions) -> bool {
-        uri.path() == "/" && query_param(uri, ADMIN_QUERY).is_some()
-    }
-
-    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
-        let caller = self.identity.caller(req)?;
-        coffer_s3::auth::prove(&req.extensions);
-        if caller.is_root() {
-            Ok(())
-        } else {
-            Err(s3_error!(AccessDenied))
-        }
-    }
-
-    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+impl AdminRoute {
+    pub(super) async fn legacy_call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         match query_param(&req.uri, ADMIN_QUERY).as_deref() {
             Some("users") => {}
             Some("user-policies") => return self.user_policies(req).await,

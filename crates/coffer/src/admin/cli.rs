@@ -1,0 +1,133 @@
+//! `coffer admin ...`: the admin API's version 1 from the command line, signed with the
+//! root credentials (`COFFER_ACCESS_KEY_ID` / `COFFER_SECRET_ACCESS_KEY`, else the data
+//! directory's stored ones), printing the JSON answers.
+
+use crate::AdminServer;
+use crate::server::anyhow_like::Result;
+use coffer::sigv4;
+
+#[derive(clap::Subcommand)]
+pub enum AdminAction {
+    /// The server's version, uptime, data directory and store sizes, as JSON.
+    Info,
+    /// Buckets' usage and quotas.
+    Bucket {
+        #[command(subcommand)]
+        action: BucketAction,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum BucketAction {
+    /// Every bucket with its usage and quota, as JSON.
+    List,
+    /// One bucket's usage and quota, as JSON.
+    Show { name: String },
+    /// Set a bucket's quota (writes past it answer 403 QuotaExceeded), or clear it.
+    Quota {
+        name: String,
+        #[arg(long, conflicts_with = "clear")]
+        max_bytes: Option<u64>,
+        #[arg(long, conflicts_with = "clear")]
+        max_objects: Option<u64>,
+        #[arg(long)]
+        clear: bool,
+    },
+}
+
+/// Percent-encodes a path segment (RFC 3986 unreserved characters stay).
+fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Sends one signed request to `/_coffer/admin/v1/{path}`; returns the body of a 2xx
+/// answer (empty for 204), or the error the server gave.
+pub async fn request(server: &AdminServer, method: &'static str, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
+    let env = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+    let (id, secret) = match (env("COFFER_ACCESS_KEY_ID"), env("COFFER_SECRET_ACCESS_KEY")) {
+        (Some(i), Some(s)) => (i, s),
+        _ => {
+            let stored = crate::server::read_stored_root(&server.data)
+                .ok_or("set COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY to the root credentials")?;
+            (stored.access_key_id, stored.secret_access_key)
+        }
+    };
+    let host = server
+        .endpoint
+        .strip_prefix("http://")
+        .ok_or("only http:// endpoints are supported")?
+        .trim_end_matches('/');
+    let path = format!("{}{path}", super::V1_PREFIX);
+    let mut req = sigv4::Request {
+        method,
+        host,
+        path: &path,
+        query: vec![],
+        headers: vec![],
+        body,
+    };
+    req.sign(
+        &sigv4::Credentials {
+            access_key_id: &id,
+            secret_access_key: &secret,
+            region: &server.region,
+        },
+        time::OffsetDateTime::now_utc(),
+    );
+    let (status, body) = req.send(host).await?;
+    if !(200..300).contains(&status) {
+        return Err(format!("server answered {status}: {}", String::from_utf8_lossy(&body)).into());
+    }
+    Ok(body)
+}
+
+pub async fn run(action: AdminAction, server: &AdminServer) -> Result<()> {
+    let (method, path, body) = match &action {
+        AdminAction::Info => ("GET", "info".to_owned(), vec![]),
+        AdminAction::Bucket { action } => match action {
+            BucketAction::List => ("GET", "buckets".to_owned(), vec![]),
+            BucketAction::Show { name } => ("GET", format!("buckets/{}", segment(name)), vec![]),
+            BucketAction::Quota {
+                name,
+                max_bytes,
+                max_objects,
+                clear,
+            } => {
+                let path = format!("buckets/{}/quota", segment(name));
+                if *clear {
+                    ("DELETE", path, vec![])
+                } else if max_bytes.is_none() && max_objects.is_none() {
+                    ("GET", path, vec![])
+                } else {
+                    let body = serde_json::json!({ "max_bytes": max_bytes, "max_objects": max_objects });
+                    ("PUT", path, serde_json::to_vec(&body)?)
+                }
+            }
+        },
+    };
+    let body = request(server, method, &path, body).await?;
+    if body.is_empty() {
+        println!("ok");
+    } else {
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(super::segment("bob@x.com"), "bob%40x.com");
+        assert_eq!(super::segment("my-bucket.1"), "my-bucket.1");
+    }
+}
