@@ -122,16 +122,16 @@ struct ReservedRoute<R> {
 impl<R> ReservedRoute<R> {
     fn reserved(&self, uri: &http::Uri, headers: &http::HeaderMap) -> bool {
         use s3s::host::S3Host;
-        let path = uri.path();
-        let vh = headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| self.host.parse_host_header(h).ok())
-            .is_some_and(|v| v.bucket().is_some());
-        !vh && path
+        // s3s asks on every request: the path first, the Host header only for `/_coffer`.
+        uri.path()
             .strip_prefix('/')
             .and_then(|p| p.strip_prefix(RESERVED_NAME))
             .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+            && !headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| self.host.parse_host_header(h).ok())
+                .is_some_and(|v| v.bucket().is_some())
     }
 }
 

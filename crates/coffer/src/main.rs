@@ -414,8 +414,8 @@ async fn kms_command(action: KmsAction, server: &AdminServer) -> server::anyhow_
     Ok(())
 }
 
-/// Sends one signed request to the admin API with the root credentials; returns the body
-/// of a 2xx answer.
+/// Sends one request to the first admin resource (`/?coffer-admin=RESOURCE`), signed with
+/// the root credentials; returns the body of a 2xx answer.
 async fn admin_request(
     server: &AdminServer,
     method: &'static str,
@@ -423,43 +423,9 @@ async fn admin_request(
     query: Vec<(String, String)>,
     body: Vec<u8>,
 ) -> server::anyhow_like::Result<Vec<u8>> {
-    let AdminServer { endpoint, data, region } = server;
-    let env = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
-    let (id, secret) = match (env("COFFER_ACCESS_KEY_ID"), env("COFFER_SECRET_ACCESS_KEY")) {
-        (Some(i), Some(s)) => (i, s),
-        _ => {
-            let stored = server::read_stored_root(data)
-                .ok_or("set COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY to the root credentials")?;
-            (stored.access_key_id, stored.secret_access_key)
-        }
-    };
-    let host = endpoint
-        .strip_prefix("http://")
-        .ok_or("only http:// endpoints are supported")?
-        .trim_end_matches('/');
     let mut q = vec![(admin::ADMIN_QUERY.to_owned(), resource.to_owned())];
     q.extend(query);
-    let mut req = sigv4::Request {
-        method,
-        host,
-        path: "/",
-        query: q,
-        headers: vec![],
-        body,
-    };
-    req.sign(
-        &sigv4::Credentials {
-            access_key_id: &id,
-            secret_access_key: &secret,
-            region,
-        },
-        time::OffsetDateTime::now_utc(),
-    );
-    let (status, body) = req.send(host).await?;
-    if !(200..300).contains(&status) {
-        return Err(format!("server answered {status}: {}", String::from_utf8_lossy(&body)).into());
-    }
-    Ok(body)
+    admin::cli::signed(server, method, "/", q, body).await
 }
 
 async fn user_command(action: UserAction, server: &AdminServer) -> server::anyhow_like::Result<()> {

@@ -51,6 +51,19 @@ fn segment(s: &str) -> String {
 /// Sends one signed request to `/_coffer/admin/v1/{path}`; returns the body of a 2xx
 /// answer (empty for 204), or the error the server gave.
 pub async fn request(server: &AdminServer, method: &'static str, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
+    let path = format!("{}{path}", super::V1_PREFIX);
+    signed(server, method, &path, vec![], body).await
+}
+
+/// Sends one request signed with the root credentials (from the environment, else the
+/// data directory); returns the body of a 2xx answer.
+pub async fn signed(
+    server: &AdminServer,
+    method: &'static str,
+    path: &str,
+    query: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Result<Vec<u8>> {
     let env = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
     let (id, secret) = match (env("COFFER_ACCESS_KEY_ID"), env("COFFER_SECRET_ACCESS_KEY")) {
         (Some(i), Some(s)) => (i, s),
@@ -65,12 +78,11 @@ pub async fn request(server: &AdminServer, method: &'static str, path: &str, bod
         .strip_prefix("http://")
         .ok_or("only http:// endpoints are supported")?
         .trim_end_matches('/');
-    let path = format!("{}{path}", super::V1_PREFIX);
     let mut req = sigv4::Request {
         method,
         host,
-        path: &path,
-        query: vec![],
+        path,
+        query,
         headers: vec![],
         body,
     };

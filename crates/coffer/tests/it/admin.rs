@@ -332,17 +332,8 @@ async fn quotas_refuse_writes_past_them_and_survive_a_restart() {
 /// A data directory from before usage was counted gets its counts when opened.
 #[tokio::test]
 async fn an_older_data_directory_gets_its_counts_at_open() {
-    let tmp = tempfile::tempdir().unwrap();
-    let archive = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-format-2.tar.gz");
-    let st = std::process::Command::new("tar")
-        .arg("xzf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(tmp.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let s = Server::start_in(&tmp.path().join("data"));
+    let (_tmp, dir) = crate::common::unpack("data-format-2.tar.gz");
+    let s = Server::start_in(&dir);
     let c = s.client();
     let v = json_body(&admin(&s, "GET", "buckets", b"").await);
     let buckets = v["buckets"].as_array().unwrap();

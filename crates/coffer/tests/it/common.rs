@@ -571,3 +571,21 @@ pub async fn raw_with_host(
     req.sign(&ROOT_CREDS, time::OffsetDateTime::now_utc());
     raw_send(&s.addr(), req.method, &req.target(), &req.headers, Some(&req.body)).await
 }
+
+/// Unpacks a committed fixture into a fresh directory.
+pub fn unpack(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let st = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(tmp.path())
+        .status()
+        .unwrap();
+    assert!(st.success(), "unpacking {}", archive.display());
+    let dir = tmp.path().join("data");
+    (tmp, dir)
+}

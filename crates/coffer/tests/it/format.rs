@@ -190,22 +190,6 @@ async fn make_fixture() {
     s.terminate();
 }
 
-/// Unpacks a committed fixture into a fresh directory.
-fn unpack(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let archive = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    let st = std::process::Command::new("tar")
-        .arg("xzf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(tmp.path())
-        .status()
-        .unwrap();
-    assert!(st.success(), "unpacking {}", archive.display());
-    let dir = tmp.path().join("data");
-    (tmp, dir)
-}
-
 #[tokio::test]
 async fn format_0_data_directory_opens_and_serves_everything() {
     serves_everything("data-format-0.tar.gz").await;
