@@ -127,11 +127,11 @@ impl<R> ReservedRoute<R> {
             .strip_prefix('/')
             .and_then(|p| p.strip_prefix(RESERVED_NAME))
             .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
-            && !headers
+            && headers
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
                 .and_then(|h| self.host.parse_host_header(h).ok())
-                .is_some_and(|v| v.bucket().is_some())
+                .is_none_or(|v| v.bucket().is_none())
     }
 }
 
