@@ -106,6 +106,27 @@ async fn a_full_disk_fails_writes_cleanly_and_recovers_when_space_returns() {
 
     read_all(&s, &b, &acked).await;
 
+    // Readiness follows the last metadata commit: a small inline write usually finds no
+    // room left (not ready), but may fit in a page redb still has (ready). Filling the
+    // metadata file to the last page would leave no room for the DELETEs below either.
+    let small = s
+        .raw("PUT", &format!("/{b}/small"), &[], &[], &payload(999, 1000))
+        .await;
+    let ready = anonymous(&s, "GET", "/_coffer/health/ready", b"").await;
+    if small.status == 200 {
+        assert_eq!(ready.status, 200, "{}", ready.text());
+        acked.push(("small".into(), payload(999, 1000)));
+    } else {
+        small.check_error(507, "InsufficientStorage", &format!("/{b}/small"));
+        assert_eq!(ready.status, 503, "{}", ready.text());
+        assert!(
+            ready.text().contains("metadata commits are failing"),
+            "{}",
+            ready.text()
+        );
+    }
+    assert_eq!(anonymous(&s, "GET", "/_coffer/health/live", b"").await.status, 200);
+
     // Free space by deleting half of what is stored; writes work again, no restart.
     let mut kept = Vec::new();
     for (i, (k, body)) in acked.into_iter().enumerate() {
@@ -124,6 +145,8 @@ async fn a_full_disk_fails_writes_cleanly_and_recovers_when_space_returns() {
         kept.push((key, body));
     }
     read_all(&s, &b, &kept).await;
+    let ready = anonymous(&s, "GET", "/_coffer/health/ready", b"").await;
+    assert_eq!(ready.status, 200, "ready again once commits succeed: {}", ready.text());
 
     // And all of it is on disk, not only in the server's memory.
     s.kill();
