@@ -55,6 +55,13 @@ pub fn store_error(e: StoreError) -> S3Error {
         ),
         StoreError::UserExists => s3_error!(InvalidArgument, "A user with this name or access key already exists."),
         StoreError::NoSuchUser => s3_error!(InvalidArgument, "No user with this name exists."),
+        StoreError::AccessKeyExists => s3_error!(InvalidArgument, "An access key with this id already exists."),
+        StoreError::NoSuchAccessKey => s3_error!(InvalidArgument, "The user has no access key with this id."),
+        StoreError::TooManyAccessKeys => s3_error!(
+            InvalidArgument,
+            "The user holds as many access keys as allowed ({}).",
+            coffer_store::MAX_ACCESS_KEYS
+        ),
         StoreError::ShuttingDown => s3_error!(ServiceUnavailable),
         StoreError::SseKeyMissing => s3_error!(
             InvalidRequest,

@@ -50,6 +50,14 @@ pub enum StoreError {
     UserExists,
     #[error("no such user")]
     NoSuchUser,
+    /// Another user (or this one) already holds an access key with this id.
+    #[error("access key already exists")]
+    AccessKeyExists,
+    #[error("no such access key")]
+    NoSuchAccessKey,
+    /// The user already holds `users::MAX_ACCESS_KEYS` access keys.
+    #[error("the user holds as many access keys as allowed")]
+    TooManyAccessKeys,
     /// The object is SSE-C encrypted and the read brought no key.
     #[error("the object is encrypted with a customer key and none was given")]
     SseKeyMissing,

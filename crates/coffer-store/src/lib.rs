@@ -47,7 +47,10 @@ pub use scrub::{Corruption, ScrubReport};
 pub use settings::SettingKind;
 pub use sse::{CustomerKey, Encrypt, MasterKey, Sealing, Sse, SseMode};
 pub use usage::{Quota, Usage};
-pub use users::{AccessView, UserPolicies, UserRecord, decode_policies};
+pub use users::{
+    AccessKey, AccessKeyRecord, AccessView, MAX_ACCESS_KEYS, NewUser, UserPolicies, UserRecord, decode_policies,
+    random_access_key_id, random_secret,
+};
 pub use version::{Deleted, VersionsPage, VersionsQuery};
 
 use meta::{Scan, Table};
@@ -149,19 +152,21 @@ impl Store {
     /// Rewrites an older data directory in the current record format, in one commit: after
     /// a crash it is either all old (and done again) or all new.
     async fn upgrade_format(&self, root: CanonicalId) -> StoreResult<()> {
-        let rewritten = self
+        let (rewritten, from) = self
             .meta
             .commit(move |txn| {
+                let from = record::stored_format(txn)?;
                 let ops = record::upgrade(txn, root)?.unwrap_or_default();
                 let n = ops.len().saturating_sub(1);
-                Ok((ops, n))
+                Ok((ops, (n, from)))
             })
             .await?;
         if rewritten > 0 {
             tracing::info!(
                 rewritten,
+                from = from.unwrap_or(0),
                 to = record::FORMAT,
-                "upgraded the data directory from record format 0"
+                "upgraded the data directory's record format"
             );
         }
         Ok(())

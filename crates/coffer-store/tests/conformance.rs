@@ -472,7 +472,126 @@ async fn usage_counts(e: Engine) {
     assert_eq!(s.bucket_quota("b").unwrap(), Quota::default());
 }
 
+async fn users_and_access_keys(e: Engine) {
+    use coffer_store::{MAX_ACCESS_KEYS, NewUser};
+    let s = &e.store;
+    let new = |name: &str, key: &str, id: CanonicalId| NewUser {
+        name: name.into(),
+        canonical_user_id: id,
+        access_key_id: key.into(),
+        secret_access_key: format!("{key}-secret"),
+    };
+    let alice_id = CanonicalId([7; 32]);
+    let alice = s.add_user(new("alice", "K1", alice_id)).await.unwrap();
+    assert_eq!(alice.access_key_id(), Some("K1"));
+    s.add_user(new("bob", "B1", CanonicalId([8; 32]))).await.unwrap();
+
+    // A second key: the same user, its own secret.
+    let (id, secret) = s
+        .add_access_key("alice", Some(("K2".into(), "s2".into())))
+        .await
+        .unwrap();
+    assert_eq!((id.as_str(), secret.as_str()), ("K2", "s2"));
+    let k2 = s.user_by_access_key("K2").unwrap().unwrap();
+    assert_eq!(
+        (k2.name.as_str(), k2.canonical_user_id, k2.secret_access_key.as_str()),
+        ("alice", alice_id, "s2")
+    );
+    let view = s.access_view(Some("K2"), None).unwrap();
+    assert_eq!(view.user.map(|u| u.canonical_user_id), Some(alice_id));
+    let ids = |name| -> Vec<String> {
+        s.list_access_keys(name)
+            .unwrap()
+            .into_iter()
+            .map(|k| k.access_key_id)
+            .collect()
+    };
+    assert_eq!(ids("alice"), ["K1", "K2"]);
+    assert_eq!(s.user_by_name("alice").unwrap().unwrap().access_keys.len(), 2);
+    assert_eq!(s.user_by_id(&alice_id).unwrap().unwrap().name, "alice");
+
+    // A random key when none is given.
+    let (rid, rsecret) = s.add_access_key("bob", None).await.unwrap();
+    assert!(
+        rid.starts_with("CK") && rid.len() == 20 && rsecret.len() == 40,
+        "{rid} {rsecret}"
+    );
+    assert_eq!(s.user_by_access_key(&rid).unwrap().unwrap().name, "bob");
+
+    // A key id is unique across users; a user's name, id and key too.
+    for taken in ["K1", "K2", "B1"] {
+        assert!(matches!(
+            s.add_access_key("bob", Some((taken.into(), "x".into()))).await,
+            Err(StoreError::AccessKeyExists)
+        ));
+    }
+    assert!(matches!(
+        s.add_user(new("carol", "K2", CanonicalId([9; 32]))).await,
+        Err(StoreError::UserExists)
+    ));
+    assert!(matches!(
+        s.add_access_key("nobody", None).await,
+        Err(StoreError::NoSuchUser)
+    ));
+    assert!(matches!(s.list_access_keys("nobody"), Err(StoreError::NoSuchUser)));
+
+    // At most MAX_ACCESS_KEYS keys.
+    for i in 2..MAX_ACCESS_KEYS {
+        s.add_access_key("alice", Some((format!("KX{i}"), "s".into())))
+            .await
+            .unwrap();
+    }
+    assert_eq!(ids("alice").len(), MAX_ACCESS_KEYS);
+    assert!(matches!(
+        s.add_access_key("alice", None).await,
+        Err(StoreError::TooManyAccessKeys)
+    ));
+
+    // Removing a key: it stops at once; another user's key or an unknown one is refused.
+    s.remove_access_key("alice", "K2").await.unwrap();
+    assert!(s.user_by_access_key("K2").unwrap().is_none());
+    assert!(s.access_view(Some("K2"), None).unwrap().user.is_none());
+    assert!(!ids("alice").contains(&"K2".to_owned()));
+    assert!(matches!(
+        s.remove_access_key("alice", "K2").await,
+        Err(StoreError::NoSuchAccessKey)
+    ));
+    assert!(matches!(
+        s.remove_access_key("alice", "B1").await,
+        Err(StoreError::NoSuchAccessKey)
+    ));
+    assert!(s.user_by_access_key("B1").unwrap().is_some());
+    // Freed, the id may be taken again, and room for one more key is back.
+    s.add_access_key("bob", Some(("K2".into(), "b2".into()))).await.unwrap();
+    assert_eq!(s.user_by_access_key("K2").unwrap().unwrap().name, "bob");
+    s.add_access_key("alice", None).await.unwrap();
+
+    // A user may be left with no key, and keeps existing.
+    for k in ids("bob") {
+        s.remove_access_key("bob", &k).await.unwrap();
+    }
+    assert!(ids("bob").is_empty());
+    assert_eq!(s.user_by_name("bob").unwrap().unwrap().access_key_id(), None);
+    assert_eq!(s.list_users().unwrap().len(), 2);
+
+    // Removing a user removes every key it held.
+    let alice_keys = ids("alice");
+    s.remove_user("alice").await.unwrap();
+    for k in &alice_keys {
+        assert!(s.user_by_access_key(k).unwrap().is_none(), "{k}");
+    }
+    assert!(s.user_by_id(&alice_id).unwrap().is_none());
+    assert!(s.user_by_name("alice").unwrap().is_none());
+    // and frees its name and key ids.
+    s.add_user(new("alice", "K1", CanonicalId([10; 32]))).await.unwrap();
+    assert_eq!(
+        s.user_by_access_key("K1").unwrap().unwrap().canonical_user_id,
+        CanonicalId([10; 32])
+    );
+}
+
 conformance! {
+    users_and_their_access_keys => users_and_access_keys;
     usage_counts_follow_every_write => usage_counts;
     objects_and_blobs_are_stored_read_and_freed => objects_and_blobs;
     a_reader_keeps_the_blob_it_opened => a_reader_keeps_what_it_opened;
@@ -524,4 +643,35 @@ async fn a_get_costs_one_read_transaction_or_two_for_a_blob() {
     let before = reads();
     s.head_object("b", "small", None).unwrap();
     assert_eq!(reads() - before, 1, "head");
+}
+
+/// A signed request's secret, and its caller with the bucket, each take one read
+/// transaction, by whichever of its user's keys it is signed.
+#[tokio::test]
+async fn a_caller_by_any_of_its_keys_costs_one_read_transaction() {
+    let meta = Arc::new(Counting {
+        inner: MemMeta::new(false),
+        reads: Default::default(),
+    });
+    let s = Store::with_engines(meta.clone(), Arc::new(MemBlobStore::new()), INLINE_MAX);
+    let user = coffer_store::NewUser {
+        name: "alice".into(),
+        canonical_user_id: OWNER,
+        access_key_id: "K1".into(),
+        secret_access_key: "s1".into(),
+    };
+    s.add_user(user).await.unwrap();
+    s.add_access_key("alice", Some(("K2".into(), "s2".into())))
+        .await
+        .unwrap();
+    s.create_bucket("b", OWNER, false).await.unwrap();
+    let reads = || meta.reads.load(std::sync::atomic::Ordering::SeqCst);
+    for key in ["K1", "K2"] {
+        let before = reads();
+        assert!(s.user_by_access_key(key).unwrap().is_some());
+        let view = s.access_view(Some(key), Some("b")).unwrap();
+        assert_eq!(reads() - before, 2, "{key}");
+        assert_eq!(view.user.unwrap().canonical_user_id, OWNER);
+        assert!(view.bucket.is_some());
+    }
 }

@@ -7,7 +7,10 @@ use coffer_store::model::{
 };
 use coffer_store::record::{self, v0};
 use coffer_store::sse::SealedKey;
-use coffer_store::{BlobId, ChecksumAlgorithm, ChecksumType, Grant, Grantee, Permission, Sse, SseMode, UserRecord};
+use coffer_store::{
+    AccessKey, AccessKeyRecord, BlobId, ChecksumAlgorithm, ChecksumType, Grant, Grantee, Permission, Sse, SseMode,
+    UserRecord,
+};
 
 const ID: CanonicalId = CanonicalId([0xab; 32]);
 
@@ -135,12 +138,27 @@ fn part() -> PartRecord {
 fn user() -> UserRecord {
     UserRecord {
         name: "alice".into(),
-        access_key_id: "AKID".into(),
-        secret_access_key: "secret".into(),
         canonical_user_id: ID,
+        created_ms: 1_700_000_000_004,
+        access_keys: vec![AccessKey {
+            access_key_id: "AKID".into(),
+            created_ms: 1_700_000_000_004,
+        }],
+    }
+}
+
+/// `user()`'s key as its `users` row holds it.
+fn key() -> AccessKeyRecord {
+    AccessKeyRecord {
+        canonical_user_id: ID,
+        name: "alice".into(),
+        secret_access_key: "secret".into(),
         created_ms: 1_700_000_000_004,
     }
 }
+
+/// A user as formats 1-3 stored it under its one key: name, key id, secret, id, created.
+const USER_3_REST: &str = "05616c69636504414b49440673656372657420ABAB88a0abfef962";
 
 fn golden(hex_str: &str) -> Vec<u8> {
     hex::decode(hex_str).unwrap()
@@ -157,13 +175,13 @@ const UPLOAD_2_REST: &str = "0120ABAB010102030000";
 const PART_2: &str = "0202060165010101010101010101010101010101010886a0abfef962010a00";
 
 #[test]
-fn format_3_bytes_are_pinned() {
-    let bytes = golden(&format!("0320{AB}80a0abfef9620101010003"));
+fn format_4_bytes_are_pinned() {
+    let bytes = golden(&format!("0420{AB}80a0abfef9620101010003"));
     assert_eq!(record::encode(&bucket()), bytes, "bucket");
     assert_eq!(record::decode::<BucketRecord>(&bytes).unwrap(), bucket());
     // Format 3 adds encryption: to objects, Some(Kms "k", no context, bucket key on, Some(sealed));
     let bytes = golden(&format!(
-        "03{}{AB}{}0101016b000101{}",
+        "04{}{AB}{}0101016b000101{}",
         &OBJECT_1[2..],
         OBJECT_2_REST.replace("ABAB", AB),
         sealed_hex()
@@ -172,7 +190,7 @@ fn format_3_bytes_are_pinned() {
     assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
     // to uploads, the mode alone: Some(Customer with its salt and key MAC);
     let bytes = golden(&format!(
-        "03{}{AB}{UPLOAD_1_REST}{}0102{}{}",
+        "04{}{AB}{UPLOAD_1_REST}{}0102{}{}",
         &UPLOAD_1[2..],
         UPLOAD_2_REST.replace("ABAB", AB),
         "05".repeat(16),
@@ -181,33 +199,77 @@ fn format_3_bytes_are_pinned() {
     assert_eq!(record::encode(&upload()), bytes, "upload");
     assert_eq!(record::decode::<UploadRecord>(&bytes).unwrap(), upload());
     // and to parts, their own: Some(S3, Some(sealed)).
-    let bytes = golden(&format!("03{}010001{}", &PART_2[2..], sealed_hex()));
+    let bytes = golden(&format!("04{}010001{}", &PART_2[2..], sealed_hex()));
     assert_eq!(record::encode(&part()), bytes, "part");
     assert_eq!(record::decode::<PartRecord>(&bytes).unwrap(), part());
-    let bytes = golden(&format!("0305616c69636504414b49440673656372657420{AB}88a0abfef962"));
+    // Format 4: a user under its id (name, id, created, its keys: 1, ("AKID", created)),
+    let bytes = golden(&format!("0405616c69636520{AB}88a0abfef9620104414b494488a0abfef962"));
     assert_eq!(record::encode(&user()), bytes, "user");
     assert_eq!(record::decode::<UserRecord>(&bytes).unwrap(), user());
+    // and each key under its id (user id, name, secret, created).
+    let bytes = golden(&format!("0420{AB}05616c6963650673656372657488a0abfef962"));
+    assert_eq!(record::encode(&key()), bytes, "access key");
+    assert_eq!(record::decode::<AccessKeyRecord>(&bytes).unwrap(), key());
     // Usage counts and quotas, rows of their own since format 3.
     let usage = coffer_store::Usage {
         objects: 3,
         bytes: 300,
         uploads: 1,
     };
-    let bytes = golden("0303ac0201");
+    let bytes = golden("0403ac0201");
     assert_eq!(record::encode(&usage), bytes, "usage");
     assert_eq!(record::decode::<coffer_store::Usage>(&bytes).unwrap(), usage);
     let quota = coffer_store::Quota {
         max_bytes: Some(1 << 20),
         max_objects: None,
     };
-    let bytes = golden("030180804000");
+    let bytes = golden("040180804000");
     assert_eq!(record::encode(&quota), bytes, "quota");
     assert_eq!(record::decode::<coffer_store::Quota>(&bytes).unwrap(), quota);
 }
 
+/// Format 3, as the previous release wrote it, is read in memory: only users changed, and
+/// a user row reads as the one key it holds (the upgrade rewrites users whole).
+#[test]
+fn format_3_bytes_decode_as_format_4() {
+    let b = record::decode::<BucketRecord>(&golden(&format!("0320{AB}80a0abfef9620101010003"))).unwrap();
+    assert_eq!(b, bucket());
+    let bytes = golden(&format!(
+        "03{}{AB}{}0101016b000101{}",
+        &OBJECT_1[2..],
+        OBJECT_2_REST.replace("ABAB", AB),
+        sealed_hex()
+    ));
+    assert_eq!(record::decode::<ObjectRecord>(&bytes).unwrap(), object());
+    let bytes = golden(&format!(
+        "03{}{AB}{UPLOAD_1_REST}{}0102{}{}",
+        &UPLOAD_1[2..],
+        UPLOAD_2_REST.replace("ABAB", AB),
+        "05".repeat(16),
+        "04".repeat(32)
+    ));
+    assert_eq!(record::decode::<UploadRecord>(&bytes).unwrap(), upload());
+    let bytes = golden(&format!("03{}010001{}", &PART_2[2..], sealed_hex()));
+    assert_eq!(record::decode::<PartRecord>(&bytes).unwrap(), part());
+    let user3 = golden(&format!("03{}", USER_3_REST.replace("ABAB", AB)));
+    assert_eq!(record::decode::<AccessKeyRecord>(&user3).unwrap(), key());
+    assert!(
+        record::decode::<UserRecord>(&user3).is_err(),
+        "no user record before format 4"
+    );
+    let v3: record::v3::UserRecordV3 = postcard::from_bytes(&user3[1..]).unwrap();
+    assert_eq!((v3.key(), v3.user()), (key(), user()));
+    assert_eq!(
+        record::decode::<coffer_store::Usage>(&golden("0303ac0201"))
+            .unwrap()
+            .bytes,
+        300
+    );
+}
+
 /// Format 2, as the previous release wrote it, is read in memory: nothing encrypted.
 #[test]
-fn format_2_bytes_decode_as_format_3() {
+fn format_2_bytes_decode_as_format_4() {
     let b = record::decode::<BucketRecord>(&golden(&format!("0220{AB}80a0abfef9620101010003"))).unwrap();
     assert_eq!(b, bucket());
     // Format 2 added the ACL: Some, 2 grants, AllUsers READ, User(ab…) FULL_CONTROL; the
@@ -236,14 +298,14 @@ fn format_2_bytes_decode_as_format_3() {
         record::decode::<PartRecord>(&golden(PART_2)).unwrap(),
         PartRecord { sse: None, ..part() }
     );
-    let bytes = golden(&format!("0205616c69636504414b49440673656372657420{AB}88a0abfef962"));
-    assert_eq!(record::decode::<UserRecord>(&bytes).unwrap(), user());
+    let bytes = golden(&format!("02{}", USER_3_REST.replace("ABAB", AB)));
+    assert_eq!(record::decode::<AccessKeyRecord>(&bytes).unwrap(), key());
 }
 
 /// Format 1, as the previous release wrote it, is read in memory: no ACL, and a completed
 /// upload's object owned by the bucket's owner.
 #[test]
-fn format_1_bytes_decode_as_format_3() {
+fn format_1_bytes_decode_as_format_4() {
     let b = record::decode::<BucketRecord>(&golden(&format!("0120{AB}80a0abfef9620101010003"))).unwrap();
     assert_eq!(b, bucket());
     let o = record::decode::<ObjectRecord>(&golden(&format!("{OBJECT_1}{AB}"))).unwrap();
@@ -274,11 +336,8 @@ fn format_1_bytes_decode_as_format_3() {
     ))
     .unwrap();
     assert_eq!(p, PartRecord { sse: None, ..part() });
-    let u = record::decode::<UserRecord>(&golden(&format!(
-        "0105616c69636504414b49440673656372657420{AB}88a0abfef962"
-    )))
-    .unwrap();
-    assert_eq!(u, user());
+    let u = record::decode::<AccessKeyRecord>(&golden(&format!("01{}", USER_3_REST.replace("ABAB", AB)))).unwrap();
+    assert_eq!(u, key());
 }
 
 #[test]

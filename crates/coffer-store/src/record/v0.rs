@@ -17,7 +17,6 @@ use crate::model::{
     BucketRecord, CanonicalId, DataRef, DefaultRetention, LockMode, ObjectMeta, ObjectRecord, Retention, UploadRecord,
     Versioning,
 };
-use crate::users::UserRecord;
 
 /// The owner name format 0 gave the server's root user.
 const ROOT_NAME: &str = "root";
@@ -144,20 +143,20 @@ pub fn migrate(txn: &dyn ReadTxn, root: CanonicalId) -> StoreResult<Vec<Op>> {
     let mut ops = Vec::new();
     let mut ids: HashMap<String, CanonicalId> = HashMap::from([(ROOT_NAME.to_owned(), root)]);
 
-    for (k, v) in all(txn, Table::Users)? {
+    let mut users = Vec::new();
+    for (_, v) in all(txn, Table::Users)? {
         let u: UserRecordV0 = decode(&v)?;
         let id = CanonicalId::parse(&u.canonical_user_id).unwrap_or_else(CanonicalId::random);
         ids.insert(u.name.clone(), id);
-        let user = UserRecord {
+        users.push(super::v3::UserRecordV3 {
             name: u.name,
             access_key_id: u.access_key_id,
             secret_access_key: u.secret_access_key,
             canonical_user_id: id,
             created_ms: u.created_ms,
-        };
-        ops.push(Op::Put(Table::UserIds, id.0.to_vec(), k.clone()));
-        ops.push(Op::Put(Table::Users, k, super::encode(&user)));
+        });
     }
+    ops.extend(super::v3::users_ops(users));
     let mut id_of = |name: String| *ids.entry(name).or_insert_with(CanonicalId::random);
 
     for (k, v) in all(txn, Table::Buckets)? {

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::AdminRoute;
 use coffer_s3::ROOT_USER;
-use coffer_store::{CanonicalId, UserRecord};
+use coffer_store::{CanonicalId, NewUser, UserRecord, random_access_key_id, random_secret};
 use http::{Method, Uri};
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use serde::{Deserialize, Serialize};
@@ -62,23 +62,6 @@ fn json(v: &impl Serialize) -> S3Result<S3Response<Body>> {
     Ok(resp)
 }
 
-/// A random key id in AWS's alphabet and length.
-pub fn random_access_key_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut s = String::from("CK");
-    for _ in 0..18 {
-        s.push(ALPHABET[rand::random_range(0..ALPHABET.len())] as char);
-    }
-    s
-}
-
-pub fn random_secret() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    (0..40)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
 impl AdminRoute {
     pub(super) async fn legacy_call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         match query_param(&req.uri, ADMIN_QUERY).as_deref() {
@@ -87,10 +70,10 @@ impl AdminRoute {
             Some("kms-keys") => return self.kms_keys(req).await,
             _ => return Err(s3_error!(InvalidArgument, "Unknown admin resource.")),
         }
-        let to_json = |u: UserRecord, with_secret: bool| UserJson {
+        let to_json = |u: UserRecord, secret: Option<String>| UserJson {
+            access_key_id: u.access_key_id().unwrap_or_default().to_owned(),
             name: u.name,
-            access_key_id: u.access_key_id,
-            secret_access_key: with_secret.then_some(u.secret_access_key),
+            secret_access_key: secret,
             canonical_user_id: u.canonical_user_id.to_string(),
         };
         match req.method {
@@ -100,7 +83,7 @@ impl AdminRoute {
                     .list_users()
                     .map_err(coffer_s3::error::store_error)?
                     .into_iter()
-                    .map(|u| to_json(u, false))
+                    .map(|u| to_json(u, None))
                     .collect();
                 json(&users)
             }
@@ -130,15 +113,15 @@ impl AdminRoute {
                         "A user with this name or access key already exists."
                     ));
                 }
-                let user = UserRecord {
+                let secret = add.secret_access_key.unwrap_or_else(random_secret);
+                let user = NewUser {
                     name: add.name,
-                    access_key_id: add.access_key_id.unwrap_or_else(random_access_key_id),
-                    secret_access_key: add.secret_access_key.unwrap_or_else(random_secret),
                     canonical_user_id: CanonicalId::random(),
-                    created_ms: 0,
+                    access_key_id: add.access_key_id.unwrap_or_else(random_access_key_id),
+                    secret_access_key: secret.clone(),
                 };
                 let user = self.store.add_user(user).await.map_err(coffer_s3::error::store_error)?;
-                json(&to_json(user, true))
+                json(&to_json(user, Some(secret)))
             }
             Method::DELETE => {
                 let name =

@@ -31,7 +31,8 @@ use s3s::route::S3Route;
 use s3s::{Body, S3Request, S3Response, S3Result};
 use serde::Serialize;
 
-pub use legacy::{ADMIN_QUERY, AddUser, AttachPolicy, random_access_key_id, random_secret};
+pub use coffer_store::{random_access_key_id, random_secret};
+pub use legacy::{ADMIN_QUERY, AddUser, AttachPolicy};
 
 /// Where version 1 lives.
 pub const V1_PREFIX: &str = "/_coffer/admin/v1/";
@@ -87,6 +88,21 @@ impl From<StoreError> for ApiError {
                 S::CONFLICT,
                 "UserAlreadyExists",
                 "A user with this name or access key already exists.",
+            ),
+            StoreError::AccessKeyExists => Self::new(
+                S::CONFLICT,
+                "AccessKeyAlreadyExists",
+                "An access key with this id already exists.",
+            ),
+            StoreError::NoSuchAccessKey => Self::new(
+                S::NOT_FOUND,
+                "NoSuchAccessKey",
+                "The user has no access key with this id.",
+            ),
+            StoreError::TooManyAccessKeys => Self::new(
+                S::CONFLICT,
+                "LimitExceeded",
+                format!("A user may hold at most {} access keys.", coffer_store::MAX_ACCESS_KEYS),
             ),
             StoreError::NoSuchBucket => Self::new(S::NOT_FOUND, "NoSuchBucket", "The bucket does not exist."),
             StoreError::KmsKeyNotFound(k) => Self::new(S::NOT_FOUND, "NoSuchKmsKey", format!("No KMS key {k}.")),

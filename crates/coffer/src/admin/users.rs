@@ -1,5 +1,6 @@
 //! `/users`: list and add users; `/users/{name}`: show and remove one;
-//! `/users/{name}/policies[/{policy}]`: list, attach and detach its policies.
+//! `/users/{name}/policies[/{policy}]`: list, attach and detach its policies;
+//! `/users/{name}/keys[/{id}]`: list, add and remove its access keys.
 
 use coffer_s3::ROOT_USER;
 use coffer_store::{CanonicalId, UserRecord};
@@ -11,7 +12,11 @@ use super::{ApiError, ApiResult, Call, Reply, reply};
 #[derive(Debug, Serialize, Deserialize)]
 pub struct UserJson {
     pub name: String,
-    pub access_key_id: String,
+    /// Its oldest access key; `null` for a user left with none.
+    pub access_key_id: Option<String>,
+    /// All its access keys, oldest first.
+    #[serde(default)]
+    pub access_keys: Vec<String>,
     pub canonical_user_id: String,
     pub policies: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,11 +33,18 @@ struct NewUser {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct NewKey {
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewPolicy {
     document: Option<String>,
 }
 
-fn to_json(c: &Call<'_>, u: UserRecord, with_secret: bool) -> ApiResult<UserJson> {
+fn to_json(c: &Call<'_>, u: UserRecord, secret: Option<String>) -> ApiResult<UserJson> {
     let policies = c
         .route
         .store
@@ -41,11 +53,12 @@ fn to_json(c: &Call<'_>, u: UserRecord, with_secret: bool) -> ApiResult<UserJson
         .map(|(p, _)| p)
         .collect();
     Ok(UserJson {
+        access_key_id: u.access_key_id().map(str::to_owned),
+        access_keys: u.access_keys.into_iter().map(|k| k.access_key_id).collect(),
         name: u.name,
-        access_key_id: u.access_key_id,
         canonical_user_id: u.canonical_user_id.to_string(),
         policies,
-        secret_access_key: with_secret.then_some(u.secret_access_key),
+        secret_access_key: secret,
     })
 }
 
@@ -57,6 +70,21 @@ pub fn valid_user_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+}
+
+/// Access key ids given by the caller: 1-128 of `A-Z a-z 0-9 - _ .` (a `/` would break the
+/// signature's credential scope).
+pub fn valid_access_key_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Secrets given by the caller: 1-128 printable ASCII characters.
+pub fn valid_secret(secret: &str) -> bool {
+    !secret.is_empty() && secret.len() <= 128 && secret.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Policy names: 1-128 of `A-Z a-z 0-9 + = , . @ - _`.
@@ -98,7 +126,7 @@ pub(super) async fn serve(c: &mut Call<'_>) -> ApiResult<Reply> {
             let users = store
                 .list_users()?
                 .into_iter()
-                .map(|u| to_json(c, u, false))
+                .map(|u| to_json(c, u, None))
                 .collect::<ApiResult<Vec<_>>>()?;
             reply(&serde_json::json!({ "users": users }))
         }
@@ -117,20 +145,20 @@ pub(super) async fn serve(c: &mut Call<'_>) -> ApiResult<Reply> {
                     "A user with this name or access key already exists.",
                 ));
             }
-            let user = UserRecord {
+            let secret = add.secret_access_key.unwrap_or_else(super::random_secret);
+            let user = coffer_store::NewUser {
                 name: add.name,
-                access_key_id: add.access_key_id.unwrap_or_else(super::random_access_key_id),
-                secret_access_key: add.secret_access_key.unwrap_or_else(super::random_secret),
                 canonical_user_id: CanonicalId::random(),
-                created_ms: 0,
+                access_key_id: add.access_key_id.unwrap_or_else(super::random_access_key_id),
+                secret_access_key: secret.clone(),
             };
             let user = store.add_user(user).await?;
-            reply(&to_json(c, user, true)?)
+            reply(&to_json(c, user, Some(secret))?)
         }
         ([name], &Method::GET) => {
             c.allow("admin:ListUsers", "*")?;
             let u = store.user_by_name(name)?.ok_or_else(no_user)?;
-            reply(&to_json(c, u, false)?)
+            reply(&to_json(c, u, None)?)
         }
         ([name], &Method::DELETE) => {
             c.allow("admin:DeleteUser", "*")?;
@@ -170,7 +198,51 @@ pub(super) async fn serve(c: &mut Call<'_>) -> ApiResult<Reply> {
             }
             Ok(Reply::NoContent)
         }
-        ([], _) | ([_], _) | ([_, "policies"], _) | ([_, "policies", _], _) => Err(c.method_not_allowed()),
+        ([name, "keys"], &Method::GET) => {
+            c.allow("admin:ListAccessKeys", "*")?;
+            let keys: Vec<_> = store
+                .list_access_keys(name)?
+                .into_iter()
+                .map(|k| serde_json::json!({ "access_key_id": k.access_key_id, "created": k.created_ms }))
+                .collect();
+            reply(&serde_json::json!({ "keys": keys }))
+        }
+        ([name, "keys"], &Method::POST) => {
+            c.allow("admin:CreateAccessKey", "*")?;
+            let name = name.to_string();
+            let add: NewKey = c.json().await?;
+            if add.access_key_id.as_deref().is_some_and(|k| !valid_access_key_id(k)) {
+                return Err(ApiError::bad("Access key ids are 1-128 of A-Z a-z 0-9 - _ ."));
+            }
+            if add.secret_access_key.as_deref().is_some_and(|k| !valid_secret(k)) {
+                return Err(ApiError::bad(
+                    "Secret access keys are 1-128 printable ASCII characters.",
+                ));
+            }
+            if add.access_key_id.as_deref() == Some(c.route.identity.root().access_key_id.as_str()) {
+                return Err(coffer_store::StoreError::AccessKeyExists.into());
+            }
+            let key = match (add.access_key_id, add.secret_access_key) {
+                (None, None) => None,
+                (id, secret) => Some((
+                    id.unwrap_or_else(super::random_access_key_id),
+                    secret.unwrap_or_else(super::random_secret),
+                )),
+            };
+            let (id, secret) = store.add_access_key(&name, key).await?;
+            reply(&serde_json::json!({ "access_key_id": id, "secret_access_key": secret }))
+        }
+        ([name, "keys", key], &Method::DELETE) => {
+            c.allow("admin:DeleteAccessKey", "*")?;
+            store.remove_access_key(name, key).await?;
+            Ok(Reply::NoContent)
+        }
+        ([], _)
+        | ([_], _)
+        | ([_, "policies"], _)
+        | ([_, "policies", _], _)
+        | ([_, "keys"], _)
+        | ([_, "keys", _], _) => Err(c.method_not_allowed()),
         _ => Err(super::not_found()),
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use coffer_s3::{Coffer, Config, Identity, RootCredentials};
 use coffer_store::meta::{AnyBox, ReadTxn, WriteFn};
-use coffer_store::{CanonicalId, FsBlobStore, MetaStore, RedbMeta, Store, StoreResult, UserRecord};
+use coffer_store::{CanonicalId, FsBlobStore, MetaStore, NewUser, RedbMeta, Store, StoreResult};
 use hyper_util::rt::TokioIo;
 
 use crate::common::{ROOT_KEY, ROOT_SECRET, client_at, data, put};
@@ -88,23 +88,29 @@ async fn read_transactions_per_get_and_head() {
         reads: AtomicUsize::new(0),
     });
     let (endpoint, store) = serve(tmp.path(), meta.clone()).await;
-    let user = store
-        .add_user(UserRecord {
+    store
+        .add_user(NewUser {
             name: "alice".into(),
             access_key_id: "CKALICE0000000000001".into(),
             secret_access_key: "alice-secret-0123456789abcdefghijklmnopq".into(),
             canonical_user_id: CanonicalId::random(),
-            created_ms: 0,
         })
         .await
         .unwrap();
+    // A second key costs what the first does: its row names the user.
+    let (key2, secret2) = store.add_access_key("alice", None).await.unwrap();
     let reads = || meta.reads.load(Ordering::SeqCst);
     for (who, c) in [
         ("root", client_at(&endpoint, ROOT_KEY, ROOT_SECRET)),
         (
             "user",
-            client_at(&endpoint, &user.access_key_id, &user.secret_access_key),
+            client_at(
+                &endpoint,
+                "CKALICE0000000000001",
+                "alice-secret-0123456789abcdefghijklmnopq",
+            ),
         ),
+        ("user-key2", client_at(&endpoint, &key2, &secret2)),
     ] {
         let b = format!("reads-{who}");
         c.create_bucket().bucket(&b).send().await.unwrap();
@@ -112,7 +118,7 @@ async fn read_transactions_per_get_and_head() {
         put(&c, &b, "big", &data(200 << 10, 1)).await;
         // Root is known without the store. A user is read once for its signature (s3s asks
         // for the secret by access key alone) and again with the bucket, in one.
-        let caller = usize::from(who == "user");
+        let caller = usize::from(who != "root");
         // Then the bucket, then the record and its inline bytes; a blob adds one to
         // re-check the record once the blob is pinned.
         for (key, want) in [("small", 2 + caller), ("big", 3 + caller)] {
