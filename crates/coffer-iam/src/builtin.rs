@@ -61,5 +61,17 @@ mod tests {
         assert_eq!(decide("admin", "s3:DeleteObject", obj), Allow);
         assert_eq!(decide("readwrite", "admin:ListUsers", "*"), Silent);
         assert!(builtin("superuser").is_none());
+        assert_eq!(decide("admin", "admin:CreateAccessKey", "*"), Allow);
+    }
+
+    /// A user policy may name each admin action, the access keys' included.
+    #[test]
+    fn user_policies_may_name_the_access_key_actions() {
+        for a in ["ListAccessKeys", "CreateAccessKey", "DeleteAccessKey"] {
+            let doc = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["admin:{a}"],"Resource":"*"}}]}}"#
+            );
+            Policy::parse(doc.as_bytes(), Attached::User).unwrap_or_else(|e| panic!("{a}: {e}"));
+        }
     }
 }

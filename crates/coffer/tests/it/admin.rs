@@ -125,6 +125,166 @@ async fn info_users_and_policies_endpoints() {
     assert_eq!(json_body(&admin(&s, "GET", "users", b"").await)["users"], json!([]));
 }
 
+/// `/users/{name}/keys`: list, add (random or given), remove; the cap, taken ids, who may.
+#[tokio::test]
+async fn access_keys_endpoints() {
+    let s = Server::start();
+    let (k1, s1) = s.add_user("dana").await;
+    let (erin_key, erin_secret) = s.add_user("erin").await;
+    let keys = |v: &Value| -> Vec<String> {
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["access_key_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let r = admin(&s, "GET", "users/dana/keys", b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = json_body(&r);
+    assert_eq!(keys(&v), std::slice::from_ref(&k1));
+    assert!(v["keys"][0]["created"].as_i64().unwrap() > 1_600_000_000_000, "{v}");
+    assert!(v["keys"][0].get("secret_access_key").is_none());
+
+    // A random key (no body, or an empty one), then a given one.
+    let r = admin(&s, "POST", "users/dana/keys", b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = json_body(&r);
+    let (k2, s2) = (
+        v["access_key_id"].as_str().unwrap().to_owned(),
+        v["secret_access_key"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!((k2.len(), s2.len()), (20, 40));
+    let body = br#"{"access_key_id":"DANAKEY3","secret_access_key":"dana-three"}"#;
+    let r = admin(&s, "POST", "users/dana/keys", body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        json_body(&r),
+        json!({ "access_key_id": "DANAKEY3", "secret_access_key": "dana-three" })
+    );
+    let r = admin(&s, "GET", "users/dana/keys", b"").await;
+    assert_eq!(keys(&json_body(&r)), [k1.clone(), k2.clone(), "DANAKEY3".into()]);
+    // Every key signs as dana: the same buckets.
+    s.client_as(&k1, &s1)
+        .create_bucket()
+        .bucket("bkt-dana")
+        .send()
+        .await
+        .unwrap();
+    for (k, secret) in [(k2.as_str(), s2.as_str()), ("DANAKEY3", "dana-three")] {
+        let l = s.client_as(k, secret).list_buckets().send().await.unwrap();
+        assert_eq!(l.buckets().len(), 1, "{k}");
+        assert_eq!(l.buckets()[0].name(), Some("bkt-dana"));
+    }
+
+    // GET users keeps the first key and lists them all.
+    let v = json_body(&admin(&s, "GET", "users/dana", b"").await);
+    assert_eq!(v["access_key_id"], k1.as_str());
+    assert_eq!(v["access_keys"], json!([k1, k2, "DANAKEY3"]));
+    let v = json_body(&admin(&s, "GET", "users", b"").await);
+    assert_eq!(v["users"][0]["name"], "dana");
+    assert_eq!(v["users"][0]["access_keys"].as_array().unwrap().len(), 3);
+
+    // Taken ids: dana's own, another user's, root's.
+    for taken in [k1.as_str(), erin_key.as_str(), ROOT_KEY] {
+        let body = json!({ "access_key_id": taken }).to_string();
+        check_json_error(
+            &admin(&s, "POST", "users/dana/keys", body.as_bytes()).await,
+            409,
+            "AccessKeyAlreadyExists",
+        );
+    }
+    check_json_error(
+        &admin(&s, "POST", "users/dana/keys", br#"{"access_key_id":"a/b"}"#).await,
+        400,
+        "InvalidArgument",
+    );
+    check_json_error(
+        &admin(&s, "POST", "users/dana/keys", br#"{"other":1}"#).await,
+        400,
+        "MalformedJSON",
+    );
+    check_json_error(&admin(&s, "POST", "users/nobody/keys", b"").await, 404, "NoSuchUser");
+    check_json_error(&admin(&s, "GET", "users/nobody/keys", b"").await, 404, "NoSuchUser");
+    check_json_error(&admin(&s, "PUT", "users/dana/keys", b"").await, 405, "MethodNotAllowed");
+
+    // The cap: ten keys.
+    for _ in 3..10 {
+        assert_eq!(admin(&s, "POST", "users/dana/keys", b"").await.status, 200);
+    }
+    check_json_error(&admin(&s, "POST", "users/dana/keys", b"").await, 409, "LimitExceeded");
+    assert_eq!(
+        keys(&json_body(&admin(&s, "GET", "users/dana/keys", b"").await)).len(),
+        10
+    );
+
+    // Removing a key: 204, then it signs nothing; it is gone from the list.
+    let r = admin(&s, "DELETE", &format!("users/dana/keys/{k2}"), b"").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    check_sdk_error(
+        s.client_as(&k2, &s2).list_buckets().send().await,
+        403,
+        "InvalidAccessKeyId",
+        "/",
+    );
+    s.client_as(&k1, &s1).list_buckets().send().await.unwrap();
+    check_json_error(
+        &admin(&s, "DELETE", &format!("users/dana/keys/{k2}"), b"").await,
+        404,
+        "NoSuchAccessKey",
+    );
+    // Another user's key is not dana's to remove.
+    check_json_error(
+        &admin(&s, "DELETE", &format!("users/dana/keys/{erin_key}"), b"").await,
+        404,
+        "NoSuchAccessKey",
+    );
+    // Room again under the cap.
+    assert_eq!(admin(&s, "POST", "users/dana/keys", b"").await.status, 200);
+
+    // Erin may not manage keys, hers or dana's, until a policy allows it.
+    let as_erin = |m: &'static str, p: String| {
+        let (k, secret, s) = (erin_key.clone(), erin_secret.clone(), &s);
+        async move { s.raw_as(&k, &secret, m, &format!("{V1}{p}"), &[], &[], b"").await }
+    };
+    check_json_error(&as_erin("GET", "users/erin/keys".into()).await, 403, "AccessDenied");
+    check_json_error(&as_erin("POST", "users/dana/keys".into()).await, 403, "AccessDenied");
+    check_json_error(
+        &as_erin("DELETE", format!("users/dana/keys/{k1}")).await,
+        403,
+        "AccessDenied",
+    );
+    let doc =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["admin:ListAccessKeys"],"Resource":"*"}]}"#;
+    let body = json!({ "document": doc }).to_string();
+    let r = admin(&s, "PUT", "users/erin/policies/keys", body.as_bytes()).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(as_erin("GET", "users/dana/keys".into()).await.status, 200);
+    check_json_error(&as_erin("POST", "users/dana/keys".into()).await, 403, "AccessDenied");
+
+    // Removing the user removes every key.
+    let all = keys(&json_body(&admin(&s, "GET", "users/dana/keys", b"").await));
+    assert_eq!(admin(&s, "DELETE", "users/dana", b"").await.status, 204);
+    check_sdk_error(
+        s.client_as(&k1, &s1).list_buckets().send().await,
+        403,
+        "InvalidAccessKeyId",
+        "/",
+    );
+    check_sdk_error(
+        s.client_as("DANAKEY3", "dana-three").list_buckets().send().await,
+        403,
+        "InvalidAccessKeyId",
+        "/",
+    );
+    // Their ids are free again.
+    let (k, _) = s.add_user("dana").await;
+    assert!(!all.contains(&k));
+    let body = json!({ "access_key_id": "DANAKEY3" }).to_string();
+    assert_eq!(admin(&s, "POST", "users/dana/keys", body.as_bytes()).await.status, 200);
+}
+
 #[tokio::test]
 async fn errors_are_json_with_the_request_id() {
     let s = Server::start();
