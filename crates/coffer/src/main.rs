@@ -213,8 +213,13 @@ enum UserAction {
     },
     /// List users as JSON (without secrets).
     List,
-    /// Remove a user; its access key stops working at once.
+    /// Remove a user; its access keys stop working at once.
     Remove { name: String },
+    /// Add, list or remove a user's access keys.
+    Key {
+        #[command(subcommand)]
+        action: admin::cli::KeyAction,
+    },
     /// Attach, detach or list a user's policies.
     Policy {
         #[command(subcommand)]
@@ -429,6 +434,9 @@ async fn admin_request(
 }
 
 async fn user_command(action: UserAction, server: &AdminServer) -> server::anyhow_like::Result<()> {
+    if let UserAction::Key { action } = action {
+        return admin::cli::key(action, server).await;
+    }
     let mut resource = "users";
     let (method, query, body) = match &action {
         UserAction::Add {
@@ -445,6 +453,7 @@ async fn user_command(action: UserAction, server: &AdminServer) -> server::anyho
         }
         UserAction::List => ("GET", vec![], vec![]),
         UserAction::Remove { name } => ("DELETE", vec![("name".to_owned(), name.clone())], vec![]),
+        UserAction::Key { .. } => unreachable!("handled above"),
         UserAction::Policy { action } => {
             resource = "user-policies";
             match action {
@@ -486,6 +495,7 @@ async fn user_command(action: UserAction, server: &AdminServer) -> server::anyho
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         UserAction::Remove { name } => println!("removed {name}"),
+        UserAction::Key { .. } => {}
     }
     Ok(())
 }

@@ -35,6 +35,24 @@ pub enum BucketAction {
     },
 }
 
+/// `coffer user key ...`: a user's access keys.
+#[derive(clap::Subcommand)]
+pub enum KeyAction {
+    /// Give a user another access key (at most 10); prints its id and secret as JSON, the
+    /// only time the secret is shown.
+    Add {
+        name: String,
+        #[arg(long)]
+        access_key_id: Option<String>,
+        #[arg(long)]
+        secret_access_key: Option<String>,
+    },
+    /// List a user's access keys as JSON (ids and creation times, no secrets).
+    List { name: String },
+    /// Remove one of a user's access keys; requests it signs fail at once.
+    Remove { name: String, access_key_id: String },
+}
+
 /// Percent-encodes a path segment (RFC 3986 unreserved characters stay).
 fn segment(s: &str) -> String {
     s.bytes()
@@ -99,6 +117,41 @@ pub async fn signed(
         return Err(format!("server answered {status}: {}", String::from_utf8_lossy(&body)).into());
     }
     Ok(body)
+}
+
+pub async fn key(action: KeyAction, server: &AdminServer) -> Result<()> {
+    let (method, path, body) = match &action {
+        KeyAction::Add {
+            name,
+            access_key_id,
+            secret_access_key,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(k) = access_key_id {
+                body.insert("access_key_id".into(), k.clone().into());
+            }
+            if let Some(s) = secret_access_key {
+                body.insert("secret_access_key".into(), s.clone().into());
+            }
+            let body = serde_json::to_vec(&body)?;
+            ("POST", format!("users/{}/keys", segment(name)), body)
+        }
+        KeyAction::List { name } => ("GET", format!("users/{}/keys", segment(name)), vec![]),
+        KeyAction::Remove { name, access_key_id } => (
+            "DELETE",
+            format!("users/{}/keys/{}", segment(name), segment(access_key_id)),
+            vec![],
+        ),
+    };
+    let body = request(server, method, &path, body).await?;
+    match action {
+        KeyAction::Remove { name, access_key_id } => println!("removed {access_key_id} of {name}"),
+        _ => {
+            let v: serde_json::Value = serde_json::from_slice(&body)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(())
 }
 
 pub async fn run(action: AdminAction, server: &AdminServer) -> Result<()> {

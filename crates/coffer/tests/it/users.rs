@@ -441,3 +441,74 @@ async fn user_policies_grant_what_they_say() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("AccessDenied"));
 }
+
+/// `coffer user key add|list|remove`: a second key signs as the same user, sees the same
+/// buckets, and stops at once when removed; removing the user stops every key.
+#[tokio::test]
+async fn user_keys_sign_as_the_same_user_until_removed() {
+    let s = Server::start();
+    let v = add(&s, "kim");
+    let first = s.client_as(str_field(&v, "access_key_id"), str_field(&v, "secret_access_key"));
+    first.create_bucket().bucket("bkt-kim").send().await.unwrap();
+    put(&first, "bkt-kim", "a.txt", b"by the first key").await;
+
+    let k = json_of(&coffer_user(&s, &["key", "add", "kim"]));
+    let (id, secret) = (str_field(&k, "access_key_id"), str_field(&k, "secret_access_key"));
+    assert_ne!(id, str_field(&v, "access_key_id"));
+    let second = s.client_as(id, secret);
+    let mine = second.list_buckets().send().await.unwrap();
+    let names: Vec<_> = mine.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, ["bkt-kim"]);
+    // The same owner, whichever key signs.
+    let owner =
+        |o: &aws_sdk_s3::operation::list_buckets::ListBucketsOutput| o.owner().and_then(|o| o.id()).map(str::to_owned);
+    let by_first = first.list_buckets().send().await.unwrap();
+    assert_eq!(owner(&mine), owner(&by_first));
+    assert_eq!(owner(&mine).as_deref(), Some(str_field(&v, "canonical_user_id")));
+    assert_eq!(get_body(&second, "bkt-kim", "a.txt").await, b"by the first key");
+    put(&second, "bkt-kim", "b.txt", b"by the second").await;
+    assert_eq!(get_body(&first, "bkt-kim", "b.txt").await, b"by the second");
+
+    // Given keys, and the list (no secrets).
+    let given = json_of(&coffer_user(
+        &s,
+        &[
+            "key",
+            "add",
+            "kim",
+            "--access-key-id",
+            "KIMTHIRDKEY000000001",
+            "--secret-access-key",
+            "kim-third-secret",
+        ],
+    ));
+    assert_eq!(str_field(&given, "access_key_id"), "KIMTHIRDKEY000000001");
+    let third = s.client_as("KIMTHIRDKEY000000001", "kim-third-secret");
+    third.list_buckets().send().await.unwrap();
+    let list = json_of(&coffer_user(&s, &["key", "list", "kim"]));
+    let ids: Vec<&str> = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["access_key_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [str_field(&v, "access_key_id"), id, "KIMTHIRDKEY000000001"]);
+    assert!(list["keys"][0]["created"].as_i64().unwrap() > 0);
+    assert!(!String::from_utf8_lossy(&coffer_user(&s, &["key", "list", "kim"]).stdout).contains(secret));
+    // A taken id is refused.
+    let taken = coffer_user(&s, &["key", "add", "kim", "--access-key-id", ROOT_KEY]);
+    assert!(!taken.status.success(), "root's key id was given to kim");
+
+    // Removing the second key: it fails at once, the others go on.
+    let out = coffer_user(&s, &["key", "remove", "kim", id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check_sdk_error(second.list_buckets().send().await, 403, "InvalidAccessKeyId", "/");
+    first.list_buckets().send().await.unwrap();
+    assert!(!coffer_user(&s, &["key", "remove", "kim", id]).status.success());
+
+    // Removing the user stops every key it held.
+    let out = coffer_user(&s, &["remove", "kim"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check_sdk_error(first.list_buckets().send().await, 403, "InvalidAccessKeyId", "/");
+    check_sdk_error(third.list_buckets().send().await, 403, "InvalidAccessKeyId", "/");
+}
