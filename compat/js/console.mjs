@@ -272,6 +272,20 @@ async function main() {
     });
     await shot(page, "users");
 
+    await step("users page: add a key to compat-user2 (secret shown once), then remove it", async () => {
+      await page.click('#user-list tr[data-user="compat-user2"] button:has-text("Keys")');
+      await page.waitForSelector("#key-detail");
+      const before = await page.locator("#key-list tbody tr").count();
+      await page.click("#add-key");
+      await page.waitForSelector("#new-key");
+      const id = (await page.textContent("#new-key dd code")).trim();
+      if ((await page.locator("#key-list tbody tr").count()) !== before + 1) return "the new key is not listed";
+      await shot(page, "user-keys");
+      await page.click(`#key-list tr[data-key="${id}"] button.danger`);
+      await page.waitForSelector(`#key-list tr[data-key="${id}"]`, { state: "detached" });
+      if (await page.locator("#new-key").count()) return "the secret is still shown after a reload of the keys";
+    });
+
     await step("server page: health live and ready, server details", async () => {
       await page.click("nav.side a[data-section=server]");
       await page.waitForSelector("#health");

@@ -609,6 +609,14 @@ async function usersView() {
   const rows = users.map((u) => {
     const policyCell = h("td", {}, (u.policies || []).length ? u.policies.map((p) => h("span", { class: "badge" }, p)) : h("span", { class: "muted" }, "none"));
     const manage = h("button", { type: "button", class: "link", onclick: () => showPolicies(u.name, detail) }, "Policies");
+    const keys = h("button", { type: "button", class: "link", onclick: () => showKeys(u.name, detail) }, "Keys");
+    const ids = u.access_keys || (u.access_key_id ? [u.access_key_id] : []);
+    const keyCell = h(
+      "td",
+      {},
+      ids.length ? h("code", {}, ids[0]) : h("span", { class: "muted" }, "none"),
+      ids.length > 1 ? h("span", { class: "muted" }, ` +${ids.length - 1}`) : null,
+    );
     const del = h("button", {
       type: "button",
       class: "link danger",
@@ -622,7 +630,7 @@ async function usersView() {
         }
       },
     }, "Remove");
-    return h("tr", { "data-user": u.name }, h("td", {}, u.name), h("td", {}, h("code", {}, u.access_key_id)), policyCell, h("td", { class: "actions" }, manage, del));
+    return h("tr", { "data-user": u.name }, h("td", {}, u.name), keyCell, policyCell, h("td", { class: "actions" }, keys, manage, del));
   });
   const detail = h("div", { id: "policy-detail" });
   return h(
@@ -637,6 +645,85 @@ async function usersView() {
       h("tbody", {}, rows),
     ),
     detail,
+  );
+}
+
+// A user's access keys: list, add (its secret shown once, here) and remove.
+async function showKeys(name, into, added) {
+  const base = `/users/${encodeURIComponent(name)}/keys`;
+  let keys;
+  try {
+    keys = (await admin("GET", base)).keys || [];
+  } catch (e) {
+    into.replaceChildren(e.forbidden ? forbiddenNote("read access keys") : h("p", { class: "error" }, e.message));
+    return;
+  }
+  const add = h("button", {
+    type: "button",
+    class: "primary",
+    id: "add-key",
+    onclick: async () => {
+      try {
+        const k = await admin("POST", base, {});
+        await showKeys(name, into, k);
+      } catch (ex) {
+        notify(ex);
+      }
+    },
+  }, "Add key");
+  const fresh = added
+    ? h(
+        "div",
+        { class: "note ok", id: "new-key" },
+        h("strong", {}, `Key ${added.access_key_id} added. `),
+        "Copy the secret now; it is not shown again.",
+        h("dl", {}, h("dt", {}, "Access key ID"), h("dd", {}, h("code", {}, added.access_key_id)), h("dt", {}, "Secret access key"), h("dd", {}, h("code", {}, added.secret_access_key))),
+      )
+    : null;
+  into.replaceChildren(
+    h(
+      "section",
+      { class: "card", id: "key-detail" },
+      h("h2", {}, `Access keys of ${name}`),
+      fresh,
+      keys.length
+        ? h(
+            "table",
+            { class: "list", id: "key-list" },
+            h("thead", {}, h("tr", {}, h("th", {}, "Access key"), h("th", {}, "Created"), h("th", {}, ""))),
+            h(
+              "tbody",
+              {},
+              keys.map((k) =>
+                h(
+                  "tr",
+                  { "data-key": k.access_key_id },
+                  h("td", {}, h("code", {}, k.access_key_id)),
+                  h("td", {}, new Date(k.created).toLocaleString()),
+                  h(
+                    "td",
+                    { class: "actions" },
+                    h("button", {
+                      type: "button",
+                      class: "link danger",
+                      onclick: async () => {
+                        if (!confirm(`Remove the key ${k.access_key_id}? Requests it signs fail at once.`)) return;
+                        try {
+                          await admin("DELETE", `${base}/${encodeURIComponent(k.access_key_id)}`);
+                          await showKeys(name, into);
+                        } catch (ex) {
+                          notify(ex);
+                        }
+                      },
+                    }, "Remove"),
+                  ),
+                ),
+              ),
+            ),
+          )
+        : h("p", { class: "muted" }, "No access keys: this user cannot sign requests."),
+      add,
+    ),
   );
 }
 
