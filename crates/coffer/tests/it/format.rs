@@ -195,17 +195,25 @@ async fn format_0_data_directory_opens_and_serves_everything() {
     serves_everything("data-format-0.tar.gz").await;
 }
 
-/// Format 1 records are read in memory as format 2 (no ACLs): only the `format` row changes.
+/// Format 1 records are read in memory as format 2 (no ACLs): only the `format` row and the
+/// users' rows change.
 #[tokio::test]
 async fn format_1_data_directory_opens_and_serves_everything() {
     serves_everything("data-format-1.tar.gz").await;
 }
 
 /// Format 2 records are read in memory as format 3 (nothing encrypted): only the `format`
-/// row changes, and the master key's id is recorded.
+/// row and the users' rows change, and the master key's id is recorded.
 #[tokio::test]
 async fn format_2_data_directory_opens_and_serves_everything() {
     serves_everything("data-format-2.tar.gz").await;
+}
+
+/// Format 3 records are read in memory as format 4, but for users: each user's one key
+/// row becomes the first of its keys, and the user moves under its canonical id.
+#[tokio::test]
+async fn format_3_data_directory_opens_and_serves_everything() {
+    serves_everything("data-format-3.tar.gz").await;
 }
 
 async fn serves_everything(fixture: &str) {
@@ -349,11 +357,37 @@ async fn serves_everything(fixture: &str) {
     );
     assert_eq!(read(&root, "fx-root", "big.bin", None).await, pattern(200 << 10, 1));
 
+    // Alice's one key is the first of her keys now; a second one signs as her.
+    let r = s.raw("GET", "/_coffer/admin/v1/users/alice/keys", &[], &[], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["keys"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["keys"][0]["access_key_id"], ALICE_KEY);
+    let r = s.raw("POST", "/_coffer/admin/v1/users/alice/keys", &[], &[], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let second = s.client_as(
+        v["access_key_id"].as_str().unwrap(),
+        v["secret_access_key"].as_str().unwrap(),
+    );
+    let theirs: Vec<String> = second
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name.clone())
+        .collect();
+    assert_eq!(theirs, ["fx-alice", "fx-versions"]);
+
     // A later user of the same name is someone else.
     let r = s
         .raw("DELETE", "/", &[("coffer-admin", "users"), ("name", "alice")], &[], b"")
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    check_sdk_error(alice.list_buckets().send().await, 403, "InvalidAccessKeyId", "/");
+    check_sdk_error(second.list_buckets().send().await, 403, "InvalidAccessKeyId", "/");
     let (k, secret) = s.add_user("alice").await;
     let new_alice = s.client_as(&k, &secret);
     assert!(new_alice.list_buckets().send().await.unwrap().buckets().is_empty());
