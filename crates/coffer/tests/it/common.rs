@@ -589,3 +589,15 @@ pub fn unpack(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tmp.path().join("data");
     (tmp, dir)
 }
+
+/// The names of the buckets `c`'s ListBuckets shows.
+pub async fn bucket_names(c: &Client) -> Vec<String> {
+    c.list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name.clone())
+        .collect()
+}

@@ -246,15 +246,7 @@ async fn serves_everything(fixture: &str) {
     assert_eq!(read(&root, "fx-root", "mp.bin", None).await, pattern(300 << 10, 2));
 
     // Ownership carried over by id: alice sees her two buckets, and only those.
-    let mine: Vec<String> = alice
-        .list_buckets()
-        .send()
-        .await
-        .unwrap()
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name.clone())
-        .collect();
+    let mine = bucket_names(&alice).await;
     assert_eq!(mine, ["fx-alice", "fx-versions"]);
     assert_eq!(read(&alice, "fx-alice", "a.txt", None).await, b"alice's data");
     check_sdk_error(
@@ -370,15 +362,7 @@ async fn serves_everything(fixture: &str) {
         v["access_key_id"].as_str().unwrap(),
         v["secret_access_key"].as_str().unwrap(),
     );
-    let theirs: Vec<String> = second
-        .list_buckets()
-        .send()
-        .await
-        .unwrap()
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name.clone())
-        .collect();
+    let theirs = bucket_names(&second).await;
     assert_eq!(theirs, ["fx-alice", "fx-versions"]);
 
     // A later user of the same name is someone else.

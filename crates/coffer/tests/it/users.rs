@@ -303,15 +303,7 @@ async fn user_policies_grant_what_they_say() {
     assert_eq!(get_body(&alice, &b, "other").await, b"other");
     let listed = alice.list_objects_v2().bucket(&b).send().await.unwrap();
     assert_eq!(listed.key_count(), Some(3));
-    let names: Vec<_> = alice
-        .list_buckets()
-        .send()
-        .await
-        .unwrap()
-        .buckets()
-        .iter()
-        .filter_map(|x| x.name().map(str::to_owned))
-        .collect();
+    let names = bucket_names(&alice).await;
     assert_eq!(names, std::slice::from_ref(&b));
     check_sdk_error(
         alice
