@@ -13,7 +13,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { env, lane, launchChromium } from "./lanelib.mjs";
 import {
   S3Client,
   CreateBucketCommand,
@@ -28,7 +28,6 @@ import {
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 
-const env = (n, d) => process.env[n] || d;
 const ENDPOINT = env("COFFER_ENDPOINT").replace(/\/+$/, "");
 const AK = env("COFFER_ACCESS_KEY_ID");
 const SK = env("COFFER_SECRET_ACCESS_KEY");
@@ -36,18 +35,7 @@ const RUN_ID = env("COFFER_COMPAT_RUN_ID", randomBytes(3).toString("hex"));
 const ARTIFACTS = env("COMPAT_ARTIFACTS", "/tmp/coffer-compat-artifacts");
 const BUCKET = `compat-browser-${RUN_ID}`;
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail = "") {
-  if (ok) {
-    passed++;
-    console.log(`PASS browser: ${name}`);
-  } else {
-    failed++;
-    console.log(`FAIL browser: ${name} -- ${String(detail).replace(/\s+/g, " ").slice(0, 400)}`);
-  }
-  return ok;
-}
+const { check, finish } = lane("browser");
 
 const s3 = new S3Client({
   endpoint: ENDPOINT,
@@ -126,19 +114,7 @@ async function submit(page, title, fields, name, content) {
 async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  const browser = await chromium.launch({
-    executablePath: env("CHROMIUM", "/usr/bin/chromium"),
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
 
@@ -286,5 +262,4 @@ try {
 } catch (e) {
   check("lane ran to the end", false, e && e.stack ? e.stack : e);
 }
-console.log(`[browser] lane done: ${passed} checks passed, ${failed} checks failed`);
-process.exit(failed ? 1 : 0);
+finish();

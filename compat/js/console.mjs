@@ -13,10 +13,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { env, lane, launchChromium } from "./lanelib.mjs";
 import { S3Client, PutObjectCommand } from "@aws-sdk/client-s3";
 
-const env = (n, d) => process.env[n] || d;
 const ENDPOINT = env("COFFER_ENDPOINT").replace(/\/+$/, "");
 const AK = env("COFFER_ACCESS_KEY_ID");
 const SK = env("COFFER_SECRET_ACCESS_KEY");
@@ -29,18 +28,7 @@ const BUCKET = `console-${RUN_ID}`;
 const BUCKET2 = `console-u2-${RUN_ID}`;
 const BIG = 20 * 1024 * 1024;
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail = "") {
-  if (ok) {
-    passed++;
-    console.log(`PASS console: ${name}`);
-  } else {
-    failed++;
-    console.log(`FAIL console: ${name} -- ${String(detail).replace(/\s+/g, " ").slice(0, 400)}`);
-  }
-  return ok;
-}
+const { check, finish } = lane("console");
 
 /// Runs one step; an exception fails it (and the steps that need it see `false`).
 async function step(name, fn) {
@@ -65,19 +53,7 @@ async function signIn(page, ak, sk) {
 
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: env("CHROMIUM", "/usr/bin/chromium"),
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launchChromium();
   const problems = [];
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
@@ -346,5 +322,4 @@ try {
 } catch (e) {
   check("console lane ran to the end", false, e && e.stack ? e.stack : e);
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

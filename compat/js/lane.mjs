@@ -31,6 +31,7 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { lane } from "./lanelib.mjs";
 
 function need(name, required = true) {
   const v = process.env[name];
@@ -56,25 +57,13 @@ const BODY_MD5 = createHash("md5").update(BODY).digest("hex");
 const META = { color: "blue", owner: "compat-lane" };
 
 // ---------------------------------------------------------------- checks
-let passed = 0;
-let failed = 0;
+const { check, finish } = lane("js");
 
 function show(v) {
   return inspect(v, { depth: 4, breakLength: Infinity });
 }
 
-function record(ok, name, detail) {
-  if (ok) {
-    passed++;
-    console.log(`PASS js: ${name}`);
-  } else {
-    failed++;
-    let d = String(detail).replace(/\s+/g, " ");
-    if (d.length > 400) d = d.slice(0, 400) + "...";
-    console.log(`FAIL js: ${name} -- ${d}`);
-  }
-  return ok;
-}
+const record = (ok, name, detail) => check(name, ok, detail);
 const ok = (name, cond, detail = "condition was false") => record(Boolean(cond), name, detail);
 const eq = (name, got, want) => record(isDeepStrictEqual(got, want), name, `got ${show(got)}, want ${show(want)}`);
 const nonempty = (name, v) =>
@@ -452,5 +441,4 @@ await basics(s3);
 await listing(s3);
 await errors(s3);
 await cleanup(s3);
-console.log(`[js] lane done: ${passed} checks passed, ${failed} checks failed`);
-process.exit(failed ? 1 : 0);
+finish();
