@@ -92,12 +92,7 @@ fn parse(path: &Path, text: &str, known: &[String]) -> Result<Vec<(String, Strin
         let line = span.map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         format!("{}:{line}", path.display())
     };
-    let doc = toml_edit::Document::parse(text).map_err(|e| {
-        let line = e
-            .span()
-            .map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        format!("{}:{line}: {}", path.display(), e.message())
-    })?;
+    let doc = toml_edit::Document::parse(text).map_err(|e| format!("{}: {}", at(e.span()), e.message()))?;
     let mut out = Vec::new();
     for (key, item) in doc.as_table().iter() {
         let span = doc.as_table().key(key).and_then(|k| k.span());

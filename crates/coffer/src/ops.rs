@@ -24,15 +24,16 @@ pub struct Ops {
     /// `Authorization: Bearer TOKEN` required to read metrics, if set.
     pub metrics_token: Option<String>,
     pub access_log: bool,
-    /// Shutdown has been asked for: not ready any more.
+    /// Shutdown has been asked for: not ready any more (set before the service stops
+    /// taking requests).
     pub draining: AtomicBool,
 }
 
 impl Ops {
     /// Ready: not draining, the last metadata commit did not fail, and the data directory
     /// can be written (not remounted read-only, not gone).
-    fn readiness(&self, draining: bool) -> Result<(), &'static str> {
-        if draining || self.draining.load(Relaxed) {
+    fn readiness(&self) -> Result<(), &'static str> {
+        if self.draining.load(Relaxed) {
             return Err("draining");
         }
         if coffer_store::stats::LAST_COMMIT_FAILED.load(Relaxed) {
@@ -74,13 +75,13 @@ impl Ops {
 }
 
 impl Observer for Ops {
-    fn serve(&self, req: &Request<Body>, draining: bool) -> Response<Body> {
+    fn serve(&self, req: &Request<Body>) -> Response<Body> {
         let mut resp = if req.method() != Method::GET && req.method() != Method::HEAD {
             json(StatusCode::METHOD_NOT_ALLOWED, r#"{"status":"GET or HEAD only"}"#)
         } else {
             match req.uri().path() {
                 "/_coffer/health/live" => json(StatusCode::OK, r#"{"status":"live"}"#),
-                "/_coffer/health/ready" => match self.readiness(draining) {
+                "/_coffer/health/ready" => match self.readiness() {
                     Ok(()) => json(StatusCode::OK, r#"{"status":"ready"}"#),
                     Err(why) => json(
                         StatusCode::SERVICE_UNAVAILABLE,

@@ -235,7 +235,7 @@ impl CofferService {
                 && self.vh_bucket(&req).is_none()
         }) {
             seen(&req, observe::reserved_operation(req.uri().path()));
-            obs.serve(&req, self.shutting_down.load(Ordering::SeqCst))
+            obs.serve(&req)
         } else if req.method() == http::Method::OPTIONS {
             // A CORS preflight: unauthenticated, answered from the bucket's rules.
             seen(&req, "CorsPreflight");

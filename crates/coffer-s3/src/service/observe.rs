@@ -15,8 +15,8 @@ pub const ADMIN_PREFIX: &str = "/_coffer/admin/";
 
 pub trait Observer: Send + Sync + 'static {
     /// Answers a path-style request under [`RESERVED_PREFIX`] other than the admin API,
-    /// unauthenticated; `draining` once shutdown has begun.
-    fn serve(&self, req: &Request<Body>, draining: bool) -> Response<Body>;
+    /// unauthenticated.
+    fn serve(&self, req: &Request<Body>) -> Response<Body>;
 
     /// Whether [`Observer::finished`] wants to hear about requests at all.
     fn records(&self) -> bool;

@@ -16,6 +16,13 @@ fn coffer() -> Command {
     c
 }
 
+/// `coffer server --config FILE --print-config`, for more arguments and variables.
+fn print_config(file: &std::path::Path) -> Command {
+    let mut c = coffer();
+    c.args(["server", "--print-config", "--config"]).arg(file);
+    c
+}
+
 /// `--print-config`'s line for `key`: its value and source.
 fn printed(out: &str, key: &str) -> (String, String) {
     let line = out
@@ -37,10 +44,8 @@ fn flags_win_over_the_environment_which_wins_over_the_file() {
          secret_access_key = \"file-secret\"\naccess_key_id = \"FILEKEY\"\naccess_log = false\n",
     )
     .unwrap();
-    let out = coffer()
-        .args(["server", "--config"])
-        .arg(&file)
-        .args(["--print-config", "--region", "flag-region"])
+    let out = print_config(&file)
+        .args(["--region", "flag-region"])
         .env("COFFER_REGION", "env-region")
         .env("COFFER_MAX_CONNECTIONS", "88")
         .output()
@@ -64,11 +69,7 @@ fn flags_win_over_the_environment_which_wins_over_the_file() {
     // What it prints is itself a configuration file the server accepts.
     let again = dir.path().join("printed.toml");
     std::fs::write(&again, &out).unwrap();
-    let out2 = coffer()
-        .args(["server", "--print-config", "--config"])
-        .arg(&again)
-        .output()
-        .unwrap();
+    let out2 = print_config(&again).output().unwrap();
     assert!(out2.status.success(), "{}", String::from_utf8_lossy(&out2.stderr));
     assert_eq!(
         printed(&String::from_utf8(out2.stdout).unwrap(), "region").0,
@@ -118,12 +119,7 @@ fn unknown_keys_and_bad_values_are_refused_with_their_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("coffer.toml");
     std::fs::write(&file, "region = \"x\"\n\nmax_conections = 5\n").unwrap();
-    let out = coffer()
-        .args(["server", "--config"])
-        .arg(&file)
-        .arg("--print-config")
-        .output()
-        .unwrap();
+    let out = print_config(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -134,21 +130,12 @@ fn unknown_keys_and_bad_values_are_refused_with_their_line() {
 
     // A value of the wrong kind is refused by the same checks as the flag's.
     std::fs::write(&file, "max_connections = \"lots\"\n").unwrap();
-    let out = coffer()
-        .args(["server", "--config"])
-        .arg(&file)
-        .arg("--print-config")
-        .output()
-        .unwrap();
+    let out = print_config(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lots") && err.contains("max-connections"), "{err}");
 
-    let out = coffer()
-        .args(["server", "--config"])
-        .arg(dir.path().join("missing.toml"))
-        .output()
-        .unwrap();
+    let out = print_config(&dir.path().join("missing.toml")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 }
