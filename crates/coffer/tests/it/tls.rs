@@ -366,14 +366,23 @@ async fn a_stalled_handshake_is_cut_off() {
         .await
         .unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(5), plain.read(&mut buf)).await;
-    let metrics = crate::common::anonymous(&s, "GET", "/_coffer/metrics", b"")
-        .await
-        .text();
-    let rejected = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(r#"coffer_connections_rejected_total{reason="tls_handshake"} "#))
-        .unwrap_or_else(|| panic!("{metrics}"));
-    assert_eq!(rejected, "2", "{metrics}");
+    // The client sees the TLS alert a moment before the server's task counts the failure.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = crate::common::anonymous(&s, "GET", "/_coffer/metrics", b"")
+            .await
+            .text();
+        let rejected = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(r#"coffer_connections_rejected_total{reason="tls_handshake"} "#))
+            .unwrap_or_else(|| panic!("{metrics}"))
+            .to_owned();
+        if rejected == "2" || Instant::now() > deadline {
+            assert_eq!(rejected, "2", "{metrics}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Runs `coffer server` with `args`, which must fail; returns its stderr.
