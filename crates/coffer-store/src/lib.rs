@@ -18,6 +18,7 @@ mod object;
 pub mod record;
 mod scrub;
 pub mod settings;
+mod shared;
 pub mod sse;
 pub mod stats;
 mod usage;
@@ -45,6 +46,7 @@ pub use multipart::{CompletePart, UploadOptions, UploadsPage, UploadsQuery};
 pub use object::{NewVersion, ObjectBody, ObjectHandle, PutCondition, Staged};
 pub use scrub::{Corruption, ScrubReport};
 pub use settings::SettingKind;
+pub use shared::Collected;
 pub use sse::{CustomerKey, Encrypt, MasterKey, Sealing, Sse, SseMode};
 pub use usage::{Quota, Usage};
 pub use users::{
@@ -58,18 +60,70 @@ use meta::{Scan, Table};
 /// Objects up to this size live in the metadata store: one commit, no file.
 pub const DEFAULT_INLINE_MAX: usize = 128 << 10;
 
-/// How the embedded store is opened.
-#[derive(Clone, Copy, Debug)]
+/// How the store is opened.
+#[derive(Clone, Debug)]
 pub struct StoreOptions {
     /// redb's page cache, in bytes.
     pub meta_cache_bytes: usize,
+    /// The metadata engine: `postgres://...`, or none for redb in the data directory.
+    pub meta: Option<String>,
+    /// The blob engine: `rados://...`, or none for files in the data directory.
+    pub blobs: Option<String>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             meta_cache_bytes: meta::DEFAULT_CACHE_BYTES,
+            meta: None,
+            blobs: None,
         }
+    }
+}
+
+fn engine_error(what: &str, url: &str, feature: &str) -> StoreError {
+    StoreError::Meta(format!(
+        "{what} {url:?}: this coffer supports it only when built with the `{feature}` feature"
+    ))
+}
+
+/// The metadata engine a URL names (none: redb at `dir/meta.redb`).
+fn open_meta(dir: &Path, options: &StoreOptions) -> StoreResult<Arc<dyn MetaStore>> {
+    match options.meta.as_deref() {
+        None => {
+            let path = dir.join("meta.redb");
+            let meta = RedbMeta::open_with_cache(&path, options.meta_cache_bytes)?;
+            // It holds every user's secret key.
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            // redb syncs the file it creates, not the directory entry naming it.
+            blob::sync_dir(dir)?;
+            Ok(Arc::new(meta))
+        }
+        #[cfg(feature = "postgres")]
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(meta::PostgresMeta::connect(url)?))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Err(engine_error("metadata engine", url, "postgres"))
+        }
+        Some(url) => Err(StoreError::Meta(format!(
+            "metadata engine {url:?}: expected postgres://USER@HOST:PORT/DB"
+        ))),
+    }
+}
+
+/// The blob engine a URL names (none: files under `dir`). Files shared by gateways keep
+/// the staging area of the others' writes.
+fn open_blobs(dir: &Path, options: &StoreOptions, shared: bool) -> StoreResult<Arc<dyn BlobStore>> {
+    match options.blobs.as_deref() {
+        None if shared => Ok(Arc::new(FsBlobStore::open_shared(dir)?)),
+        None => Ok(Arc::new(FsBlobStore::open(dir)?)),
+        #[cfg(feature = "rados")]
+        Some(url) if url.starts_with("rados://") => Ok(Arc::new(blob::RadosBlobStore::connect(url)?)),
+        Some(url) if url.starts_with("rados://") => Err(engine_error("blob engine", url, "rados")),
+        Some(url) => Err(StoreError::Meta(format!(
+            "blob engine {url:?}: expected rados://POOL?conf=/path/ceph.conf"
+        ))),
     }
 }
 
@@ -79,6 +133,10 @@ pub struct Store {
     blobs: Arc<dyn BlobStore>,
     inline_max: usize,
     pins: Arc<object::Pins>,
+    /// This process among the gateways of a shared store.
+    gateway: u128,
+    /// Blobs the last collection found unprotected (`shared.rs`).
+    suspects: Arc<std::sync::Mutex<HashSet<BlobId>>>,
     /// Seals SSE-S3 data keys and the key service's keys.
     master: Arc<MasterKey>,
 }
@@ -100,16 +158,9 @@ impl Store {
         options: StoreOptions,
     ) -> StoreResult<Self> {
         blob::create_dir_all_durable(dir)?;
-        let blobs = FsBlobStore::open(dir)?;
-        let meta = RedbMeta::open_with_cache(&dir.join("meta.redb"), options.meta_cache_bytes)?;
-        // It holds every user's secret key.
-        std::fs::set_permissions(
-            dir.join("meta.redb"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )?;
-        // redb syncs the file it creates, not the directory entry naming it.
-        blob::sync_dir(dir)?;
-        let mut store = Self::with_engines(Arc::new(meta), Arc::new(blobs), DEFAULT_INLINE_MAX);
+        let meta = open_meta(dir, &options)?;
+        let blobs = open_blobs(dir, &options, meta.shared())?;
+        let mut store = Self::with_engines(meta, blobs, DEFAULT_INLINE_MAX);
         store.master = Arc::new(match master {
             Some(k) => k,
             None => {
@@ -132,7 +183,13 @@ impl Store {
             );
         }
         store.check_master_key().await?;
-        let swept = store.sweep_orphans().await?;
+        // Other gateways may be writing blobs not yet named: the shared collector, under
+        // its lease, handles those (`Store::collect`).
+        let swept = if store.shared() {
+            0
+        } else {
+            store.sweep_orphans().await?
+        };
         if swept > 0 {
             tracing::info!(swept, "removed orphan blobs left by an interrupted write");
         }
@@ -145,6 +202,8 @@ impl Store {
             blobs,
             inline_max,
             pins: Arc::default(),
+            gateway: rand::random(),
+            suspects: Arc::default(),
             master: Arc::new(MasterKey::generate()),
         }
     }
@@ -179,32 +238,35 @@ impl Store {
         if stored.is_empty() {
             return Ok(0);
         }
-        let mut live = HashSet::new();
-        {
-            let txn = self.meta.read()?;
-            for table in [Table::Current, Table::Versions] {
-                txn.scan(table, std::ops::Bound::Unbounded, None, &mut |_, v| {
-                    if let DataRef::Blob(id) = model::decode::<ObjectRecord>(v)?.data {
-                        live.insert(id);
-                    }
-                    Ok(Scan::Next)
-                })?;
-            }
-            for table in [Table::Parts, Table::ObjectParts] {
-                txn.scan(table, std::ops::Bound::Unbounded, None, &mut |_, v| {
-                    if let DataRef::Blob(id) = model::decode::<model::PartRecord>(v)?.data {
-                        live.insert(id);
-                    }
-                    Ok(Scan::Next)
-                })?;
-            }
-        }
+        let live = self.referenced(&*self.meta.read()?)?;
         let mut swept = 0;
         for id in stored.into_iter().filter(|id| !live.contains(id)) {
             self.blobs.delete(id).await?;
             swept += 1;
         }
         Ok(swept)
+    }
+
+    /// Every blob a record names: objects' versions, parts of uploads and of objects.
+    pub(crate) fn referenced(&self, txn: &dyn meta::ReadTxn) -> StoreResult<HashSet<BlobId>> {
+        let mut live = HashSet::new();
+        for table in [Table::Current, Table::Versions] {
+            txn.scan(table, std::ops::Bound::Unbounded, None, &mut |_, v| {
+                if let DataRef::Blob(id) = model::decode::<ObjectRecord>(v)?.data {
+                    live.insert(id);
+                }
+                Ok(Scan::Next)
+            })?;
+        }
+        for table in [Table::Parts, Table::ObjectParts] {
+            txn.scan(table, std::ops::Bound::Unbounded, None, &mut |_, v| {
+                if let DataRef::Blob(id) = model::decode::<model::PartRecord>(v)?.data {
+                    live.insert(id);
+                }
+                Ok(Scan::Next)
+            })?;
+        }
+        Ok(live)
     }
 }
 

@@ -69,7 +69,7 @@ pub struct Staged {
     /// The encryption and sealed data key of an encrypted body.
     pub(crate) sse: Option<crate::sse::Sse>,
     data: StagedData,
-    blobs: Arc<dyn BlobStore>,
+    store: Store,
 }
 
 enum StagedData {
@@ -105,9 +105,13 @@ impl Staged {
 impl Drop for Staged {
     fn drop(&mut self) {
         if let StagedData::Blob(Some(id)) = self.data {
-            let blobs = self.blobs.clone();
+            let store = self.store.clone();
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move { blobs.delete(id).await });
+                rt.spawn(async move {
+                    if store.blobs.delete(id).await.is_ok() && store.shared() {
+                        let _ = store.withdraw(id).await;
+                    }
+                });
             }
         }
     }
@@ -390,6 +394,8 @@ pub(crate) fn release(txn: &dyn ReadTxn, data: DataRef, ops: &mut Vec<Op>, out: 
     match data {
         DataRef::Empty => {}
         DataRef::Inline(id) => ops.push(Op::Delete(Table::Data, id.to_be_bytes().to_vec())),
+        // Another gateway may be reading it: freed after a grace period (`shared.rs`).
+        DataRef::Blob(id) if txn.shared() => ops.push(crate::shared::free_op(id)),
         DataRef::Blob(id) => {
             out.blobs.push(id);
             out.pinnable.push(id.0);
@@ -415,7 +421,7 @@ struct Sink {
     buf: BytesMut,
     writer: Option<Box<dyn BlobWriter>>,
     inline_max: usize,
-    blobs: Arc<dyn BlobStore>,
+    store: Store,
 }
 
 impl Sink {
@@ -427,7 +433,10 @@ impl Sink {
         } else if self.buf.len() + chunk.len() <= self.inline_max {
             self.buf.extend_from_slice(&chunk);
         } else {
-            let mut w = self.blobs.create().await?;
+            let mut w = self.store.blobs.create().await?;
+            if self.store.shared() {
+                self.store.announce(w.id()).await?;
+            }
             w.write(self.buf.split().freeze()).await?;
             w.write(chunk).await?;
             self.writer = Some(w);
@@ -482,7 +491,7 @@ impl Store {
             buf: BytesMut::new(),
             writer: None,
             inline_max: self.inline_max,
-            blobs: self.blobs.clone(),
+            store: self.clone(),
         };
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StoreError::Body(e.into()))?;
@@ -518,7 +527,7 @@ impl Store {
             crc32c: sink.crc.finalize() as u32,
             sse,
             data,
-            blobs: self.blobs.clone(),
+            store: self.clone(),
         })
     }
 

@@ -75,6 +75,8 @@ pub static COMMIT_LATENCY: Histogram<14> = Histogram::new(LATENCY_BOUNDS_US);
 pub static FSYNC_LATENCY: Histogram<14> = Histogram::new(LATENCY_BOUNDS_US);
 /// Metadata commits that failed (each failed every writer in its group).
 pub static COMMIT_FAILURES: AtomicU64 = AtomicU64::new(0);
+/// Write closures run again after a serialization conflict (shared engines).
+pub static COMMIT_RETRIES: AtomicU64 = AtomicU64::new(0);
 /// The latest metadata commit failed: the server is not ready for writes.
 pub static LAST_COMMIT_FAILED: AtomicBool = AtomicBool::new(false);
 pub static BLOBS_WRITTEN: AtomicU64 = AtomicU64::new(0);

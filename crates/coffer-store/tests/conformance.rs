@@ -44,11 +44,52 @@ fn mem() -> Engine {
     }
 }
 
+/// PostgreSQL metadata (a schema of its own per test) over blob files, when
+/// `COFFER_TEST_POSTGRES` names a server (`scripts/pg-test.sh start` makes one).
+#[cfg(feature = "postgres")]
+fn postgres() -> Option<Engine> {
+    let Ok(url) = std::env::var("COFFER_TEST_POSTGRES") else {
+        eprintln!("skipped: COFFER_TEST_POSTGRES is unset");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("t{:016x}", rand::random::<u64>());
+    let meta = coffer_store::meta::PostgresMeta::connect(&format!("{url}?schema={schema}&pool=4")).unwrap();
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(dir.path()).unwrap());
+    Some(Engine {
+        store: Store::with_engines(Arc::new(meta), blobs.clone(), INLINE_MAX),
+        blobs,
+        _dir: Some(dir),
+    })
+}
+
+/// In-memory metadata over RADOS blobs (a namespace of their own per test), when
+/// `COFFER_TEST_RADOS` names a cluster's ceph.conf (`scripts/ceph-test.sh` makes one).
+#[cfg(feature = "rados")]
+fn rados() -> Option<Engine> {
+    let Ok(conf) = std::env::var("COFFER_TEST_RADOS") else {
+        eprintln!("skipped: COFFER_TEST_RADOS unset");
+        return None;
+    };
+    let ns = format!("t{:016x}", rand::random::<u64>());
+    let url = format!("rados://coffer?conf={conf}&namespace={ns}");
+    let blobs: Arc<dyn BlobStore> = Arc::new(coffer_store::blob::RadosBlobStore::connect(&url).unwrap());
+    Some(Engine {
+        store: Store::with_engines(Arc::new(MemMeta::new(true)), blobs.clone(), INLINE_MAX),
+        blobs,
+        _dir: None,
+    })
+}
+
 /// Runs `$body(engine)` once per engine, as one test per engine.
 macro_rules! conformance {
     ($($name:ident => $body:expr;)*) => {
         mod on_redb { use super::*; $(#[tokio::test] async fn $name() { $body(redb()).await })* }
         mod on_mem { use super::*; $(#[tokio::test] async fn $name() { $body(mem()).await })* }
+        #[cfg(feature = "postgres")]
+        mod on_postgres { use super::*; $(#[tokio::test] async fn $name() { if let Some(e) = postgres() { $body(e).await } })* }
+        #[cfg(feature = "rados")]
+        mod on_rados { use super::*; $(#[tokio::test] async fn $name() { if let Some(e) = rados() { $body(e).await } })* }
     };
 }
 
@@ -77,7 +118,15 @@ async fn read(s: &Store, b: &str, k: &str, version: Option<&str>) -> Result<Vec<
     Ok(out)
 }
 
+/// Blobs stored, once a shared store's collector has freed what was released (with no
+/// grace period, as no other gateway reads).
 async fn blob_count(e: &Engine) -> usize {
+    if e.store.shared() {
+        e.store
+            .collect(std::time::Duration::ZERO, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
     e.blobs.list().await.unwrap().len()
 }
 

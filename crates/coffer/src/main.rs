@@ -26,6 +26,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the server's variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the S3 API.
@@ -127,6 +129,29 @@ enum Command {
         /// so a load balancer stops sending new requests before the listener closes.
         #[arg(long, default_value_t = 0, env = "COFFER_SHUTDOWN_DELAY_SECS")]
         shutdown_delay_secs: u64,
+        /// Metadata in PostgreSQL (`postgres://USER[:PASSWORD]@HOST:PORT/DB[?schema=NAME]`)
+        /// instead of redb in --data: any number of gateways given the same --meta and
+        /// --blobs serve the same buckets. Needs a build with the `postgres` feature.
+        #[arg(long, env = "COFFER_META", help_heading = "Scale out")]
+        meta: Option<String>,
+        /// Blobs in Ceph RADOS (`rados://POOL?conf=/etc/ceph/ceph.conf`) instead of files in
+        /// --data. Needs a build with the `rados` feature.
+        #[arg(long, env = "COFFER_BLOBS", help_heading = "Scale out")]
+        blobs: Option<String>,
+        /// With a shared --meta: a gateway silent this long counts as gone (its unfinished
+        /// blobs are collected), and background workers are leased for this long.
+        #[arg(long, default_value_t = 30, env = "COFFER_LEASE_SECS", help_heading = "Scale out",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        lease_secs: u64,
+        /// With a shared --meta: how long a deleted or overwritten blob stays readable, for
+        /// GETs other gateways are streaming from it.
+        #[arg(
+            long,
+            default_value_t = 3600,
+            env = "COFFER_FREE_GRACE_SECS",
+            help_heading = "Scale out"
+        )]
+        free_grace_secs: u64,
         /// PEM certificate chain (server certificate first) for HTTPS; with --tls-key.
         /// Reloaded on SIGHUP and when the file changes.
         #[arg(long, env = "COFFER_TLS_CERT", help_heading = "TLS")]
@@ -325,6 +350,10 @@ fn main() -> ExitCode {
                 metrics,
                 metrics_token,
                 shutdown_delay_secs,
+                meta,
+                blobs,
+                lease_secs,
+                free_grace_secs,
                 tls_cert,
                 tls_key,
                 tls_listen,
@@ -369,6 +398,10 @@ fn main() -> ExitCode {
                     metrics,
                     metrics_token: metrics_token.filter(|t| !t.is_empty()),
                     shutdown_delay: std::time::Duration::from_secs(shutdown_delay_secs),
+                    meta,
+                    blobs,
+                    lease: std::time::Duration::from_secs(lease_secs),
+                    free_grace: std::time::Duration::from_secs(free_grace_secs),
                     tls_cert,
                     tls_key,
                     tls_listen,

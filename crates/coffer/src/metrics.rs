@@ -293,6 +293,12 @@ impl Metrics {
             "Metadata commits that failed.",
             &[("", stats::COMMIT_FAILURES.load(Relaxed))],
         );
+        counter(
+            o,
+            "coffer_meta_commit_retries_total",
+            "Writes run again after a serialization conflict with another writer (PostgreSQL).",
+            &[("", stats::COMMIT_RETRIES.load(Relaxed))],
+        );
         header(
             o,
             "coffer_blob_fsync_duration_seconds",

@@ -52,6 +52,13 @@ pub struct ServerArgs {
     pub metrics_token: Option<String>,
     /// Serving goes on this long after SIGTERM, with readiness off.
     pub shutdown_delay: Duration,
+    /// The metadata and blob engines' URLs; none: redb and files in `data`.
+    pub meta: Option<String>,
+    pub blobs: Option<String>,
+    /// With a shared store: how long a silent gateway counts as alive, and a worker's lease.
+    pub lease: Duration,
+    /// With a shared store: how long a released blob stays readable.
+    pub free_grace: Duration,
     /// PEM certificate chain and private key: HTTPS on `listen`, or on `tls_listen` if
     /// given (both or neither).
     pub tls_cert: Option<PathBuf>,
@@ -197,6 +204,8 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
     let master = master_key(args.master_key_file.as_deref())?;
     let options = coffer_store::StoreOptions {
         meta_cache_bytes: args.meta_cache_bytes,
+        meta: args.meta.clone(),
+        blobs: args.blobs.clone(),
     };
     let store = Store::open_with(&args.data, root.canonical_user_id, master, options).await?;
     let identity = Identity::new(store.clone(), root);
@@ -215,8 +224,16 @@ pub async fn run(args: ServerArgs) -> anyhow_like::Result<()> {
         website_domains: args.website_domains.clone(),
         sse_c_over_http: args.sse_c_over_http,
     };
-    tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry));
-    tokio::spawn(crate::workers::lifecycle(store.clone(), args.lifecycle_day_secs));
+    tokio::spawn(sweep_incomplete_uploads(store.clone(), args.upload_expiry, args.lease));
+    tokio::spawn(crate::workers::lifecycle(
+        store.clone(),
+        args.lifecycle_day_secs,
+        args.lease,
+    ));
+    if store.shared() {
+        store.heartbeat().await?;
+        tokio::spawn(crate::workers::gateway(store.clone(), args.lease, args.free_grace));
+    }
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let ops = Arc::new(crate::ops::Ops {
         store: store.clone(),
@@ -447,10 +464,13 @@ impl Drop for OpenConnection {
 }
 
 /// Aborts abandoned multipart uploads now and then, so their parts do not hold disk forever.
-async fn sweep_incomplete_uploads(store: Store, expiry: Duration) {
+async fn sweep_incomplete_uploads(store: Store, expiry: Duration, lease: Duration) {
     let every = (expiry / 2).clamp(Duration::from_millis(100), Duration::from_secs(3600));
     loop {
         tokio::time::sleep(every).await;
+        if !crate::workers::leased(&store, "uploads", every.max(lease)).await {
+            continue;
+        }
         let cutoff = std::time::SystemTime::now()
             .checked_sub(expiry)
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())

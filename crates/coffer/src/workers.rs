@@ -1,4 +1,5 @@
-//! Background work: buckets' lifecycle rules carried out, and abandoned uploads aborted.
+//! Background work: buckets' lifecycle rules carried out, abandoned uploads aborted, and on
+//! a shared store, blobs collected under a lease.
 //!
 //! The lifecycle worker keeps nothing between runs: each run reads the rules and walks what
 //! they cover, and each removal is its own store commit, conditioned on the very version
@@ -26,12 +27,51 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Whether this gateway runs the worker `name` this time: always on a store of its own; on
+/// a shared one, when it holds the worker's lease (taken or renewed for `ttl`).
+pub async fn leased(store: &Store, name: &str, ttl: Duration) -> bool {
+    if !store.shared() {
+        return true;
+    }
+    match store.lease(name, ttl).await {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(worker = name, error = %e, "could not take the worker's lease; skipping this run");
+            false
+        }
+    }
+}
+
+/// A gateway of a shared store: says it is alive a few times a lease, and while it holds
+/// the collector's lease, frees released blobs past their grace and collects orphans.
+pub async fn gateway(store: Store, lease: Duration, grace: Duration) {
+    let every = lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = store.heartbeat().await {
+            tracing::warn!(error = %e, "could not record this gateway alive");
+            continue;
+        }
+        if !leased(&store, "collector", lease).await {
+            continue;
+        }
+        match store.collect(grace, lease).await {
+            Ok(c) if c == coffer_store::Collected::default() => {}
+            Ok(c) => tracing::info!(freed = c.freed, orphans = c.orphans, "collected blobs"),
+            Err(e) => tracing::warn!(error = %e, "blob collection failed; the next run retries"),
+        }
+    }
+}
+
 /// Runs the lifecycle rules every so often: eight times a lifecycle day, at most hourly and
 /// at least every second.
-pub async fn lifecycle(store: Store, day_secs: u64) {
+pub async fn lifecycle(store: Store, day_secs: u64, lease: Duration) {
     let every = Duration::from_secs(day_secs / 8).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     loop {
         tokio::time::sleep(every).await;
+        if !leased(&store, "lifecycle", every.max(lease)).await {
+            continue;
+        }
         match run_lifecycle(&store, day_secs, now_ms()).await {
             Ok(r) if r == Removed::default() => {}
             Ok(r) => {

@@ -46,12 +46,19 @@ impl FsBlobStore {
     /// Prepares the directories and clears the staging area, which holds only the
     /// leftovers of writes that never finished.
     pub fn open(root: &Path) -> StoreResult<Self> {
+        let store = Self::open_shared(root)?;
+        for entry in fs::read_dir(&store.tmp)? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        Ok(store)
+    }
+
+    /// Prepares the directories, keeping the staging area: gateways sharing the directory
+    /// may be writing there. A crashed writer's leftovers are listed, for the collector.
+    pub fn open_shared(root: &Path) -> StoreResult<Self> {
         let blobs = root.join("blobs");
         let tmp = root.join("tmp");
         private_dir(&tmp)?;
-        for entry in fs::read_dir(&tmp)? {
-            let _ = fs::remove_file(entry?.path());
-        }
         private_dir(&blobs)?;
         for i in 0..=255u8 {
             private_dir(&blobs.join(format!("{i:02x}")))?;
@@ -191,30 +198,37 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn delete(&self, id: BlobId) -> StoreResult<()> {
-        let path = self.path(id);
-        blocking(move || match fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            Err(_) => Ok(()),
-            Ok(()) => {
-                stats::BLOBS_DELETED.fetch_add(1, Relaxed);
-                Ok(())
+        let (path, tmp) = (self.path(id), self.tmp.join(id.hex()));
+        blocking(move || {
+            // A crashed writer's leftover, which the collector deletes by the same id.
+            let _ = fs::remove_file(tmp);
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                Err(_) => Ok(()),
+                Ok(()) => {
+                    stats::BLOBS_DELETED.fetch_add(1, Relaxed);
+                    Ok(())
+                }
             }
         })
         .await
     }
 
     async fn list(&self) -> StoreResult<Vec<BlobId>> {
-        let blobs = self.blobs.clone();
+        let (blobs, tmp) = (self.blobs.clone(), self.tmp.clone());
         blocking(move || {
             let mut out = Vec::new();
-            for dir in fs::read_dir(&blobs)? {
-                for f in fs::read_dir(dir?.path())? {
+            let dirs = fs::read_dir(&blobs)?.map(|d| d.map(|d| d.path())).chain([Ok(tmp)]);
+            for dir in dirs {
+                for f in fs::read_dir(dir?)? {
                     let name = f?.file_name();
                     if let Some(id) = name.to_str().and_then(|s| u128::from_str_radix(s, 16).ok()) {
                         out.push(BlobId(id));
                     }
                 }
             }
+            out.sort_unstable();
+            out.dedup();
             Ok(out)
         })
         .await
@@ -295,6 +309,10 @@ impl FsWriter {
 
 #[async_trait::async_trait]
 impl BlobWriter for FsWriter {
+    fn id(&self) -> BlobId {
+        self.id
+    }
+
     async fn write(&mut self, chunk: Bytes) -> StoreResult<()> {
         let mut rest = &chunk[..];
         while !rest.is_empty() {

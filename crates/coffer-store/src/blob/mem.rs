@@ -28,20 +28,24 @@ fn lock(b: &Blobs) -> std::sync::MutexGuard<'_, HashMap<BlobId, Bytes>> {
 
 struct MemWriter {
     blobs: Blobs,
+    id: BlobId,
     buf: BytesMut,
 }
 
 #[async_trait::async_trait]
 impl BlobWriter for MemWriter {
+    fn id(&self) -> BlobId {
+        self.id
+    }
+
     async fn write(&mut self, chunk: Bytes) -> StoreResult<()> {
         self.buf.extend_from_slice(&chunk);
         Ok(())
     }
 
     async fn finish(self: Box<Self>) -> StoreResult<BlobId> {
-        let id = BlobId::random();
-        lock(&self.blobs).insert(id, self.buf.freeze());
-        Ok(id)
+        lock(&self.blobs).insert(self.id, self.buf.freeze());
+        Ok(self.id)
     }
 }
 
@@ -90,6 +94,7 @@ impl BlobStore for MemBlobStore {
     async fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
         Ok(Box::new(MemWriter {
             blobs: self.blobs.clone(),
+            id: BlobId::random(),
             buf: BytesMut::new(),
         }))
     }

@@ -1,8 +1,8 @@
 //! Metadata: an ordered key-value store with atomic read-check-write transactions.
 //!
 //! `MetaStore` is the seam between the object model and an engine: it speaks only of
-//! tables, byte keys and byte values. Engines: `redb` (embedded, the default), `mem` (for
-//! tests). What an engine must guarantee:
+//! tables, byte keys and byte values. Engines: `redb` (embedded, the default), `postgres`
+//! (shared by many gateways, behind the `postgres` feature), `mem` (for tests). What an engine must guarantee:
 //!
 //! - **Reads** see one consistent snapshot for the life of a `ReadTxn`.
 //! - **Writes** are closures that read through the transaction, check their preconditions
@@ -24,9 +24,13 @@ use tokio::sync::oneshot;
 use crate::error::{StoreError, StoreResult};
 
 mod mem;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod redb;
 
 pub use mem::MemMeta;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresMeta;
 pub use redb::{DEFAULT_CACHE_BYTES, RedbMeta};
 
 /// The logical tables. Each engine maps them to its own storage.
@@ -62,10 +66,18 @@ pub enum Table {
     Keys,
     /// bucket name -> the bucket's usage counts (objects, bytes, uploads)
     Usage,
+    /// release time (ms) + blob id -> nothing: blobs to free after a grace period (shared stores)
+    Frees,
+    /// blob id -> gateway + time: blobs being written (shared stores)
+    Intents,
+    /// worker name -> gateway + expiry (ms): who runs a background worker (shared stores)
+    Leases,
+    /// gateway id -> last heartbeat (ms) (shared stores)
+    Gateways,
 }
 
 impl Table {
-    pub const ALL: [Table; 15] = [
+    pub const ALL: [Table; 19] = [
         Table::Buckets,
         Table::Current,
         Table::Versions,
@@ -81,6 +93,10 @@ impl Table {
         Table::UserPolicies,
         Table::Keys,
         Table::Usage,
+        Table::Frees,
+        Table::Intents,
+        Table::Leases,
+        Table::Gateways,
     ];
 
     /// The table's name, which engines use for their own tables.
@@ -101,6 +117,10 @@ impl Table {
             Table::UserPolicies => "user_policies",
             Table::Keys => "keys",
             Table::Usage => "usage",
+            Table::Frees => "frees",
+            Table::Intents => "intents",
+            Table::Leases => "leases",
+            Table::Gateways => "gateways",
         }
     }
 
@@ -131,6 +151,11 @@ pub trait ReadTxn {
     /// Visits entries in key order from `from` up to `to` (exclusive).
     fn scan(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, visit: Visitor<'_>) -> StoreResult<()>;
 
+    /// Whether the store is shared by gateways (see [`MetaStore::shared`]).
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// At most `limit` entries in key order.
     fn range(&self, table: Table, from: Bound<&[u8]>, to: Option<&[u8]>, limit: usize) -> StoreResult<Vec<Entry>> {
         let mut out = Vec::new();
@@ -159,6 +184,11 @@ pub trait MetaStore: Send + Sync + 'static {
     fn read(&self) -> StoreResult<Box<dyn ReadTxn + '_>>;
     /// Applies `f` atomically; resolves once the result is durable.
     fn write(&self, f: WriteFn) -> oneshot::Receiver<StoreResult<AnyBox>>;
+    /// Whether other processes (gateways) write to this store too: then nothing kept in
+    /// this process is the whole truth (blob frees, blobs being written, workers).
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 impl dyn MetaStore {

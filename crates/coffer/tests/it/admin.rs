@@ -50,7 +50,8 @@ async fn info_users_and_policies_endpoints() {
     assert_eq!(v["region"], "us-east-1");
     assert!(v["uptime_secs"].is_u64());
     assert_eq!(v["data_dir"], s.dir.display().to_string());
-    assert!(v["store"]["meta_bytes"].as_u64().unwrap() > 0);
+    // The size of redb's file; PostgreSQL's tables are not the server's to size.
+    assert!(v["store"]["meta_bytes"].as_u64().unwrap() > 0 || !embedded_engines());
     assert_eq!(v["store"]["buckets"], 0);
     assert_eq!(v["store"]["objects"], 0);
     assert!(v["store"]["blob_bytes"].is_u64());
@@ -492,6 +493,9 @@ async fn quotas_refuse_writes_past_them_and_survive_a_restart() {
 /// A data directory from before usage was counted gets its counts when opened.
 #[tokio::test]
 async fn an_older_data_directory_gets_its_counts_at_open() {
+    if skip_on_shared_engines() {
+        return;
+    }
     let (_tmp, dir) = crate::common::unpack("data-format-2.tar.gz");
     let s = Server::start_in(&dir);
     let c = s.client();

@@ -26,6 +26,64 @@ pub const ROOT_CREDS: sigv4::Credentials<'static> = sigv4::Credentials {
     region: "us-east-1",
 };
 
+/// Whether tests run on the embedded engines (redb and files in the data directory), not
+/// on the shared ones `COFFER_TEST_META`/`COFFER_TEST_BLOBS` name: tests of the data
+/// directory's own files (formats, crashes, a full disk) need them.
+pub fn embedded_engines() -> bool {
+    std::env::var_os("COFFER_TEST_META").is_none() && std::env::var_os("COFFER_TEST_BLOBS").is_none()
+}
+
+/// True, and says so, when the suite runs on shared engines and a test of the data
+/// directory's own files (its formats, a crash of the only process, a full disk) cannot run.
+pub fn skip_on_shared_engines() -> bool {
+    if embedded_engines() {
+        return false;
+    }
+    eprintln!("skipped: a test of the embedded engines, and COFFER_TEST_META/COFFER_TEST_BLOBS are set");
+    true
+}
+
+/// Whether blobs are files in the data directory (not in RADOS).
+pub fn embedded_blobs() -> bool {
+    std::env::var_os("COFFER_TEST_BLOBS").is_none()
+}
+
+/// `--meta`/`--blobs` for the shared engines the environment names, unless the test gives
+/// its own: a PostgreSQL schema and a RADOS namespace per data directory, so a restart in
+/// the same directory finds the same store.
+fn shared_engines(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let name = format!(
+        "t{:016x}",
+        dir.as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b))
+                .wrapping_mul(0x100_0000_01b3))
+    );
+    let with = |url: String, param: &str| {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}{param}={name}")
+    };
+    let mut args = Vec::new();
+    if let Ok(url) = std::env::var("COFFER_TEST_META")
+        && !extra.iter().any(|a| a.starts_with("--meta"))
+    {
+        args.extend(["--meta".to_owned(), with(url, "schema")]);
+        // Released blobs go at once and orphans within seconds, as tests of freeing expect.
+        for (flag, value) in [("--lease-secs", "1"), ("--free-grace-secs", "0")] {
+            if !extra.contains(&flag) {
+                args.extend([flag.to_owned(), value.to_owned()]);
+            }
+        }
+    }
+    if let Ok(url) = std::env::var("COFFER_TEST_BLOBS")
+        && !extra.iter().any(|a| a.starts_with("--blobs"))
+    {
+        args.extend(["--blobs".to_owned(), with(url, "namespace")]);
+    }
+    args
+}
+
 pub struct Server {
     child: Option<Child>,
     /// The plain HTTP port; with TLS on `--listen` alone, the HTTPS port.
@@ -58,6 +116,7 @@ impl Server {
             .args(["server", "--data"])
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
+            .args(shared_engines(dir, extra))
             .args(extra)
             .env("COFFER_ACCESS_KEY_ID", ROOT_KEY)
             .env("COFFER_SECRET_ACCESS_KEY", ROOT_SECRET)
@@ -100,6 +159,10 @@ impl Server {
     /// Paths of the blob files under `blobs/xx/`: objects and parts stored outside the
     /// metadata records.
     pub fn blob_paths(&self) -> Vec<PathBuf> {
+        if !embedded_engines() {
+            // A shared store frees on its collector's next runs (a third of a second apart).
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
         let Ok(dirs) = std::fs::read_dir(self.dir.join("blobs")) else {
             return Vec::new();
         };

@@ -54,6 +54,9 @@ async fn read(c: &aws_sdk_s3::Client, b: &str, k: &str, version: Option<&str>) -
 #[tokio::test]
 #[ignore = "makes a fixture; run by hand with the release whose format it captures"]
 async fn make_fixture() {
+    if skip_on_shared_engines() {
+        return;
+    }
     let out = std::env::var("COFFER_FIXTURE_OUT").expect("COFFER_FIXTURE_OUT");
     let dir = Path::new(&out).join("data");
     let mut s = Server::start_in(&dir);
@@ -192,6 +195,9 @@ async fn make_fixture() {
 
 #[tokio::test]
 async fn format_0_data_directory_opens_and_serves_everything() {
+    if skip_on_shared_engines() {
+        return;
+    }
     serves_everything("data-format-0.tar.gz").await;
 }
 
@@ -199,6 +205,9 @@ async fn format_0_data_directory_opens_and_serves_everything() {
 /// users' rows change.
 #[tokio::test]
 async fn format_1_data_directory_opens_and_serves_everything() {
+    if skip_on_shared_engines() {
+        return;
+    }
     serves_everything("data-format-1.tar.gz").await;
 }
 
@@ -206,6 +215,9 @@ async fn format_1_data_directory_opens_and_serves_everything() {
 /// row and the users' rows change, and the master key's id is recorded.
 #[tokio::test]
 async fn format_2_data_directory_opens_and_serves_everything() {
+    if skip_on_shared_engines() {
+        return;
+    }
     serves_everything("data-format-2.tar.gz").await;
 }
 
@@ -213,6 +225,9 @@ async fn format_2_data_directory_opens_and_serves_everything() {
 /// row becomes the first of its keys, and the user moves under its canonical id.
 #[tokio::test]
 async fn format_3_data_directory_opens_and_serves_everything() {
+    if skip_on_shared_engines() {
+        return;
+    }
     serves_everything("data-format-3.tar.gz").await;
 }
 

@@ -796,6 +796,9 @@ async fn a_header_section_over_8_kib_is_request_header_section_too_large() {
 /// Other local accounts cannot read the data directory: it holds every user's secret key.
 #[tokio::test]
 async fn the_data_directory_is_private_to_the_server() {
+    if skip_on_shared_engines() {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let tmp = tempfile::tempdir().unwrap();

@@ -358,6 +358,9 @@ async fn rules_run_and_locks_hold() {
 /// what was due goes and what was not is all there.
 #[tokio::test]
 async fn a_kill_mid_run_loses_nothing_that_was_not_due() {
+    if skip_on_shared_engines() {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let mut s = Server::start_with(&dir, &["--lifecycle-day-secs", "1"]);

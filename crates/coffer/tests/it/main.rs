@@ -14,6 +14,7 @@ mod diskfull;
 mod encryption;
 mod errors;
 mod format;
+mod gateways;
 mod get;
 mod host;
 mod hostile;

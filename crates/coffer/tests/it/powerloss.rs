@@ -132,10 +132,16 @@ async fn power_cuts(versioned: bool, default_rounds: usize) {
 
 #[tokio::test]
 async fn power_cut_during_writes_loses_nothing_acknowledged() {
+    if skip_on_shared_engines() {
+        return;
+    }
     power_cuts(false, 4).await;
 }
 
 #[tokio::test]
 async fn power_cut_during_versioned_writes_keeps_every_acknowledged_version() {
+    if skip_on_shared_engines() {
+        return;
+    }
     power_cuts(true, 2).await;
 }

@@ -1,0 +1,226 @@
+//! Many gateways over one shared store: two `coffer server` processes with the same
+//! `--meta` (PostgreSQL, from `COFFER_TEST_META`) and `--blobs` (RADOS from
+//! `COFFER_TEST_BLOBS`, else files in the one data directory both are given). Skipped on
+//! the embedded engines, which one process owns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use tokio::io::AsyncWriteExt;
+
+use crate::common::*;
+use crate::crash::{Confirmed, Journal, verify, writer};
+
+/// Gateways that count a silent peer gone after a second and free released blobs at once.
+const FAST: &[&str] = &["--lease-secs", "1", "--free-grace-secs", "0"];
+
+fn skipped() -> bool {
+    if embedded_engines() {
+        eprintln!("skipped: COFFER_TEST_META is unset (gateways share a PostgreSQL store)");
+        return true;
+    }
+    false
+}
+
+fn two_gateways(dir: &std::path::Path) -> (Server, Server) {
+    (Server::start_with(dir, FAST), Server::start_with(dir, FAST))
+}
+
+#[tokio::test]
+async fn what_one_gateway_writes_the_other_reads_lists_and_deletes() {
+    if skipped() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = two_gateways(&tmp.path().join("data"));
+    let (ca, cb) = (a.client(), b.client());
+    let bk = bucket("gw");
+    ca.create_bucket().bucket(&bk).send().await.unwrap();
+    assert!(bucket_names(&cb).await.contains(&bk));
+    // Inline and blob-sized bodies, each read back through the other gateway at once.
+    for (key, len) in [("small", 100), ("large", 1 << 20)] {
+        let body = data(len, len as u64);
+        put(&ca, &bk, key, &body).await;
+        assert_eq!(get_body(&cb, &bk, key).await, body, "{key}");
+    }
+    // A multipart upload begun on one, continued and completed on the other.
+    let up = ca.create_multipart_upload().bucket(&bk).key("mp").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let part = data(5 << 20, 9);
+    let p1 = cb
+        .upload_part()
+        .bucket(&bk)
+        .key("mp")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from(part.clone()))
+        .send()
+        .await
+        .unwrap();
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(1)
+                .e_tag(p1.e_tag().unwrap())
+                .build(),
+        )
+        .build();
+    ca.complete_multipart_upload()
+        .bucket(&bk)
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(done)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get_body(&cb, &bk, "mp").await, part);
+    let listed = cb.list_objects_v2().bucket(&bk).send().await.unwrap();
+    let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["large", "mp", "small"]);
+    for key in keys {
+        cb.delete_object().bucket(&bk).key(key).send().await.unwrap();
+        let gone = ca.head_object().bucket(&bk).key(key).send().await;
+        assert_eq!(
+            sdk_status(gone),
+            404,
+            "{key} deleted through one gateway, still there on the other"
+        );
+    }
+    cb.delete_bucket().bucket(&bk).send().await.unwrap();
+    assert!(!bucket_names(&ca).await.contains(&bk));
+}
+
+#[tokio::test]
+async fn a_create_only_race_across_gateways_has_one_winner() {
+    if skipped() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = two_gateways(&tmp.path().join("data"));
+    let bk = bucket("race");
+    a.client().create_bucket().bucket(&bk).send().await.unwrap();
+    for round in 0..5 {
+        let key = format!("k{round}");
+        let racers: Vec<_> = (0..16u64)
+            .map(|i| {
+                let c = if i % 2 == 0 { a.client() } else { b.client() };
+                let (bk, key) = (bk.clone(), key.clone());
+                tokio::spawn(async move {
+                    let r = c
+                        .put_object()
+                        .bucket(&bk)
+                        .key(&key)
+                        .if_none_match("*")
+                        .body(ByteStream::from(data(1000, i)))
+                        .send()
+                        .await;
+                    let status = match r {
+                        Ok(_) => 200,
+                        Err(e) => e.raw_response().map_or(0, |r| r.status().as_u16()),
+                    };
+                    (i, status)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for r in racers {
+            let (i, status) = r.await.unwrap();
+            match status {
+                200 => winners.push(i),
+                412 | 409 => {}
+                other => panic!("racer {i}: status {other}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        assert_eq!(get_body(&b.client(), &bk, &key).await, data(1000, winners[0]));
+    }
+}
+
+/// Starts a PUT of `len` bytes, sends half of them and leaves the connection open: a write
+/// in progress when its gateway dies.
+async fn half_a_put(s: &Server, bk: &str, key: &str, len: usize) -> tokio::net::TcpStream {
+    let addr = s.addr();
+    let path = format!("/{bk}/{key}");
+    let mut req = sigv4::Request {
+        method: "PUT",
+        host: &addr,
+        path: &path,
+        query: Vec::new(),
+        headers: vec![
+            ("content-length".into(), len.to_string()),
+            ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+        ],
+        body: Vec::new(),
+    };
+    req.sign(&ROOT_CREDS, time::OffsetDateTime::now_utc());
+    let mut head = format!("PUT {} HTTP/1.1\r\n", req.target());
+    for (k, v) in &req.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&data(len / 2, 7)).await.unwrap();
+    conn
+}
+
+/// Files in the data directory's blob staging area: writes in progress or left by a crash.
+fn staged_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("tmp")).map_or(0, |d| d.count())
+}
+
+#[tokio::test]
+async fn kill_9_of_one_gateway_loses_nothing_and_the_other_collects_its_orphans() {
+    if skipped() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let (mut a, b) = two_gateways(&dir);
+    let bk = bucket("gwcrash");
+    a.client().create_bucket().bucket(&bk).send().await.unwrap();
+    let journal: Journal = Arc::default();
+    let tasks: Vec<_> = (0..8u64)
+        .map(|t| tokio::spawn(writer(a.client(), bk.clone(), t, journal.clone())))
+        .collect();
+    let mut _open = Vec::new();
+    for i in 0..3 {
+        _open.push(half_a_put(&a, &bk, &format!("half{i}"), 4 << 20).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500 + rand::random_range(0..700))).await;
+    if embedded_blobs() {
+        assert!(staged_files(&dir) >= 3, "the half-written PUTs' blobs are being staged");
+    }
+    a.kill();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // The survivor counts the dead gateway gone after its lease (1 s) and collects what it
+    // left over two collections; its freed blobs' grace (0 s) is over at once.
+    if embedded_blobs() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while staged_files(&dir) > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dead gateway's unfinished blobs were not collected"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let journal: HashMap<_, _> = journal.lock().unwrap().clone();
+    let acked = verify(&b, &bk, &journal, &mut Confirmed::new()).await;
+    assert!(acked > 0, "no write was acknowledged before the kill");
+    for i in 0..3 {
+        let r = b
+            .client()
+            .head_object()
+            .bucket(&bk)
+            .key(format!("half{i}"))
+            .send()
+            .await;
+        assert_eq!(sdk_status(r), 404, "a PUT cut off half way is not an object");
+    }
+}
