@@ -93,6 +93,11 @@ pub fn store_error(e: StoreError) -> S3Error {
             custom("InsufficientStorage", http::StatusCode::INSUFFICIENT_STORAGE)
         }
         StoreError::Body(src) => body_error(src),
+        // A storage engine that did not answer in time (RADOS's op timeout): clients retry.
+        StoreError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            tracing::error!(error = %e, "storage timed out");
+            s3_error!(ServiceUnavailable)
+        }
         e @ (StoreError::Corrupt(_) | StoreError::Meta(_) | StoreError::Io(_) | StoreError::WrongMasterKey { .. }) => {
             tracing::error!(error = %e, "internal error");
             S3Error::new(S3ErrorCode::InternalError)

@@ -114,7 +114,9 @@ impl StoreError {
 
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        // ENOSPC; EDQUOT from a RADOS pool over its quota.
+        if matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded) || e.raw_os_error() == Some(28)
+        {
             StoreError::NoSpace
         } else {
             StoreError::Io(e)

@@ -225,3 +225,72 @@ async fn a_missing_pool_or_conf_is_an_error_that_names_it() {
         assert!(e.to_string().contains(names), "{e}");
     }
 }
+
+/// A cluster of its own, stopped when dropped.
+struct Cluster(tempfile::TempDir, String);
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/ceph-test.sh"))
+            .arg("stop")
+            .arg(self.0.path().join("ceph"))
+            .status();
+    }
+}
+
+#[test]
+fn a_write_to_a_full_cluster_fails_instead_of_waiting_for_space() {
+    if std::env::var_os("COFFER_TEST_RADOS").is_none() {
+        eprintln!("skipped: COFFER_TEST_RADOS unset");
+        return;
+    }
+    // Filling the shared cluster would fail the other tests: this one starts a small one.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/ceph-test.sh"))
+        .arg(dir.path().join("ceph"))
+        .env("MEMSTORE_BYTES", (64 * MIB).to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let conf = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    // A full OSD may drop a write rather than refuse it: the op timeout ends the wait.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&conf).unwrap();
+    std::io::Write::write_all(&mut f, b"rados osd op timeout = 3\n").unwrap();
+    let cluster = Cluster(dir, conf);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let began = Instant::now();
+    let (full, written) = rt.block_on(async {
+        let s = RadosBlobStore::connect(&format!("rados://coffer?conf={}", cluster.1)).unwrap();
+        let body = data(STRIPE, 3);
+        let mut written = 0;
+        loop {
+            // The OSD learns it is full from its own periodic statfs: past capacity, pause
+            // between writes so that the next one sees it.
+            if written >= 64 * MIB / STRIPE {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(60),
+                "64 MiB took {written} blobs of 4 MiB"
+            );
+            let mut w = s.create().await.unwrap();
+            let done = match w.write(Bytes::copy_from_slice(&body)).await {
+                Ok(()) => w.finish().await,
+                Err(e) => Err(e),
+            };
+            match done {
+                Ok(_) => written += 1,
+                Err(e) => break (e, written),
+            }
+        }
+    });
+    // The failed writer's cleanup cannot reach a full OSD: leave it behind.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    drop(cluster);
+    // Not a wait for space (which is what a plain librados write does) but an error.
+    let timed_out = matches!(&full, StoreError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut);
+    assert!(matches!(full, StoreError::NoSpace) || timed_out, "{full}");
+    assert!(written > 0, "the first write failed");
+}

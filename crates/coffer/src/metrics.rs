@@ -303,7 +303,7 @@ impl Metrics {
             o,
             "coffer_blob_fsync_duration_seconds",
             "histogram",
-            "Making a new blob file durable: its fdatasync and its directory's fsync.",
+            "Making a new blob durable: a file's fdatasync and its directory's fsync; in RADOS, the writes of its last stripe and its head.",
         );
         histogram(o, "coffer_blob_fsync_duration_seconds", "", &stats::FSYNC_LATENCY, 1e-6);
         counter(

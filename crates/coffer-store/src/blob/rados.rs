@@ -38,6 +38,14 @@ mod ffi {
     pub type rados_t = *mut c_void;
     pub type rados_ioctx_t = *mut c_void;
     pub type rados_list_ctx_t = *mut c_void;
+    pub type rados_write_op_t = *mut c_void;
+
+    /// Send even when the pool is full, to fail with ENOSPC rather than wait for space.
+    /// An OSD past its fail-safe ratio still drops such writes: `rados_osd_op_timeout`
+    /// bounds that wait.
+    pub const LIBRADOS_OPERATION_FULL_TRY: c_int = 32;
+    /// Run even when the pool is full: for deletes, which are how space comes back.
+    pub const LIBRADOS_OPERATION_FULL_FORCE: c_int = 128;
 
     // librados.h (Ceph 16), only what this engine calls.
     #[link(name = "rados")]
@@ -49,9 +57,20 @@ mod ffi {
         pub fn rados_ioctx_create(cluster: rados_t, pool: *const c_char, io: *mut rados_ioctx_t) -> c_int;
         pub fn rados_ioctx_destroy(io: rados_ioctx_t);
         pub fn rados_ioctx_set_namespace(io: rados_ioctx_t, nspace: *const c_char);
-        pub fn rados_write_full(io: rados_ioctx_t, oid: *const c_char, buf: *const c_char, len: usize) -> c_int;
+        pub fn rados_conf_set(cluster: rados_t, option: *const c_char, value: *const c_char) -> c_int;
+        pub fn rados_conf_get(cluster: rados_t, option: *const c_char, buf: *mut c_char, len: usize) -> c_int;
+        pub fn rados_create_write_op() -> rados_write_op_t;
+        pub fn rados_release_write_op(op: rados_write_op_t);
+        pub fn rados_write_op_write_full(op: rados_write_op_t, buf: *const c_char, len: usize);
+        pub fn rados_write_op_remove(op: rados_write_op_t);
+        pub fn rados_write_op_operate(
+            op: rados_write_op_t,
+            io: rados_ioctx_t,
+            oid: *const c_char,
+            mtime: *mut libc::time_t,
+            flags: c_int,
+        ) -> c_int;
         pub fn rados_read(io: rados_ioctx_t, oid: *const c_char, buf: *mut c_char, len: usize, off: u64) -> c_int;
-        pub fn rados_remove(io: rados_ioctx_t, oid: *const c_char) -> c_int;
         pub fn rados_stat(io: rados_ioctx_t, oid: *const c_char, size: *mut u64, mtime: *mut libc::time_t) -> c_int;
         pub fn rados_nobjects_list_open(io: rados_ioctx_t, ctx: *mut rados_list_ctx_t) -> c_int;
         pub fn rados_nobjects_list_next(
@@ -167,10 +186,30 @@ impl Drop for Rados {
 /// The blocking calls; run them on tokio's blocking threads.
 impl Rados {
     fn write_full(&self, oid: &CStr, data: &[u8]) -> io::Result<()> {
-        // SAFETY: a live I/O context, a NUL-terminated name, and `data` valid for its
-        // length (at most a stripe, far below the call's UINT_MAX/2 limit).
-        check(unsafe { ffi::rados_write_full(self.io, oid.as_ptr(), data.as_ptr().cast(), data.len()) })?;
+        // SAFETY: `data` outlives the op, which runs within this call; its length is at
+        // most a stripe, far below librados's UINT_MAX/2 limit.
+        self.operate(oid, ffi::LIBRADOS_OPERATION_FULL_TRY, |op| unsafe {
+            ffi::rados_write_op_write_full(op, data.as_ptr().cast(), data.len())
+        })?;
         Ok(())
+    }
+
+    /// Runs one write op on `oid` with `flags` for a full pool, where a plain op would wait
+    /// until an operator frees space.
+    fn operate(&self, oid: &CStr, flags: c_int, build: impl FnOnce(ffi::rados_write_op_t)) -> io::Result<c_int> {
+        // SAFETY: librados returns a new op, or null when out of memory.
+        let op = unsafe { ffi::rados_create_write_op() };
+        if op.is_null() {
+            return Err(io::Error::from(io::ErrorKind::OutOfMemory));
+        }
+        build(op);
+        // SAFETY: a live I/O context, a built op, a NUL-terminated name; a null mtime
+        // means now. The op is released once, after it ran.
+        unsafe {
+            let ret = ffi::rados_write_op_operate(op, self.io, oid.as_ptr(), std::ptr::null_mut(), flags);
+            ffi::rados_release_write_op(op);
+            check(ret)
+        }
     }
 
     /// Reads up to `len` bytes at `off`; fewer if the object ends first.
@@ -193,8 +232,10 @@ impl Rados {
 
     /// Removes an object; false if it was not there.
     fn remove(&self, oid: &CStr) -> io::Result<bool> {
-        // SAFETY: a live I/O context and a NUL-terminated name.
-        match check(unsafe { ffi::rados_remove(self.io, oid.as_ptr()) }) {
+        // SAFETY: the op is being built.
+        match self.operate(oid, ffi::LIBRADOS_OPERATION_FULL_FORCE, |op| unsafe {
+            ffi::rados_write_op_remove(op)
+        }) {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -289,7 +330,7 @@ pub struct RadosBlobStore {
 impl RadosBlobStore {
     /// Connects to `rados://POOL?conf=/path/ceph.conf&namespace=NS&user=ID` (conf defaults
     /// to /etc/ceph/ceph.conf, user to `admin`, namespace to the pool's default). Blocks
-    /// until the monitors answer (`client_mount_timeout` in ceph.conf bounds the wait).
+    /// until the monitors answer, at most `client_mount_timeout` (ceph.conf's, else 300 s).
     pub fn connect(url: &str) -> StoreResult<Self> {
         let usage = || {
             invalid(format!(
@@ -325,6 +366,23 @@ impl RadosBlobStore {
         // SAFETY: a handle not yet connected, and a NUL-terminated path.
         check(unsafe { ffi::rados_conf_read_file(rados.cluster, conf_c.as_ptr()) })
             .map_err(|e| context(format_args!("reading {conf}"), e))?;
+        // A bounded wait for each op, so that a lost or full cluster fails requests instead
+        // of hanging them, unless ceph.conf chose one (librados's default is no bound).
+        let mut value = [0u8; 32];
+        // SAFETY: a configured handle, a NUL-terminated name, and a buffer of its length.
+        let got = unsafe {
+            ffi::rados_conf_get(
+                rados.cluster,
+                c"rados_osd_op_timeout".as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
+        if got == 0 && value.starts_with(b"0\0") {
+            // SAFETY: as above, with NUL-terminated strings.
+            check(unsafe { ffi::rados_conf_set(rados.cluster, c"rados_osd_op_timeout".as_ptr(), c"60".as_ptr()) })
+                .map_err(|e| context("setting rados_osd_op_timeout", e))?;
+        }
         // SAFETY: a configured handle.
         check(unsafe { ffi::rados_connect(rados.cluster) })
             .map_err(|e| context(format_args!("connecting as client.{user} with {conf}"), e))?;
@@ -507,7 +565,10 @@ impl BlobWriter for RadosWriter {
             return Err(earlier_failure());
         }
         // On error, `drop` removes what was written.
+        let began = std::time::Instant::now();
         self.finish_io().await?;
+        // What makes the blob durable here: its last stripe and its head, acknowledged.
+        stats::FSYNC_LATENCY.observe_duration(began.elapsed());
         self.done = true;
         stats::BLOBS_WRITTEN.fetch_add(1, Relaxed);
         stats::BLOB_BYTES_WRITTEN.fetch_add(self.size, Relaxed);
