@@ -52,14 +52,7 @@ pub fn embedded_blobs() -> bool {
 /// its own: a PostgreSQL schema and a RADOS namespace per data directory, so a restart in
 /// the same directory finds the same store.
 fn shared_engines(dir: &Path, extra: &[&str]) -> Vec<String> {
-    let name = format!(
-        "t{:016x}",
-        dir.as_os_str()
-            .as_encoded_bytes()
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b))
-                .wrapping_mul(0x100_0000_01b3))
-    );
+    let name = store_name(dir);
     let with = |url: String, param: &str| {
         let sep = if url.contains('?') { '&' } else { '?' };
         format!("{url}{sep}{param}={name}")
@@ -82,6 +75,76 @@ fn shared_engines(dir: &Path, extra: &[&str]) -> Vec<String> {
         args.extend(["--blobs".to_owned(), with(url, "namespace")]);
     }
     args
+}
+
+/// The PostgreSQL schema and RADOS namespace of the store in `dir`: a hash of its path.
+fn store_name(dir: &Path) -> String {
+    format!(
+        "t{:016x}",
+        dir.as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b))
+                .wrapping_mul(0x100_0000_01b3))
+    )
+}
+
+/// A stored blob, reached behind the server's back to damage it: a file under `blobs/`,
+/// or a blob's RADOS objects (through Ceph's `rados` tool).
+#[derive(Debug)]
+pub enum Blob {
+    File(PathBuf),
+    Rados { args: Vec<String>, id: String },
+}
+
+impl Blob {
+    /// Flips a bit of the byte at `at` of the blob's data.
+    pub fn flip_byte(&self, at: usize) {
+        match self {
+            Blob::File(path) => {
+                let mut b = std::fs::read(path).unwrap();
+                b[at] ^= 0x40;
+                std::fs::write(path, b).unwrap();
+            }
+            Blob::Rados { id, .. } => {
+                // Data lives in 4 MiB stripes `<id>.<n>`, apart from the head `<id>`.
+                const STRIPE: usize = 4 << 20;
+                let (oid, at) = (format!("{id}.{}", at / STRIPE), at % STRIPE);
+                let file = tempfile::NamedTempFile::new().unwrap();
+                let path = file.path().to_str().unwrap();
+                self.rados(&["get", &oid, path]);
+                let mut b = std::fs::read(path).unwrap();
+                b[at] ^= 0x40;
+                std::fs::write(path, b).unwrap();
+                self.rados(&["put", &oid, path]);
+            }
+        }
+    }
+
+    /// Deletes the blob (its head, for RADOS: without it the blob is gone to a reader).
+    pub fn remove(&self) {
+        match self {
+            Blob::File(path) => std::fs::remove_file(path).unwrap(),
+            Blob::Rados { id, .. } => {
+                self.rados(&["rm", id]);
+            }
+        }
+    }
+
+    fn rados(&self, cmd: &[&str]) -> String {
+        let Blob::Rados { args, .. } = self else { unreachable!() };
+        let out = Command::new("rados")
+            .args(args)
+            .args(cmd)
+            .output()
+            .expect("Ceph's rados tool");
+        assert!(
+            out.status.success(),
+            "rados {cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
 }
 
 pub struct Server {
@@ -156,13 +219,45 @@ impl Server {
         }
     }
 
-    /// Paths of the blob files under `blobs/xx/`: objects and parts stored outside the
-    /// metadata records.
-    pub fn blob_paths(&self) -> Vec<PathBuf> {
+    /// The blobs of the store: objects and parts stored outside the metadata records, as
+    /// files or RADOS objects.
+    pub fn blobs(&self) -> Vec<Blob> {
         if !embedded_engines() {
             // A shared store frees on its collector's next runs (a third of a second apart).
             std::thread::sleep(std::time::Duration::from_millis(1500));
         }
+        let Ok(url) = std::env::var("COFFER_TEST_BLOBS") else {
+            return self.blob_paths().into_iter().map(Blob::File).collect();
+        };
+        // rados://POOL?conf=PATH
+        let (pool, query) = url
+            .trim_start_matches("rados://")
+            .split_once('?')
+            .expect("rados://POOL?conf=");
+        let conf = query.split('&').find_map(|p| p.strip_prefix("conf=")).expect("conf=");
+        let args: Vec<String> = ["-c", conf, "-p", pool, "-N", &store_name(&self.dir)]
+            .map(str::to_owned)
+            .into();
+        let lister = Blob::Rados {
+            args: args.clone(),
+            id: String::new(),
+        };
+        // Heads only: a blob whose head is not written yet is not stored.
+        let mut ids: Vec<String> = lister
+            .rados(&["ls"])
+            .lines()
+            .filter(|n| !n.contains('.'))
+            .map(str::to_owned)
+            .collect();
+        ids.sort();
+        ids.into_iter()
+            .map(|id| Blob::Rados { args: args.clone(), id })
+            .collect()
+    }
+
+    /// Paths of the blob files under `blobs/xx/` (on the embedded engines only).
+    pub fn blob_paths(&self) -> Vec<PathBuf> {
+        assert!(embedded_blobs(), "blob files, and the blobs are in RADOS");
         let Ok(dirs) = std::fs::read_dir(self.dir.join("blobs")) else {
             return Vec::new();
         };

@@ -242,7 +242,7 @@ async fn copy_of_a_multi_mib_object_is_byte_exact() {
         .await
         .unwrap();
     assert_eq!(out.copy_object_result().unwrap().e_tag(), Some(etag.as_str()));
-    assert_eq!(s.blob_paths().len(), 2, "the copy has its own blob");
+    assert_eq!(s.blobs().len(), 2, "the copy has its own blob");
     // Deleting the source leaves the copy whole.
     c.delete_object().bucket(&b).key("big").send().await.unwrap();
     let got = get_body(&c, &b, "big-copy").await;

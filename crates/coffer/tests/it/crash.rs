@@ -230,7 +230,7 @@ pub async fn verify(
     if embedded_blobs() {
         let deadline = std::time::Instant::now() + Duration::from_secs(if embedded_engines() { 0 } else { 20 });
         loop {
-            let blobs = s.blob_paths().len();
+            let blobs = s.blobs().len();
             if blobs == blobs_expected || std::time::Instant::now() >= deadline {
                 assert_eq!(blobs, blobs_expected, "blob files on disk vs objects stored as blobs");
                 break;

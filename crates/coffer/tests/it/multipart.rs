@@ -120,10 +120,10 @@ async fn a_part_uploaded_again_replaces_the_first_and_frees_it() {
     let (s, c, b) = with_bucket("mpu").await;
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(300 << 10, 1)).await;
-    let before = s.blob_paths().len();
+    let before = s.blobs().len();
     let second = data(300 << 10, 9);
     let p1 = part(&c, &b, "k", &id, 1, second.clone()).await;
-    assert_eq!(s.blob_paths().len(), before, "the replaced part's blob is freed");
+    assert_eq!(s.blobs().len(), before, "the replaced part's blob is freed");
     c.complete_multipart_upload()
         .bucket(&b)
         .key("k")
@@ -221,11 +221,11 @@ async fn completion_errors() {
 #[tokio::test]
 async fn abort_frees_parts_and_ends_the_upload() {
     let (s, c, b) = with_bucket("mpu").await;
-    let before = s.blob_paths().len();
+    let before = s.blobs().len();
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(MIB, 1)).await;
     part(&c, &b, "k", &id, 2, data(MIB, 2)).await;
-    assert_eq!(s.blob_paths().len(), before + 2);
+    assert_eq!(s.blobs().len(), before + 2);
     c.abort_multipart_upload()
         .bucket(&b)
         .key("k")
@@ -233,7 +233,7 @@ async fn abort_frees_parts_and_ends_the_upload() {
         .send()
         .await
         .unwrap();
-    assert_eq!(s.blob_paths().len(), before);
+    assert_eq!(s.blobs().len(), before);
     check_sdk_error(
         c.abort_multipart_upload()
             .bucket(&b)
@@ -260,13 +260,13 @@ async fn abort_frees_parts_and_ends_the_upload() {
 #[tokio::test]
 async fn delete_bucket_takes_its_uploads_and_parts_with_it() {
     let (s, c, b) = with_bucket("mpu").await;
-    let before = s.blob_paths().len();
+    let before = s.blobs().len();
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(MIB, 1)).await;
     part(&c, &b, "k", &id, 2, data(1000, 2)).await;
-    assert_eq!(s.blob_paths().len(), before + 1);
+    assert_eq!(s.blobs().len(), before + 1);
     c.delete_bucket().bucket(&b).send().await.unwrap();
-    assert_eq!(s.blob_paths().len(), before, "the part's blob is freed");
+    assert_eq!(s.blobs().len(), before, "the part's blob is freed");
 
     let (key, secret) = s.add_user("mallory").await;
     let m = s.client_as(&key, &secret);
@@ -765,7 +765,7 @@ async fn incomplete_uploads_are_aborted_after_their_expiry() {
     c.create_bucket().bucket(&b).send().await.unwrap();
     let id = create(&c, &b, "k").await;
     part(&c, &b, "k", &id, 1, data(MIB, 1)).await;
-    assert_eq!(s.blob_paths().len(), 1);
+    assert_eq!(s.blobs().len(), 1);
     let mut gone = false;
     for _ in 0..40 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -782,7 +782,7 @@ async fn incomplete_uploads_are_aborted_after_their_expiry() {
         }
     }
     assert!(gone, "the upload was not aborted within 4 s of a 1 s expiry");
-    assert_eq!(s.blob_paths().len(), 0, "its part was freed");
+    assert_eq!(s.blobs().len(), 0, "its part was freed");
     check_sdk_error(
         c.list_parts().bucket(&b).key("k").upload_id(&id).send().await,
         404,
@@ -827,7 +827,7 @@ async fn abort_while_parts_are_in_flight_leaves_nothing_behind() {
     eprintln!("parts rejected after the abort: {failed} of 6");
     let mut left = usize::MAX;
     for _ in 0..40 {
-        left = s.blob_paths().len();
+        left = s.blobs().len();
         if left == 0 {
             break;
         }

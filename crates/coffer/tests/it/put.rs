@@ -241,9 +241,9 @@ async fn object_just_above_inline_threshold_goes_to_a_blob_file() {
     let small = data(128 << 10, 1);
     let big = data((128 << 10) + 1, 2);
     let e_small = put(&c, &b, "small", &small).await;
-    assert_eq!(s.blob_paths().len(), 0, "128 KiB is stored inline");
+    assert_eq!(s.blobs().len(), 0, "128 KiB is stored inline");
     let e_big = put(&c, &b, "big", &big).await;
-    assert_eq!(s.blob_paths().len(), 1, "128 KiB + 1 goes to a blob file");
+    assert_eq!(s.blobs().len(), 1, "128 KiB + 1 goes to a blob file");
     assert_ne!(e_small, e_big);
     assert_eq!(get_body(&c, &b, "small").await, small);
     assert_eq!(get_body(&c, &b, "big").await, big);
@@ -301,7 +301,7 @@ async fn overwrite_replaces_body_and_metadata() {
         .send()
         .await
         .unwrap();
-    assert_eq!(s.blob_paths().len(), 1);
+    assert_eq!(s.blobs().len(), 1);
     let e2 = c
         .put_object()
         .bucket(&b)
