@@ -12,6 +12,12 @@
 //!
 //! A data directory from before the table existed gets its counts from one scan of each
 //! bucket when it is opened ([`Store::count_usage`]).
+//!
+//! On a shared store (PostgreSQL), one row rewritten by every write to a bucket would make
+//! all of them conflict and retry. There a write adds its change to one of [`SHARDS`] rows
+//! `bucket \0 n` picked at random (signed: a delete may land in another shard than the
+//! write it undoes), and the bucket's usage is its row plus their sum. A write to a bucket
+//! with a quota still reads them all, so such writes still serialize.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
@@ -34,6 +40,36 @@ pub struct Usage {
 }
 
 impl Record for Usage {}
+
+/// One shard's share of a bucket's usage, on a shared store: a sum of changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageShard {
+    pub objects: i64,
+    pub bytes: i64,
+    pub uploads: i64,
+}
+
+impl Record for UsageShard {}
+
+/// Shard rows per bucket on a shared store: concurrent writers to one bucket meet on
+/// one of them with a chance of 1 in this.
+pub const SHARDS: u8 = 32;
+
+fn shard_key(bucket: &[u8], n: u8) -> Vec<u8> {
+    let mut k = bucket.to_vec();
+    k.extend_from_slice(&[0, n]);
+    k
+}
+
+/// The range of a bucket's shard rows: `bucket \0 ..`, which no other bucket's rows reach
+/// (names hold no NUL).
+fn shards_of(bucket: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut start = bucket.to_vec();
+    start.push(0);
+    let mut end = bucket.to_vec();
+    end.push(1);
+    (start, end)
+}
 
 /// A bucket's quota: `None` is no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,11 +110,48 @@ pub(crate) fn quota(txn: &dyn ReadTxn, bucket: &[u8]) -> StoreResult<Quota> {
 }
 
 fn usage(txn: &dyn ReadTxn, bucket: &[u8]) -> StoreResult<Usage> {
-    Ok(txn
+    let base: Usage = txn
         .get(Table::Usage, bucket)?
         .map(|v| model::decode(&v))
         .transpose()?
-        .unwrap_or_default())
+        .unwrap_or_default();
+    if !txn.shared() {
+        return Ok(base);
+    }
+    let (start, end) = shards_of(bucket);
+    let mut sum = Delta::default();
+    txn.scan(Table::Usage, Bound::Included(&start), Some(&end), &mut |_, v| {
+        let s: UsageShard = model::decode(v)?;
+        sum.objects += s.objects;
+        sum.bytes += i128::from(s.bytes);
+        sum.uploads += s.uploads;
+        Ok(Scan::Next)
+    })?;
+    Ok(Usage {
+        objects: apply(base.objects, sum.objects.into()),
+        bytes: apply(base.bytes, sum.bytes),
+        uploads: apply(base.uploads, sum.uploads.into()),
+    })
+}
+
+/// On a shared store, adds `d` to a random shard row of `bucket` instead of rewriting its
+/// one row (see the module's comment).
+fn add_to_shard(txn: &dyn ReadTxn, bucket: Vec<u8>, d: &Delta, ops: &mut Vec<Op>) -> StoreResult<()> {
+    let key = shard_key(&bucket, rand::random::<u8>() % SHARDS);
+    let mut s: UsageShard = txn
+        .get(Table::Usage, &key)?
+        .map(|v| model::decode(&v))
+        .transpose()?
+        .unwrap_or_default();
+    s.objects = s.objects.saturating_add(d.objects);
+    s.bytes = i64::try_from(i128::from(s.bytes) + d.bytes).unwrap_or(if d.bytes < 0 { i64::MIN } else { i64::MAX });
+    s.uploads = s.uploads.saturating_add(d.uploads);
+    ops.push(if s == UsageShard::default() {
+        Op::Delete(Table::Usage, key)
+    } else {
+        Op::Put(Table::Usage, key, model::encode(&s))
+    });
+    Ok(())
 }
 
 /// The bucket a row of `current`, `versions` or `uploads` belongs to.
@@ -163,10 +236,20 @@ pub(crate) fn account(txn: &dyn ReadTxn, ops: &mut Vec<Op>) -> StoreResult<()> {
     }
     for (bucket, d) in deltas {
         if dropped.contains(&bucket) {
+            if txn.shared() {
+                for n in 0..SHARDS {
+                    ops.push(Op::Delete(Table::Usage, shard_key(&bucket, n)));
+                }
+            }
             ops.push(Op::Delete(Table::Usage, bucket));
             continue;
         }
         if d.objects == 0 && d.bytes == 0 && d.uploads == 0 && !created.contains(&bucket) {
+            continue;
+        }
+        let grows = d.objects > 0 || d.bytes > 0;
+        if txn.shared() && !created.contains(&bucket) && (!grows || quota(txn, &bucket)?.is_none()) {
+            add_to_shard(txn, bucket, &d, ops)?;
             continue;
         }
         let before = if created.contains(&bucket) {
@@ -179,8 +262,13 @@ pub(crate) fn account(txn: &dyn ReadTxn, ops: &mut Vec<Op>) -> StoreResult<()> {
             bytes: apply(before.bytes, d.bytes),
             uploads: apply(before.uploads, d.uploads.into()),
         };
-        if (d.objects > 0 || d.bytes > 0) && !quota(txn, &bucket)?.admits(&before, &after) {
+        if grows && !quota(txn, &bucket)?.admits(&before, &after) {
             return Err(StoreError::QuotaExceeded);
+        }
+        if txn.shared() && !created.contains(&bucket) {
+            // The shards are in `before`: the total checked, the change goes to one.
+            add_to_shard(txn, bucket, &d, ops)?;
+            continue;
         }
         ops.push(Op::Put(Table::Usage, bucket, model::encode(&after)));
     }
