@@ -422,6 +422,26 @@ struct Sink {
     writer: Option<Box<dyn BlobWriter>>,
     inline_max: usize,
     store: Store,
+    /// The blob's announcement on a shared store, until a `Staged` owns the blob.
+    intent: Option<Intent>,
+}
+
+/// A blob's row in `intents`, withdrawn when dropped armed: a write that failed (a client
+/// gone mid-body, a blob engine error) must not leave it for as long as the gateway lives.
+struct Intent {
+    store: Store,
+    id: Option<BlobId>,
+}
+
+impl Drop for Intent {
+    fn drop(&mut self) {
+        if let (Some(id), Ok(rt)) = (self.id.take(), tokio::runtime::Handle::try_current()) {
+            let store = self.store.clone();
+            rt.spawn(async move {
+                let _ = store.withdraw(id).await;
+            });
+        }
+    }
 }
 
 impl Sink {
@@ -436,6 +456,10 @@ impl Sink {
             let mut w = self.store.blobs.create().await?;
             if self.store.shared() {
                 self.store.announce(w.id()).await?;
+                self.intent = Some(Intent {
+                    store: self.store.clone(),
+                    id: Some(w.id()),
+                });
             }
             w.write(self.buf.split().freeze()).await?;
             w.write(chunk).await?;
@@ -492,6 +516,7 @@ impl Store {
             writer: None,
             inline_max: self.inline_max,
             store: self.clone(),
+            intent: None,
         };
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StoreError::Body(e.into()))?;
@@ -519,6 +544,10 @@ impl Store {
             None => StagedData::Inline(sink.buf.freeze()),
         };
         let md5 = md5.finalize().await;
+        if let Some(intent) = sink.intent.as_mut() {
+            // From here the `Staged` withdraws it if dropped, the collector once committed.
+            intent.id = None;
+        }
         Ok(Staged {
             size,
             md5,

@@ -724,3 +724,48 @@ async fn a_caller_by_any_of_its_keys_costs_one_read_transaction() {
         assert!(view.bucket.is_some());
     }
 }
+
+/// On a shared store, a write that fails mid-body withdraws its blob's announcement at
+/// once: the collector drops one only once its gateway is gone, so a live gateway would
+/// otherwise keep a row per failed upload.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_write_withdraws_its_intent_on_a_shared_store() {
+    use coffer_store::meta::{MetaStore, PostgresMeta, Table};
+    let Ok(url) = std::env::var("COFFER_TEST_POSTGRES") else {
+        eprintln!("skipped: COFFER_TEST_POSTGRES is unset");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("t{:016x}", rand::random::<u64>());
+    let meta = Arc::new(PostgresMeta::connect(&format!("{url}?schema={schema}&pool=4")).unwrap());
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(dir.path()).unwrap());
+    let store = Store::with_engines(meta.clone(), blobs.clone(), INLINE_MAX);
+    let intents = || {
+        meta.read()
+            .unwrap()
+            .range(Table::Intents, std::ops::Bound::Unbounded, None, 100)
+            .unwrap()
+            .len()
+    };
+    let chunks = vec![
+        Ok(Bytes::from(data(4 * INLINE_MAX, 1))),
+        Err(std::io::Error::other("the client went away")),
+    ];
+    let staged = store.stage(futures::stream::iter(chunks), None, &mut |_| {}).await;
+    assert!(staged.is_err());
+    let began = std::time::Instant::now();
+    while intents() > 0 {
+        assert!(began.elapsed() < std::time::Duration::from_secs(5), "the intent stayed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // And one that succeeds keeps its intent until the collector sees the blob committed.
+    let body = data(4 * INLINE_MAX, 2);
+    let chunks = vec![Ok::<_, std::io::Error>(Bytes::from(body))];
+    let staged = store
+        .stage(futures::stream::iter(chunks), None, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(intents(), 1);
+    drop(staged);
+}
