@@ -83,8 +83,25 @@ impl Default for StoreOptions {
 
 fn engine_error(what: &str, url: &str, feature: &str) -> StoreError {
     StoreError::Meta(format!(
-        "{what} {url:?}: this coffer supports it only when built with the `{feature}` feature"
+        "{what} {:?}: this coffer supports it only when built with the `{feature}` feature",
+        redacted(url)
     ))
+}
+
+/// `url` with the password of its `user:password@` (if any) masked, for messages and
+/// `--print-config`; anything else is returned as it is.
+pub fn redacted(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.into();
+    };
+    let authority = &url[start..url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i)];
+    match authority
+        .rfind('@')
+        .and_then(|at| authority[..at].find(':').map(|c| (c, at)))
+    {
+        Some((colon, at)) => format!("{}********{}", &url[..start + colon + 1], &url[start + at..]).into(),
+        None => url.into(),
+    }
 }
 
 /// The metadata engine a URL names (none: redb at `dir/meta.redb`).
@@ -107,7 +124,8 @@ fn open_meta(dir: &Path, options: &StoreOptions) -> StoreResult<Arc<dyn MetaStor
             Err(engine_error("metadata engine", url, "postgres"))
         }
         Some(url) => Err(StoreError::Meta(format!(
-            "metadata engine {url:?}: expected postgres://USER@HOST:PORT/DB"
+            "metadata engine {:?}: expected postgres://USER@HOST:PORT/DB",
+            redacted(url)
         ))),
     }
 }
@@ -122,7 +140,8 @@ fn open_blobs(dir: &Path, options: &StoreOptions, shared: bool) -> StoreResult<A
         Some(url) if url.starts_with("rados://") => Ok(Arc::new(blob::RadosBlobStore::connect(url)?)),
         Some(url) if url.starts_with("rados://") => Err(engine_error("blob engine", url, "rados")),
         Some(url) => Err(StoreError::Meta(format!(
-            "blob engine {url:?}: expected rados://POOL?conf=/path/ceph.conf"
+            "blob engine {:?}: expected rados://POOL?conf=/path/ceph.conf",
+            redacted(url)
         ))),
     }
 }
@@ -274,4 +293,25 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_urls_password_is_masked_and_nothing_else() {
+        for (url, shown) in [
+            (
+                "postgres://coffer:s3cret@db:5432/coffer?pool=4",
+                "postgres://coffer:********@db:5432/coffer?pool=4",
+            ),
+            ("postgres://coffer@db/coffer", "postgres://coffer@db/coffer"),
+            (
+                "rados://coffer?conf=/etc/ceph/ceph.conf",
+                "rados://coffer?conf=/etc/ceph/ceph.conf",
+            ),
+            ("u:p@not-a-url", "u:p@not-a-url"),
+        ] {
+            assert_eq!(super::redacted(url), shown);
+        }
+    }
 }

@@ -184,7 +184,7 @@ pub fn print(server: &clap::Command, matches: &clap::ArgMatches, file: &FromFile
                 values.iter().map(|v| toml_value(v)).collect::<Vec<_>>().join(", ")
             )
         } else {
-            toml_value(&values[0])
+            toml_value(&coffer_store::redacted(&values[0]))
         };
         out.push_str(&format!("{key} = {shown}  # {source}\n"));
     }
