@@ -47,10 +47,10 @@ wait_port() {
     return 1
 }
 
-# CPU seconds (user + system) of the processes whose command line matches each pattern.
+# CPU seconds (user + system) of the processes `pgrep ARGS` names.
 cpu_of() {
-    local pat=$1 total=0 pid t
-    for pid in $(pgrep -f -- "$pat" || true); do
+    local total=0 pid t
+    for pid in $(pgrep "$@" || true); do
         t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
         total=$((total + t))
     done
@@ -58,7 +58,7 @@ cpu_of() {
 }
 CLK=$(getconf CLK_TCK)
 snapshot() {
-    echo "$(cpu_of "$COFFER server") $(cpu_of "postgres") $(cpu_of "ceph-osd") $(cpu_of "ceph-mon")"
+    echo "$(cpu_of -f "$COFFER server") $(cpu_of -x postgres) $(cpu_of -x ceph-osd) $(cpu_of -x ceph-mon)"
 }
 
 # start ENGINES N: N gateways on one store; ENGINES is files, pg-files or pg-rados.
@@ -104,7 +104,7 @@ bench() {
         ($before | split(" ") | map(tonumber)) as $b | ($after | split(" ") | map(tonumber)) as $a |
         {name: $name, ops_per_sec: (map(.ops_per_sec) | add), mib_per_sec: (map(.mib_per_sec) | add),
          p50: (map(.latency_ms.p50) | max), errors: (map(.errors) | add),
-         cpu: [range(0; 4) | (($a[.] - $b[.]) / ($clk | tonumber) / ($wall | tonumber))]}' "${files[@]}" \
+         cpu: [range(0; 4) | ([($a[.] - $b[.]) / ($clk | tonumber) / ($wall | tonumber), 0] | max)]}' "${files[@]}" \
         >"$WORK/results/$name.json"
     jq -r '"   \(.ops_per_sec|floor) ops/s, \(.mib_per_sec|floor) MiB/s, p50 \(.p50) ms, \(.errors) errors, cores: gateways \(.cpu[0]*100|floor)%, postgres \(.cpu[1]*100|floor)%, osd \(.cpu[2]*100|floor)%"' \
         "$WORK/results/$name.json"
@@ -121,6 +121,8 @@ run() {
     bench "$engines-$n-put64m" 4 put --size 64MiB
     bench "$engines-$n-get64m" 4 get --size 64MiB --objects 4
     stop_servers
+    # Gigabytes of 64 MiB objects: not kept.
+    rm -rf "$WORK/data-$engines-$n"
 }
 
 run files 1

@@ -65,6 +65,9 @@ mon data avail crit = 1
 
 [mon]
 mon data = $DIR/mon.\$id
+; a throwaway mon on a shared disk: start whatever space the disk has left
+mon data avail crit = 0
+mon data avail warn = 0
 
 [osd]
 osd data = $DIR/osd\$id

@@ -34,7 +34,7 @@ CEPH_CONF=$(MEMSTORE_BYTES=$((8 << 30)) bash scripts/ceph-test.sh start "$CEPH_D
 
 echo "-- conformance on PostgreSQL and RADOS, and the RADOS engine's tests"
 COFFER_TEST_POSTGRES="$PG_URL" COFFER_TEST_RADOS="$CEPH_CONF" \
-  cargo test --locked -p coffer-store --features rados --test conformance --test rados
+  cargo test --locked -p coffer-store --features postgres,rados --test conformance --test rados
 
 echo "-- the integration suite on postgres + rados"
 COFFER_TEST_META="$PG_URL" COFFER_TEST_BLOBS="rados://coffer?conf=$CEPH_CONF" \
