@@ -7,7 +7,7 @@
 //! first, so the stripes of any blob, even after a crash mid-write or mid-delete, are
 //! `0..k`. A write is on the OSDs' journals when librados returns: nothing to sync.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::{CStr, CString, c_int};
 use std::io;
 use std::sync::Arc;
@@ -291,7 +291,10 @@ impl Rados {
     }
 
     /// Deletes a blob's objects, the head first; true if its head was there.
-    fn delete(&self, id: BlobId) -> io::Result<bool> {
+    /// Deletes a blob's head and stripes; `listed` is how many stripes a listing saw of a
+    /// headless blob, whose stripes may start past a gap (a stripe that landed after an
+    /// earlier delete of a crashed writer's leftovers).
+    fn delete(&self, id: BlobId, listed: u64) -> io::Result<bool> {
         let known = match self.head(id) {
             Ok(h) => h.stripes(),
             Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::InvalidData => 0,
@@ -300,7 +303,7 @@ impl Rados {
         let had_head = self.remove(&head_oid(id))?;
         // Stripes are `0..k`: find k (a crashed writer's or deleter's leftovers have no
         // head to say), then remove the last first, so a crash here leaves `0..j`.
-        let mut count = known;
+        let mut count = known.max(listed);
         while self.exists(&stripe_oid(id, count))? {
             count += 1;
         }
@@ -325,6 +328,8 @@ pub struct RadosBlobStore {
     /// Held (shared) by the cleanup of each writer dropped unfinished; `list` waits for
     /// them, so it does not report what this process is already deleting.
     cleanups: Arc<RwLock<()>>,
+    /// Of each headless blob the last `list` saw: one past its highest stripe, for `delete`.
+    headless: std::sync::Mutex<HashMap<BlobId, u64>>,
 }
 
 impl RadosBlobStore {
@@ -398,6 +403,7 @@ impl RadosBlobStore {
         Ok(Self {
             rados: Arc::new(rados),
             cleanups: Arc::default(),
+            headless: Default::default(),
         })
     }
 }
@@ -451,7 +457,13 @@ impl BlobStore for RadosBlobStore {
 
     async fn delete(&self, id: BlobId) -> StoreResult<()> {
         let rados = self.rados.clone();
-        if blocking(move || rados.delete(id)).await? {
+        let listed = self
+            .headless
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id)
+            .unwrap_or(0);
+        if blocking(move || rados.delete(id, listed)).await? {
             stats::BLOBS_DELETED.fetch_add(1, Relaxed);
         }
         Ok(())
@@ -463,7 +475,23 @@ impl BlobStore for RadosBlobStore {
         let names = blocking(move || rados.list()).await?;
         // A blob's stripes without its head are listed too: a crashed writer's leftovers,
         // for the sweep (blobs still being written are protected by their intent rows).
-        let ids: BTreeSet<BlobId> = names.iter().filter_map(|n| parse_name(n)).collect();
+        let mut ids = BTreeSet::new();
+        let (mut heads, mut stripes) = (HashSet::new(), HashMap::new());
+        for name in &names {
+            let Some(id) = parse_name(name) else { continue };
+            ids.insert(id);
+            match name.get(33..).and_then(|n| n.parse::<u64>().ok()) {
+                Some(n) => {
+                    let top = stripes.entry(id).or_insert(0);
+                    *top = (*top).max(n + 1);
+                }
+                None => {
+                    heads.insert(id);
+                }
+            }
+        }
+        stripes.retain(|id, _| !heads.contains(id));
+        *self.headless.lock().unwrap_or_else(|e| e.into_inner()) = stripes;
         Ok(ids.into_iter().collect())
     }
 }
@@ -583,7 +611,7 @@ impl Drop for RadosWriter {
         if self.done || (self.stripes == 0 && !self.head_tried) {
             return;
         }
-        let (rados, id, pending) = (self.rados.clone(), self.id, self.pending.take());
+        let (rados, id, pending, stripes) = (self.rados.clone(), self.id, self.pending.take(), self.stripes);
         // None only while `list` waits: it then may list this blob, as after a crash.
         let guard = self.cleanups.clone().try_read_owned().ok();
         match tokio::runtime::Handle::try_current() {
@@ -594,12 +622,12 @@ impl Drop for RadosWriter {
                     if let Some(p) = pending {
                         let _ = p.await;
                     }
-                    let _ = blocking(move || rados.delete(id)).await;
+                    let _ = blocking(move || rados.delete(id, stripes)).await;
                 });
             }
             // Outside a runtime nothing is in flight (writes run on a runtime's threads).
             Err(_) => {
-                let _ = rados.delete(id);
+                let _ = rados.delete(id, stripes);
             }
         }
     }
