@@ -40,6 +40,31 @@ fn versions_of(txn: &dyn ReadTxn, bucket: &str, key: &str, limit: usize) -> Stor
 }
 
 /// Drops every `null` version kept in `Versions` (suspended versioning keeps one at most).
+/// The sort key of a key's next version, taken inside the write's transaction: newer than
+/// the key's current version and its newest other version, whatever the clocks say. Taken
+/// before the commit, concurrent writes (retried on PostgreSQL, queued on redb) could commit
+/// in another order than their keys, and the current version would not be the newest.
+pub(crate) fn next_sort(
+    txn: &dyn ReadTxn,
+    bucket: &str,
+    key: &str,
+    old: Option<&ObjectRecord>,
+    versioned: bool,
+) -> StoreResult<u128> {
+    let mut newest = old.map(|o| o.sort);
+    if versioned && let Some(v) = versions_of(txn, bucket, key, 1)?.first() {
+        newest = Some(newest.map_or(v.sort, |n| n.min(v.sort)));
+    }
+    let sort = model::new_sort();
+    Ok(match newest {
+        // Newer sorts first: its time part one tick ahead of the newest's.
+        Some(n) if sort >= n => {
+            (u128::from(((n >> 64) as u64).saturating_sub(1)) << 64) | (sort & u128::from(u64::MAX))
+        }
+        _ => sort,
+    })
+}
+
 fn drop_null_versions(
     txn: &dyn ReadTxn,
     bucket: &str,
@@ -77,6 +102,7 @@ pub(crate) fn install(
     ops: &mut Vec<Op>,
     out: &mut Released,
 ) -> StoreResult<()> {
+    rec.sort = next_sort(txn, bucket, key, old, b.versioning != Versioning::Unversioned)?;
     match b.versioning {
         Versioning::Unversioned => {
             rec.version_id = None;
@@ -180,7 +206,7 @@ pub(crate) fn delete_latest(
                 demote(bucket, key, o, ops);
                 ops.push(Op::Delete(Table::Current, ckey));
             }
-            let sort = model::new_sort();
+            let sort = next_sort(txn, bucket, key, old.as_ref(), true)?;
             let m = marker(Some(model::version_id_of(sort)), sort);
             ops.push(Op::Put(
                 Table::Versions,
@@ -205,7 +231,7 @@ pub(crate) fn delete_latest(
                 ops.push(Op::Delete(Table::Current, ckey));
             }
             drop_null_versions(txn, bucket, key, ops, out)?;
-            let sort = model::new_sort();
+            let sort = next_sort(txn, bucket, key, old.as_ref(), true)?;
             ops.push(Op::Put(
                 Table::Versions,
                 model::version_key(bucket, key, sort),
