@@ -127,11 +127,7 @@ fn usage(txn: &dyn ReadTxn, bucket: &[u8]) -> StoreResult<Usage> {
         sum.uploads += s.uploads;
         Ok(Scan::Next)
     })?;
-    Ok(Usage {
-        objects: apply(base.objects, sum.objects.into()),
-        bytes: apply(base.bytes, sum.bytes),
-        uploads: apply(base.uploads, sum.uploads.into()),
-    })
+    Ok(base.plus(&sum))
 }
 
 /// On a shared store, adds `d` to a random shard row of `bucket` instead of rewriting its
@@ -183,6 +179,17 @@ struct Delta {
 
 fn apply(n: u64, d: i128) -> u64 {
     u64::try_from((i128::from(n) + d).max(0)).unwrap_or(u64::MAX)
+}
+
+impl Usage {
+    /// These counts changed by `d` (none below zero).
+    fn plus(&self, d: &Delta) -> Usage {
+        Usage {
+            objects: apply(self.objects, d.objects.into()),
+            bytes: apply(self.bytes, d.bytes),
+            uploads: apply(self.uploads, d.uploads.into()),
+        }
+    }
 }
 
 /// Appends to `ops` the usage rows they change, and fails with `QuotaExceeded` if they
@@ -244,33 +251,34 @@ pub(crate) fn account(txn: &dyn ReadTxn, ops: &mut Vec<Op>) -> StoreResult<()> {
             ops.push(Op::Delete(Table::Usage, bucket));
             continue;
         }
-        if d.objects == 0 && d.bytes == 0 && d.uploads == 0 && !created.contains(&bucket) {
+        let created = created.contains(&bucket);
+        if d.objects == 0 && d.bytes == 0 && d.uploads == 0 && !created {
             continue;
         }
-        let grows = d.objects > 0 || d.bytes > 0;
-        if txn.shared() && !created.contains(&bucket) && (!grows || quota(txn, &bucket)?.is_none()) {
-            add_to_shard(txn, bucket, &d, ops)?;
-            continue;
-        }
-        let before = if created.contains(&bucket) {
+        // Only growth is held to a quota; without one, a shared store's write reads no total.
+        let quota = if d.objects > 0 || d.bytes > 0 {
+            quota(txn, &bucket)?
+        } else {
+            Quota::default()
+        };
+        let sharded = txn.shared() && !created;
+        let before = if created {
+            Usage::default()
+        } else if sharded && quota.is_none() {
+            // Unread, and unchecked: no quota admits or refuses anything.
             Usage::default()
         } else {
             usage(txn, &bucket)?
         };
-        let after = Usage {
-            objects: apply(before.objects, d.objects.into()),
-            bytes: apply(before.bytes, d.bytes),
-            uploads: apply(before.uploads, d.uploads.into()),
-        };
-        if grows && !quota(txn, &bucket)?.admits(&before, &after) {
+        let after = before.plus(&d);
+        if !quota.admits(&before, &after) {
             return Err(StoreError::QuotaExceeded);
         }
-        if txn.shared() && !created.contains(&bucket) {
-            // The shards are in `before`: the total checked, the change goes to one.
+        if sharded {
             add_to_shard(txn, bucket, &d, ops)?;
-            continue;
+        } else {
+            ops.push(Op::Put(Table::Usage, bucket, model::encode(&after)));
         }
-        ops.push(Op::Put(Table::Usage, bucket, model::encode(&after)));
     }
     Ok(())
 }
