@@ -39,7 +39,6 @@ fn versions_of(txn: &dyn ReadTxn, bucket: &str, key: &str, limit: usize) -> Stor
         .collect()
 }
 
-/// Drops every `null` version kept in `Versions` (suspended versioning keeps one at most).
 /// The sort key of a key's next version, taken inside the write's transaction: newer than
 /// the key's current version and its newest other version, whatever the clocks say. Taken
 /// before the commit, concurrent writes (retried on PostgreSQL, queued on redb) could commit
@@ -65,6 +64,7 @@ pub(crate) fn next_sort(
     })
 }
 
+/// Drops every `null` version kept in `Versions` (suspended versioning keeps one at most).
 fn drop_null_versions(
     txn: &dyn ReadTxn,
     bucket: &str,
