@@ -480,14 +480,12 @@ impl BlobStore for RadosBlobStore {
         for name in &names {
             let Some(id) = parse_name(name) else { continue };
             ids.insert(id);
-            match name.get(33..).and_then(|n| n.parse::<u64>().ok()) {
-                Some(n) => {
-                    let top = stripes.entry(id).or_insert(0);
-                    *top = (*top).max(n + 1);
-                }
-                None => {
-                    heads.insert(id);
-                }
+            // `parse_name` took it: the head is the bare id, a stripe `<id>.<digits>`.
+            if name.len() == 32 {
+                heads.insert(id);
+            } else if let Ok(n) = name[33..].parse::<u64>() {
+                let top = stripes.entry(id).or_insert(0);
+                *top = (*top).max(n.saturating_add(1));
             }
         }
         stripes.retain(|id, _| !heads.contains(id));
