@@ -106,17 +106,17 @@ impl Blob {
                 b[at] ^= 0x40;
                 std::fs::write(path, b).unwrap();
             }
-            Blob::Rados { id, .. } => {
+            Blob::Rados { args, id } => {
                 // Data lives in 4 MiB stripes `<id>.<n>`, apart from the head `<id>`.
                 const STRIPE: usize = 4 << 20;
                 let (oid, at) = (format!("{id}.{}", at / STRIPE), at % STRIPE);
                 let file = tempfile::NamedTempFile::new().unwrap();
                 let path = file.path().to_str().unwrap();
-                self.rados(&["get", &oid, path]);
+                rados(args, &["get", &oid, path]);
                 let mut b = std::fs::read(path).unwrap();
                 b[at] ^= 0x40;
                 std::fs::write(path, b).unwrap();
-                self.rados(&["put", &oid, path]);
+                rados(args, &["put", &oid, path]);
             }
         }
     }
@@ -125,26 +125,26 @@ impl Blob {
     pub fn remove(&self) {
         match self {
             Blob::File(path) => std::fs::remove_file(path).unwrap(),
-            Blob::Rados { id, .. } => {
-                self.rados(&["rm", id]);
+            Blob::Rados { args, id } => {
+                rados(args, &["rm", id]);
             }
         }
     }
+}
 
-    fn rados(&self, cmd: &[&str]) -> String {
-        let Blob::Rados { args, .. } = self else { unreachable!() };
-        let out = Command::new("rados")
-            .args(args)
-            .args(cmd)
-            .output()
-            .expect("Ceph's rados tool");
-        assert!(
-            out.status.success(),
-            "rados {cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
+/// Runs Ceph's `rados` tool with `args` (cluster, pool, namespace), then `cmd`.
+fn rados(args: &[String], cmd: &[&str]) -> String {
+    let out = Command::new("rados")
+        .args(args)
+        .args(cmd)
+        .output()
+        .expect("Ceph's rados tool");
+    assert!(
+        out.status.success(),
+        "rados {cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 pub struct Server {
@@ -238,13 +238,8 @@ impl Server {
         let args: Vec<String> = ["-c", conf, "-p", pool, "-N", &store_name(&self.dir)]
             .map(str::to_owned)
             .into();
-        let lister = Blob::Rados {
-            args: args.clone(),
-            id: String::new(),
-        };
         // Heads only: a blob whose head is not written yet is not stored.
-        let mut ids: Vec<String> = lister
-            .rados(&["ls"])
+        let mut ids: Vec<String> = rados(&args, &["ls"])
             .lines()
             .filter(|n| !n.contains('.'))
             .map(str::to_owned)

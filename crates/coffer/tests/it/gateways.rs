@@ -28,6 +28,54 @@ fn two_gateways(dir: &std::path::Path) -> (Server, Server) {
     (Server::start_with(dir, FAST), Server::start_with(dir, FAST))
 }
 
+/// A request's status: 200 for a success, else the error response's (0 for none).
+fn status<T, E>(
+    r: Result<T, aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>>,
+) -> u16 {
+    match r {
+        Ok(_) => 200,
+        Err(e) => e.raw_response().map_or(0, |r| r.status().as_u16()),
+    }
+}
+
+/// An upload of `key` begun through `begin` with one part sent through `other`: its id, and
+/// what completes it.
+async fn one_part_upload(
+    begin: &aws_sdk_s3::Client,
+    other: &aws_sdk_s3::Client,
+    bk: &str,
+    key: &str,
+    part: &[u8],
+) -> (String, aws_sdk_s3::types::CompletedMultipartUpload) {
+    let up = begin
+        .create_multipart_upload()
+        .bucket(bk)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    let p1 = other
+        .upload_part()
+        .bucket(bk)
+        .key(key)
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(part.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(1)
+                .e_tag(p1.e_tag().unwrap())
+                .build(),
+        )
+        .build();
+    (id, done)
+}
+
 #[tokio::test]
 async fn what_one_gateway_writes_the_other_reads_lists_and_deletes() {
     if skipped() {
@@ -46,31 +94,12 @@ async fn what_one_gateway_writes_the_other_reads_lists_and_deletes() {
         assert_eq!(get_body(&cb, &bk, key).await, body, "{key}");
     }
     // A multipart upload begun on one, continued and completed on the other.
-    let up = ca.create_multipart_upload().bucket(&bk).key("mp").send().await.unwrap();
-    let id = up.upload_id().unwrap();
     let part = data(5 << 20, 9);
-    let p1 = cb
-        .upload_part()
-        .bucket(&bk)
-        .key("mp")
-        .upload_id(id)
-        .part_number(1)
-        .body(ByteStream::from(part.clone()))
-        .send()
-        .await
-        .unwrap();
-    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
-        .parts(
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(1)
-                .e_tag(p1.e_tag().unwrap())
-                .build(),
-        )
-        .build();
+    let (id, done) = one_part_upload(&ca, &cb, &bk, "mp", &part).await;
     ca.complete_multipart_upload()
         .bucket(&bk)
         .key("mp")
-        .upload_id(id)
+        .upload_id(&id)
         .multipart_upload(done)
         .send()
         .await
@@ -116,11 +145,7 @@ async fn a_create_only_race_across_gateways_has_one_winner() {
                         .body(ByteStream::from(data(1000, i)))
                         .send()
                         .await;
-                    let status = match r {
-                        Ok(_) => 200,
-                        Err(e) => e.raw_response().map_or(0, |r| r.status().as_u16()),
-                    };
-                    (i, status)
+                    (i, status(r))
                 })
             })
             .collect();
@@ -150,34 +175,7 @@ async fn completes_and_versioned_writes_racing_across_gateways_stay_linearizable
     // One upload completed through both gateways at once, eight times: one completion
     // wins, the other finds the upload gone (or, as S3 allows, completed the same object).
     let part = data(5 << 20, 3);
-    let up = a
-        .client()
-        .create_multipart_upload()
-        .bucket(&bk)
-        .key("mp")
-        .send()
-        .await
-        .unwrap();
-    let id = up.upload_id().unwrap().to_owned();
-    let p1 = b
-        .client()
-        .upload_part()
-        .bucket(&bk)
-        .key("mp")
-        .upload_id(&id)
-        .part_number(1)
-        .body(ByteStream::from(part.clone()))
-        .send()
-        .await
-        .unwrap();
-    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
-        .parts(
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(1)
-                .e_tag(p1.e_tag().unwrap())
-                .build(),
-        )
-        .build();
+    let (id, done) = one_part_upload(&a.client(), &b.client(), &bk, "mp", &part).await;
     let racers: Vec<_> = (0..8)
         .map(|i| {
             let c = if i % 2 == 0 { a.client() } else { b.client() };
@@ -191,10 +189,7 @@ async fn completes_and_versioned_writes_racing_across_gateways_stay_linearizable
                     .multipart_upload(done)
                     .send()
                     .await;
-                match r {
-                    Ok(_) => 200,
-                    Err(e) => e.raw_response().map_or(0, |r| r.status().as_u16()),
-                }
+                status(r)
             })
         })
         .collect();
