@@ -277,7 +277,8 @@ impl Store {
                 use md5::Digest;
                 let mut record = ObjectRecord {
                     version_id: None,
-                    sort: model::new_sort(),
+                    // Set by `version::install`, inside this transaction.
+                    sort: 0,
                     delete_marker: false,
                     size: picked.iter().map(|p| p.size).sum(),
                     etag: format!("{}-{}", hex::encode(md5::Md5::digest(&md5s)), picked.len()),

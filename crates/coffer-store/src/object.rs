@@ -590,7 +590,8 @@ impl Store {
         let (data, inline) = staged.take_data();
         let rec = ObjectRecord {
             version_id: None,
-            sort: model::new_sort(),
+            // Set by `version::install`, inside the transaction.
+            sort: 0,
             delete_marker: false,
             size: staged.size,
             etag: hex::encode(staged.etag_md5()),
